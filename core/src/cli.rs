@@ -1,0 +1,248 @@
+//! The `leitstand` command line: parses arguments, loads configuration, and runs one
+//! subcommand. Errors at this level are reported with their context and an exit code;
+//! the work itself lives in the library modules.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::metrics::CustomMetrics;
+use crate::replay::{Notice, Replay, ReplayOptions};
+use crate::sandbox::Sandbox;
+use crate::state::{MemoryStore, StateStore};
+use crate::tenants::BundleError;
+
+/// Exit code for unusable arguments, configuration or bundles.
+const EXIT_USAGE: u8 = 2;
+
+/// Leitstand: runs tenants' plugins on call and booking events and accounts service levels.
+#[derive(Debug, Parser)]
+#[command(name = "leitstand", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); `LEITSTAND_<SECTION>__<KEY>` variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run tenant bundles over a JSON Lines file of CloudEvents, with no broker, and print
+    /// the SLA report.
+    Replay(ReplayArgs),
+    /// Work with tenant bundles.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
+}
+
+/// `leitstand replay`.
+#[derive(Debug, clap::Args)]
+struct ReplayArgs {
+    /// A tenant bundle directory, or a directory of them.
+    #[arg(long, value_name = "DIR")]
+    bundles: PathBuf,
+    /// The events, one CloudEvent per line.
+    #[arg(value_name = "EVENTS.jsonl")]
+    events: PathBuf,
+    /// Write the commands here, one per line (default: not written).
+    #[arg(long, value_name = "OUT.jsonl")]
+    commands: Option<PathBuf>,
+    /// How to print the SLA report.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    report: ReportFormat,
+    /// Timers due up to this many hours after the last event still fire at the end.
+    #[arg(long, default_value_t = 24, value_name = "HOURS")]
+    timer_horizon_hours: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// A readable table.
+    Table,
+    /// One JSON document (CONTRACT §6).
+    Json,
+}
+
+/// `leitstand bundle …`.
+#[derive(Debug, Subcommand)]
+enum BundleCommand {
+    /// Validate bundles without running them: keys, values, wasm pins, plugin configs.
+    Check {
+        /// A tenant bundle directory, or a directory of them.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+/// Runs the command line and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("leitstand: configuration: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    init_logging(&config.log.filter);
+    let result = match cli.command {
+        Command::Replay(args) => replay(&config, &args),
+        Command::Bundle(BundleCommand::Check { dir }) => bundle_check(&config, &dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("leitstand: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (tests calling in twice) keeps the first subscriber.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn sandbox(config: &Config) -> anyhow::Result<Arc<Sandbox>> {
+    Ok(Arc::new(
+        Sandbox::new(config.sandbox.clone(), Arc::new(CustomMetrics::new()))
+            .context("starting the wasm sandbox")?,
+    ))
+}
+
+fn print_bundle_errors(errors: &[BundleError]) {
+    for e in errors {
+        eprintln!("error: {e}");
+    }
+}
+
+fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let input = File::open(&args.events)
+        .with_context(|| format!("cannot open events {}", args.events.display()))?;
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let dispatcher = match Dispatcher::load(&args.bundles, sandbox(config)?, state.clone()) {
+        Ok(d) => d,
+        Err(errors) => {
+            print_bundle_errors(&errors);
+            eprintln!(
+                "leitstand: {} bundle error(s); nothing replayed",
+                errors.len()
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let mut commands: Box<dyn Write> = match &args.commands {
+        Some(path) => {
+            Box::new(BufWriter::new(File::create(path).with_context(|| {
+                format!("cannot create command output {}", path.display())
+            })?))
+        }
+        None => Box::new(std::io::sink()),
+    };
+    let len = input.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = if std::io::stderr().is_terminal() && len > 1024 * 1024 {
+        indicatif::ProgressBar::new(len)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let reader = BufReader::with_capacity(1 << 16, progress.wrap_read(input));
+    let mut on_notice = |n: Notice| {
+        progress.suspend(|| report_notice(&n));
+    };
+    let options = ReplayOptions {
+        limits: config.intake.limits(),
+        timer_horizon: chrono::Duration::hours(i64::from(args.timer_horizon_hours)),
+        ..ReplayOptions::default()
+    };
+    let report =
+        Replay::new(&dispatcher, state, options, &mut commands, &mut on_notice).run(reader)?;
+    progress.finish_and_clear();
+    let s = &report.replay;
+    eprintln!(
+        "replay: {} lines, {} processed, {} rejected, {} duplicates; {} plugin calls, {} failed; {} commands; {} timers fired, {} pending",
+        s.lines,
+        s.processed,
+        s.rejected,
+        s.duplicates,
+        s.plugin_calls,
+        s.plugin_failures.values().sum::<u64>(),
+        s.commands,
+        s.timers_fired,
+        s.timers_pending,
+    );
+    let mut out = std::io::stdout().lock();
+    match args.report {
+        ReportFormat::Table => write!(out, "{}", report.sla())?,
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &report)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report_notice(n: &Notice) {
+    match n {
+        Notice::Rejected { line, rejection } => eprintln!("line {line}: {rejection}"),
+        Notice::PluginFailed {
+            line,
+            tenant,
+            plugin,
+            event_id,
+            failure,
+        } => {
+            let at = line.map_or_else(|| "timer".to_owned(), |l| format!("line {l}"));
+            eprintln!("{at}: tenant {tenant}, plugin {plugin}, event {event_id}: {failure}");
+        }
+        Notice::Duplicate { line } => {
+            eprintln!("line {line}: duplicate of an earlier event (same source and id), skipped");
+        }
+        Notice::TimerStorm { fired } => {
+            eprintln!(
+                "timers: stopped after {fired} firings in one drain (a plugin re-arms without end?)"
+            );
+        }
+    }
+}
+
+fn bundle_check(config: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    match Dispatcher::load(dir, sandbox(config)?, state) {
+        Ok(d) => {
+            for b in d.bundles() {
+                let plugins: Vec<&str> = b.plugins.iter().map(|p| p.name.as_str()).collect();
+                println!(
+                    "ok: tenant {} ({}), {} queue(s), plugins: {}",
+                    b.tenant,
+                    b.manifest.display(),
+                    b.queues.len(),
+                    if plugins.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        plugins.join(", ")
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(errors) => {
+            print_bundle_errors(&errors);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}

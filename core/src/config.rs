@@ -1,0 +1,114 @@
+//! The daemon's configuration: built-in defaults, overridden by an optional TOML file,
+//! overridden by `LEITSTAND_<SECTION>__<KEY>` environment variables (CONTRACT §6).
+//!
+//! Owns the raw → typed step for daemon settings and nothing else; tenant bundles have
+//! their own format in [`crate::tenants`].
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::envelope::{DEFAULT_MAX_EVENT_BYTES, IntakeLimits};
+use crate::sandbox::SandboxConfig;
+
+/// Everything the daemon can be told.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How events are accepted.
+    pub intake: IntakeConfig,
+    /// How plugins run.
+    pub sandbox: SandboxConfig,
+    /// What is logged.
+    pub log: LogConfig,
+}
+
+/// `[intake]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntakeConfig {
+    /// The largest event accepted, in bytes; larger ones are dead-lettered `too-large`.
+    /// Default 65536 (CONTRACT §1).
+    pub max_event_bytes: usize,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+        }
+    }
+}
+
+impl IntakeConfig {
+    /// The limits the envelope parser applies.
+    pub fn limits(&self) -> IntakeLimits {
+        IntakeLimits {
+            max_event_bytes: self.max_event_bytes,
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter, e.g. `info` or `leitstand=debug`. Default `info`. Payloads are
+    /// never logged at `info` or above.
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            filter: "info".into(),
+        }
+    }
+}
+
+/// The prefix of environment overrides.
+pub const ENV_PREFIX: &str = "LEITSTAND_";
+
+impl Config {
+    /// Loads the configuration: defaults, then `file` when given (it must exist), then the
+    /// environment. The error names the file or variable and the key.
+    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        // Only `SECTION__KEY` variables are configuration; other LEITSTAND_* variables
+        // (for tests or scripts) are not mistaken for unknown keys.
+        fig = fig.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
+        fig.extract()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_environment_override_defaults_and_unknown_keys_are_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("leitstand.toml", "[intake]\nmax_event_bytes = 1000\n")?;
+            jail.set_env("LEITSTAND_SANDBOX__POOL_INSTANCES", "8");
+            jail.set_env("LEITSTAND_UNRELATED", "x");
+            let c = Config::load(Some(Path::new("leitstand.toml")))?;
+            assert_eq!(c.intake.max_event_bytes, 1000);
+            assert_eq!(c.sandbox.pool_instances, 8);
+            assert_eq!(c.log.filter, "info");
+
+            jail.create_file("bad.toml", "[intake]\nmax_event_byte = 1\n")?;
+            let e = Config::load(Some(Path::new("bad.toml"))).expect_err("unknown key");
+            assert!(e.to_string().contains("max_event_byte"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,357 @@
+//! Dispatch: the one place where an accepted event meets the tenants' plugins.
+//!
+//! Owns the path envelope → tenant → subscribed plugins in bundle order → commands
+//! (CONTRACT §3: deterministic ids, `causationid`, only granted types), and the shape of a
+//! settled outcome. It knows bundles and the sandbox but no transport: the replay file
+//! reader and the broker consumer both call [`Dispatcher::dispatch`] and apply the
+//! [`Outcome`] (commit state, publish commands, set timers) in their own way.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::envelope::{Envelope, RejectReason, Rejection, TenantId};
+use crate::sandbox::{
+    CommandDecision, EventView, PluginFailure, PrepareError, PreparedPlugin, Sandbox, TenantScope,
+    TimerDecision,
+};
+use crate::state::{StateStore, StateWrites, Timer};
+use crate::tenants::{self, Bundle, BundleError};
+
+/// The event type of a due timer.
+pub const TIMER_FIRED: &str = "timer.fired";
+
+/// An outbound command: a CloudEvent as written to `leitstand.commands` (CONTRACT §3).
+/// Field order is fixed, so the same decisions always serialise to the same bytes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Command {
+    /// Always `1.0`.
+    pub specversion: &'static str,
+    /// A pure function of input source, input id, plugin and position.
+    pub id: String,
+    /// `leitstand/<tenant>/<plugin>`.
+    pub source: String,
+    /// The command type.
+    #[serde(rename = "type")]
+    pub command_type: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The time of the event that caused it.
+    pub time: String,
+    /// The id of the event that caused it.
+    pub causationid: String,
+    /// The subject, when the plugin gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// Always `application/json`.
+    pub datacontenttype: &'static str,
+    /// The plugin's data object.
+    pub data: Map<String, Value>,
+}
+
+impl Command {
+    /// The AMQP routing key: `<tenant>.<command type>`.
+    pub fn routing_key(&self) -> String {
+        format!("{}.{}", self.tenant, self.command_type)
+    }
+}
+
+/// The id of a command, CONTRACT §3: a UUID (v5) over the input's source and id, the plugin
+/// and the command's position in that plugin's output. Each part is length-prefixed, so no
+/// two different inputs can run together into the same name.
+pub fn command_id(source: &str, id: &str, plugin: &str, position: usize) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6c65_6974_7374_616e_645f_636d_645f_6964);
+    let mut name = Vec::with_capacity(source.len() + id.len() + plugin.len() + 40);
+    for part in [source, id, plugin] {
+        name.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        name.extend_from_slice(part.as_bytes());
+    }
+    name.extend_from_slice(&(position as u64).to_be_bytes());
+    uuid::Uuid::new_v5(&NAMESPACE, &name).to_string()
+}
+
+/// One plugin's failure on one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedPlugin {
+    /// The plugin's name.
+    pub plugin: String,
+    /// What went wrong.
+    pub failure: PluginFailure,
+}
+
+/// What one successful plugin changes besides its commands.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Effects {
+    /// State writes, to commit with the event.
+    pub writes: StateWrites,
+    /// Timers to set.
+    pub set_timers: Vec<TimerDecision>,
+    /// Timers to cancel.
+    pub cancel_timers: Vec<String>,
+}
+
+/// Everything dispatching one event produced.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Outcome {
+    /// Commands of the plugins that succeeded, in bundle order, then output order.
+    pub commands: Vec<Command>,
+    /// Plugins that failed; their commands, writes and timers are dropped.
+    pub failures: Vec<FailedPlugin>,
+    /// Effects per successful plugin, by plugin name.
+    pub effects: BTreeMap<String, Effects>,
+    /// How many plugins ran.
+    pub invoked: usize,
+}
+
+/// A tenant with its bundle and its prepared plugins.
+pub struct TenantRuntime {
+    /// The validated bundle.
+    pub bundle: Arc<Bundle>,
+    plugins: Vec<PreparedPlugin>,
+    scope: TenantScope,
+}
+
+impl TenantRuntime {
+    /// Prepares every plugin of `bundle`; the error names the plugin's key in the manifest.
+    pub fn prepare(
+        bundle: Bundle,
+        sandbox: &Sandbox,
+        state: Arc<dyn StateStore>,
+    ) -> Result<Self, BundleError> {
+        let tz = bundle.timezone.name();
+        let mut plugins = Vec::with_capacity(bundle.plugins.len());
+        for spec in &bundle.plugins {
+            let prepared = sandbox.prepare(spec, &bundle.tenant, tz).map_err(|e| {
+                let key = match &e {
+                    PrepareError::Component(_) => "wasm",
+                    PrepareError::Config(_) => "config",
+                    PrepareError::Limits(_) => "limits",
+                };
+                BundleError::new(
+                    &bundle.manifest,
+                    Some(format!("plugins.{}.{key}", spec.name)),
+                    e.to_string(),
+                )
+            })?;
+            plugins.push(prepared);
+        }
+        let scope = TenantScope {
+            tenant: bundle.tenant.clone(),
+            timezone: Arc::from(tz),
+            state,
+        };
+        Ok(Self {
+            bundle: Arc::new(bundle),
+            plugins,
+            scope,
+        })
+    }
+}
+
+/// Routes events to the plugins of their tenant.
+pub struct Dispatcher {
+    sandbox: Arc<Sandbox>,
+    tenants: BTreeMap<TenantId, TenantRuntime>,
+}
+
+impl Dispatcher {
+    /// Loads and prepares every bundle under `path`. All errors are returned, not just the
+    /// first, so `bundle check` can list them at once.
+    pub fn load(
+        path: &Path,
+        sandbox: Arc<Sandbox>,
+        state: Arc<dyn StateStore>,
+    ) -> Result<Self, Vec<BundleError>> {
+        let bundles = tenants::load_all(path)?;
+        let mut tenants = BTreeMap::new();
+        let mut errors = Vec::new();
+        for bundle in bundles {
+            match TenantRuntime::prepare(bundle, &sandbox, state.clone()) {
+                Ok(rt) => {
+                    tenants.insert(rt.bundle.tenant.clone(), rt);
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self { sandbox, tenants })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The loaded tenants' bundles, by tenant id.
+    pub fn bundles(&self) -> impl Iterator<Item = &Arc<Bundle>> {
+        self.tenants.values().map(|t| &t.bundle)
+    }
+
+    /// The bundle of `tenant`, if loaded.
+    pub fn bundle(&self, tenant: &TenantId) -> Option<&Arc<Bundle>> {
+        self.tenants.get(tenant).map(|t| &t.bundle)
+    }
+
+    /// The sandbox the plugins run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// Runs every plugin of the event's tenant that subscribes to its type, in bundle
+    /// order. `routing_tenant` is the tenant named by the transport (the routing key's
+    /// first segment), when there is one.
+    pub fn dispatch(
+        &self,
+        env: &Envelope,
+        routing_tenant: Option<&str>,
+    ) -> Result<Outcome, Rejection> {
+        let rt = self.runtime(env, routing_tenant)?;
+        let targets = rt
+            .plugins
+            .iter()
+            .zip(&rt.bundle.plugins)
+            .filter(|(_, spec)| spec.subscribe.contains(&env.event_type))
+            .map(|(p, _)| p);
+        Ok(run(&self.sandbox, rt, env, targets))
+    }
+
+    /// Delivers a due timer to the plugin that set it, as a `timer.fired` event.
+    pub fn fire(&self, timer: &Timer) -> Result<(Envelope, Outcome), Rejection> {
+        let env = timer_event(timer);
+        let rt = self.runtime(&env, None)?;
+        let targets = rt.plugins.iter().filter(|p| p.name() == timer.plugin);
+        let outcome = run(&self.sandbox, rt, &env, targets);
+        Ok((env, outcome))
+    }
+
+    fn runtime(
+        &self,
+        env: &Envelope,
+        routing_tenant: Option<&str>,
+    ) -> Result<&TenantRuntime, Rejection> {
+        if let Some(routed) = routing_tenant {
+            if routed != env.tenant.as_str() {
+                return Err(Rejection::new(
+                    RejectReason::TenantMismatch,
+                    format!(
+                        "routing key names tenant {routed:?}, the event names {:?}",
+                        env.tenant.as_str()
+                    ),
+                ));
+            }
+        }
+        self.tenants.get(&env.tenant).ok_or_else(|| {
+            Rejection::new(
+                RejectReason::UnknownTenant,
+                format!("no bundle is loaded for tenant {:?}", env.tenant.as_str()),
+            )
+        })
+    }
+}
+
+/// The tenant named by an AMQP routing key `<tenant>.<event type>`.
+pub fn routing_key_tenant(routing_key: &str) -> &str {
+    routing_key.split('.').next().unwrap_or_default()
+}
+
+fn run<'a>(
+    sandbox: &Sandbox,
+    rt: &TenantRuntime,
+    env: &Envelope,
+    targets: impl Iterator<Item = &'a PreparedPlugin>,
+) -> Outcome {
+    let view = EventView::of(env);
+    let time = env.time.to_rfc3339_opts(SecondsFormat::Millis, true);
+    let mut outcome = Outcome::default();
+    for plugin in targets {
+        outcome.invoked += 1;
+        match sandbox.invoke(plugin, &rt.scope, &view) {
+            Ok(out) => {
+                let source = format!("leitstand/{}/{}", rt.bundle.tenant, plugin.name());
+                for (position, c) in out.commands.into_iter().enumerate() {
+                    outcome
+                        .commands
+                        .push(command(env, &source, &time, plugin.name(), position, c));
+                }
+                outcome.effects.insert(
+                    plugin.name().to_owned(),
+                    Effects {
+                        writes: out.writes,
+                        set_timers: out.set_timers,
+                        cancel_timers: out.cancel_timers,
+                    },
+                );
+            }
+            Err(failure) => outcome.failures.push(FailedPlugin {
+                plugin: plugin.name().to_owned(),
+                failure,
+            }),
+        }
+    }
+    outcome
+}
+
+fn command(
+    env: &Envelope,
+    source: &str,
+    time: &str,
+    plugin: &str,
+    position: usize,
+    c: CommandDecision,
+) -> Command {
+    Command {
+        specversion: "1.0",
+        id: command_id(&env.source, &env.id, plugin, position),
+        source: source.to_owned(),
+        command_type: c.command_type,
+        tenant: env.tenant.to_string(),
+        time: time.to_owned(),
+        causationid: env.id.clone(),
+        subject: c.subject,
+        datacontenttype: "application/json",
+        data: c.data,
+    }
+}
+
+/// The `timer.fired` event for a due timer. Its id is a function of the timer's name and
+/// due time, so a redelivered firing is recognised as a duplicate.
+pub fn timer_event(timer: &Timer) -> Envelope {
+    let payload = serde_json::from_str(&timer.payload).unwrap_or(Value::Null);
+    let mut data = Map::new();
+    data.insert("name".into(), Value::String(timer.name.clone()));
+    data.insert("payload".into(), payload);
+    Envelope {
+        id: format!("timer/{}/{}", timer.name, timer.at_ms),
+        source: format!("leitstand/{}/{}", timer.tenant, timer.plugin),
+        event_type: TIMER_FIRED.to_owned(),
+        tenant: timer.tenant.clone(),
+        time: DateTime::<Utc>::from_timestamp_millis(timer.at_ms).unwrap_or_default(),
+        subject: Some(timer.name.clone()),
+        data,
+        domain: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_ids_are_a_pure_function_of_their_inputs() {
+        let a = command_id("acd/kl", "e1", "router", 0);
+        assert_eq!(a, command_id("acd/kl", "e1", "router", 0));
+        assert_ne!(a, command_id("acd/kl", "e1", "router", 1));
+        assert_ne!(a, command_id("acd/kl", "e1", "rota", 0));
+        assert_ne!(a, command_id("acd/kl", "e2", "router", 0));
+        // Length prefixes keep shifted boundaries apart.
+        assert_ne!(command_id("ab", "c", "p", 0), command_id("a", "bc", "p", 0));
+    }
+
+    #[test]
+    fn routing_key_tenant_is_the_first_segment() {
+        assert_eq!(routing_key_tenant("rlp-impf.call.offered"), "rlp-impf");
+        assert_eq!(routing_key_tenant(""), "");
+    }
+}

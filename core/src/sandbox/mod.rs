@@ -1,0 +1,641 @@
+//! The wasm sandbox: compiles tenants' plugins once, and runs each event in a fresh
+//! instance bounded by CPU time, wall-clock time and memory.
+//!
+//! Owns the wasmtime engine (component model, pooling allocator, epoch interruption driven
+//! by a ticker thread), the compiled-code cache keyed by wasm digest, the deny-by-default
+//! WASI context and the classification of failures. It never touches the transport or the
+//! durable store: it reads state through [`StateStore`] and returns buffered writes.
+
+mod host;
+mod stdio;
+
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../wit/plugin@0.1.0",
+        imports: { default: trappable },
+    });
+}
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+
+use self::bindings::leitstand::plugin::types as wit;
+use self::host::{Abort, Budget, EventClock, FrozenMonotonic, HostState, MemoryLimit, Scope};
+use self::stdio::BoundedOutput;
+use crate::envelope::{Envelope, TenantId};
+use crate::metrics::CustomMetrics;
+use crate::state::{StateError, StateStore, StateWrites};
+use crate::tenants::{PluginLimits, PluginSpec, WasmDigest};
+
+/// How the sandbox is set up; the `[sandbox]` section of the daemon's configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// How many plugin instances may exist at once (slots of the pooling allocator).
+    pub pool_instances: u32,
+    /// The largest memory any plugin may be granted, in MiB; a bundle asking for more is
+    /// refused.
+    pub max_memory_mib: u64,
+    /// How often the epoch ticker checks running calls' budgets, in milliseconds.
+    pub tick_ms: u64,
+    /// A directory for wasmtime's on-disk cache of compiled code; none keeps it in memory.
+    pub compile_cache: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            pool_instances: 64,
+            max_memory_mib: 256,
+            tick_ms: 5,
+            compile_cache: None,
+        }
+    }
+}
+
+/// Why a plugin failed on one event. Only that plugin's result for that event is lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginFailure {
+    /// The call ran over its CPU or wall-clock limit.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The instance asked for more memory than its limit.
+    #[error("out-of-memory: {0}")]
+    OutOfMemory(String),
+    /// The plugin trapped (a panic, a stack overflow, any other trap).
+    #[error("guest-panic: {0}")]
+    GuestPanic(String),
+    /// The plugin returned decisions the host refuses (an ungranted command type, data
+    /// that is not a JSON object, too many commands, ...).
+    #[error("bad-output: {0}")]
+    BadOutput(String),
+    /// The plugin itself returned an error.
+    #[error("plugin-error: {0}")]
+    Refused(PluginError),
+    /// The state backend failed; not the plugin's fault, the event should be retried.
+    #[error("state-unavailable: {0}")]
+    StateUnavailable(String),
+}
+
+impl PluginFailure {
+    /// A short, stable name of the kind, for counters and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::OutOfMemory(_) => "out-of-memory",
+            Self::GuestPanic(_) => "guest-panic",
+            Self::BadOutput(_) => "bad-output",
+            Self::Refused(_) => "plugin-error",
+            Self::StateUnavailable(_) => "state-unavailable",
+        }
+    }
+}
+
+/// The error variant of the plugin contract, on the host side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    /// `invalid-config`.
+    #[error("invalid-config: {0}")]
+    InvalidConfig(String),
+    /// `access-denied`.
+    #[error("access-denied: {0}")]
+    AccessDenied(String),
+    /// `quota-exceeded`.
+    #[error("quota-exceeded: {0}")]
+    QuotaExceeded(String),
+    /// `invalid-event`.
+    #[error("invalid-event: {0}")]
+    InvalidEvent(String),
+    /// `other`.
+    #[error("other: {0}")]
+    Other(String),
+}
+
+impl From<wit::Error> for PluginError {
+    fn from(e: wit::Error) -> Self {
+        match e {
+            wit::Error::InvalidConfig(s) => Self::InvalidConfig(s),
+            wit::Error::AccessDenied(s) => Self::AccessDenied(s),
+            wit::Error::QuotaExceeded(s) => Self::QuotaExceeded(s),
+            wit::Error::InvalidEvent(s) => Self::InvalidEvent(s),
+            wit::Error::Other(s) => Self::Other(s),
+        }
+    }
+}
+
+/// Why a plugin could not be prepared from its bundle entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// The file is not a usable component (not wasm, wrong world, missing exports).
+    #[error("{0}")]
+    Component(String),
+    /// The plugin refused its configuration, or failed while checking it.
+    #[error("{0}")]
+    Config(String),
+    /// The bundle asks for more than the sandbox allows.
+    #[error("{0}")]
+    Limits(String),
+}
+
+/// A command a plugin decided on, checked against its grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandDecision {
+    /// The command type.
+    pub command_type: String,
+    /// The subject, when given.
+    pub subject: Option<String>,
+    /// The data object.
+    pub data: Map<String, Value>,
+}
+
+/// A timer a plugin set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerDecision {
+    /// Its name.
+    pub name: String,
+    /// When it is due (ms since the epoch, event time).
+    pub at_ms: i64,
+    /// The JSON text handed back when it fires.
+    pub payload: String,
+}
+
+/// Everything one plugin decided about one event, checked and ready to apply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PluginOutput {
+    /// Commands in the plugin's order.
+    pub commands: Vec<CommandDecision>,
+    /// Timers to set.
+    pub set_timers: Vec<TimerDecision>,
+    /// Timers to cancel, by name.
+    pub cancel_timers: Vec<String>,
+    /// State writes to commit with the event.
+    pub writes: StateWrites,
+}
+
+/// An event as the sandbox hands it to plugins, built once per event.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    event: wit::Event,
+    seed_base: [u8; 32],
+}
+
+impl EventView {
+    /// The view of `env`.
+    pub fn of(env: &Envelope) -> Self {
+        Self::new(wit::Event {
+            id: env.id.clone(),
+            source: env.source.clone(),
+            type_: env.event_type.clone(),
+            tenant: env.tenant.to_string(),
+            subject: env.subject.clone(),
+            time: env.time.timestamp_millis(),
+            data: Value::Object(env.data.clone()).to_string(),
+        })
+    }
+
+    fn new(event: wit::Event) -> Self {
+        let mut h = Sha256::new();
+        for part in [&event.source, &event.id] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        Self {
+            seed_base: h.finalize().into(),
+            event,
+        }
+    }
+
+    /// The event time in milliseconds since the epoch.
+    pub fn time_ms(&self) -> i64 {
+        self.event.time
+    }
+}
+
+/// A plugin compiled and linked, ready to be instantiated per event.
+pub struct PreparedPlugin {
+    name: Arc<str>,
+    pre: bindings::PluginPre<HostState>,
+    config_json: String,
+    limits: PluginLimits,
+    grant: std::collections::BTreeSet<String>,
+    digest: WasmDigest,
+}
+
+impl fmt::Debug for PreparedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedPlugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedPlugin {
+    /// The plugin's name within its tenant.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Stops the epoch ticker when the sandbox goes away.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // The ticker only sleeps and increments; a panic there has nothing to report.
+            let _ = t.join();
+        }
+    }
+}
+
+/// The plugin runtime shared by all tenants.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    components: Mutex<HashMap<WasmDigest, Component>>,
+    config: SandboxConfig,
+    metrics: Arc<CustomMetrics>,
+    _ticker: Ticker,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a call needs from the tenant besides the plugin and the event.
+#[derive(Clone)]
+pub struct TenantScope {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its IANA timezone name.
+    pub timezone: Arc<str>,
+    /// Where its plugins' state lives.
+    pub state: Arc<dyn StateStore>,
+}
+
+impl Sandbox {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: SandboxConfig, metrics: Arc<CustomMetrics>) -> anyhow::Result<Self> {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        let slots = config.pool_instances.max(1);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(16))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(16))
+            .max_memory_size(usize::try_from(config.max_memory_mib * 1024 * 1024)?);
+        let mut wc = wasmtime::Config::new();
+        wc.wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            .max_wasm_stack(1024 * 1024);
+        if let Some(dir) = &config.compile_cache {
+            let mut cc = wasmtime::CacheConfig::new();
+            cc.with_directory(dir);
+            wc.cache(Some(
+                wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("compile cache: {e}"))?,
+            ));
+        }
+        let engine = Engine::new(&wc).map_err(|e| anyhow::anyhow!("wasm engine: {e}"))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the plugin contract: {e}"))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let tick = Duration::from_millis(config.tick_ms.max(1));
+        let thread = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("leitstand-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })?
+        };
+        Ok(Self {
+            engine,
+            linker,
+            components: Mutex::new(HashMap::new()),
+            config,
+            metrics,
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    /// The custom metrics plugins report into.
+    pub fn metrics(&self) -> &Arc<CustomMetrics> {
+        &self.metrics
+    }
+
+    fn component(&self, spec: &PluginSpec) -> Result<Component, PrepareError> {
+        let mut cache = self.components.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(&spec.digest) {
+            return Ok(c.clone());
+        }
+        let component = Component::new(&self.engine, &spec.wasm).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} is not a usable wasm component: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        cache.insert(spec.digest, component.clone());
+        Ok(component)
+    }
+
+    /// Compiles (or takes from the cache) and links a plugin, then runs its configuration
+    /// check in a fresh instance.
+    pub fn prepare(
+        &self,
+        spec: &PluginSpec,
+        tenant: &TenantId,
+        timezone: &str,
+    ) -> Result<PreparedPlugin, PrepareError> {
+        if spec.limits.memory_mib > self.config.max_memory_mib {
+            return Err(PrepareError::Limits(format!(
+                "memory_mib {} is more than this daemon allows ({})",
+                spec.limits.memory_mib, self.config.max_memory_mib
+            )));
+        }
+        let component = self.component(spec)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} does not fit the plugin contract leitstand:plugin@0.1.0: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} does not export the plugin contract leitstand:plugin@0.1.0: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        let plugin = PreparedPlugin {
+            name: Arc::from(spec.name.as_str()),
+            pre,
+            config_json: spec.config.to_string(),
+            limits: spec.limits,
+            grant: spec.grant.clone(),
+            digest: spec.digest,
+        };
+        let scope = Scope {
+            tenant: tenant.clone(),
+            plugin: plugin.name.clone(),
+            timezone: Arc::from(timezone),
+            now_ms: 0,
+            state: None,
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+        };
+        let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
+        let checked = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_check_config(&mut store, &plugin.config_json));
+        match checked {
+            Ok(Ok(())) => Ok(plugin),
+            Ok(Err(e)) => Err(PrepareError::Config(format!(
+                "the plugin refused its configuration: {}",
+                PluginError::from(e)
+            ))),
+            Err(e) => Err(PrepareError::Config(format!(
+                "the configuration check failed: {}",
+                classify(&store, &stderr, e)
+            ))),
+        }
+    }
+
+    fn store(
+        &self,
+        plugin: &PreparedPlugin,
+        scope: Scope,
+        seed: [u8; 32],
+    ) -> (Store<HostState>, BoundedOutput) {
+        let stdout = BoundedOutput::new(plugin.limits.stdio_bytes);
+        let stderr = BoundedOutput::new(plugin.limits.stdio_bytes);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(EventClock(scope.now_ms))
+            .monotonic_clock(FrozenMonotonic)
+            .secure_random(rand::rngs::StdRng::from_seed(seed))
+            .insecure_random(rand::rngs::StdRng::from_seed(seed))
+            .insecure_random_seed(u128::from_le_bytes(
+                seed[..16].try_into().unwrap_or_default(),
+            ));
+        let limits = plugin.limits;
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimit {
+                limit: usize::try_from(limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+                hit: None,
+            },
+            budget: Budget::start(
+                Duration::from_millis(limits.cpu_ms),
+                Duration::from_millis(limits.wall_ms),
+            ),
+            scope,
+            writes: StateWrites::new(),
+            log_used: 0,
+            log_dropped: 0,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| match ctx.data().budget.exceeded() {
+            Some(abort) => Err(wasmtime::Error::new(abort)),
+            None => Ok(UpdateDeadline::Continue(1)),
+        });
+        (store, stderr)
+    }
+
+    /// Runs `plugin` on one event in a fresh instance and checks what it decided.
+    pub fn invoke(
+        &self,
+        plugin: &PreparedPlugin,
+        tenant: &TenantScope,
+        event: &EventView,
+    ) -> Result<PluginOutput, PluginFailure> {
+        let mut h = Sha256::new();
+        h.update(event.seed_base);
+        h.update(plugin.name.as_bytes());
+        let scope = Scope {
+            tenant: tenant.tenant.clone(),
+            plugin: plugin.name.clone(),
+            timezone: tenant.timezone.clone(),
+            now_ms: event.event.time,
+            state: Some(tenant.state.clone()),
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+        };
+        let (mut store, stderr) = self.store(plugin, scope, h.finalize().into());
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_handle(&mut store, &plugin.config_json, &event.event));
+        let data = store.data();
+        if data.log_dropped > 0 {
+            tracing::warn!(
+                tenant = %data.scope.tenant,
+                plugin = %plugin.name,
+                dropped_bytes = data.log_dropped,
+                "plugin log over its limit; messages dropped"
+            );
+        }
+        let decisions = match result {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => return Err(PluginFailure::Refused(e.into())),
+            Err(e) => return Err(classify(&store, &stderr, e)),
+        };
+        let writes = std::mem::take(&mut store.data_mut().writes);
+        check_output(plugin, decisions, writes)
+    }
+}
+
+/// Turns a trap or host abort into a failure kind, with the guest's last words for panics.
+fn classify(store: &Store<HostState>, stderr: &BoundedOutput, e: wasmtime::Error) -> PluginFailure {
+    if let Some(abort) = store.data().memory.hit.clone() {
+        return PluginFailure::OutOfMemory(abort.to_string());
+    }
+    if let Some(abort) = e.downcast_ref::<Abort>() {
+        return match abort {
+            Abort::Cpu(_) | Abort::Wall(_) => PluginFailure::Timeout(abort.to_string()),
+            Abort::Memory { .. } => PluginFailure::OutOfMemory(abort.to_string()),
+            Abort::State(s) => PluginFailure::StateUnavailable(s.to_string()),
+        };
+    }
+    let (said, _) = stderr.take();
+    let last_words = said
+        .lines()
+        .find(|l| l.contains("panicked at"))
+        .or_else(|| said.lines().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| format!(" ({})", l.trim()))
+        .unwrap_or_default();
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => {
+            PluginFailure::GuestPanic(format!("stack overflow{last_words}"))
+        }
+        Some(Trap::UnreachableCodeReached) => {
+            PluginFailure::GuestPanic(format!("panic (unreachable executed){last_words}"))
+        }
+        Some(trap) => PluginFailure::GuestPanic(format!("trap: {trap}{last_words}")),
+        None => PluginFailure::GuestPanic(format!("{e}{last_words}")),
+    }
+}
+
+/// The largest JSON text a timer payload may have, in bytes.
+pub const MAX_TIMER_PAYLOAD_BYTES: usize = 16 * 1024;
+
+fn check_output(
+    plugin: &PreparedPlugin,
+    d: wit::Decisions,
+    writes: StateWrites,
+) -> Result<PluginOutput, PluginFailure> {
+    let bad = |s: String| Err(PluginFailure::BadOutput(s));
+    if d.commands.len() > plugin.limits.max_commands {
+        return bad(format!(
+            "{} commands returned, the limit is {}",
+            d.commands.len(),
+            plugin.limits.max_commands
+        ));
+    }
+    if d.set_timers.len() > plugin.limits.max_timers {
+        return bad(format!(
+            "{} timers set, the limit is {}",
+            d.set_timers.len(),
+            plugin.limits.max_timers
+        ));
+    }
+    let mut commands = Vec::with_capacity(d.commands.len());
+    for (i, c) in d.commands.into_iter().enumerate() {
+        if !plugin.grant.contains(&c.type_) {
+            return bad(format!(
+                "command {i} has type {:?}, which the bundle does not grant",
+                c.type_
+            ));
+        }
+        let data = match serde_json::from_str::<Value>(&c.data) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return bad(format!(
+                    "command {i} ({}): data is not a JSON object",
+                    c.type_
+                ));
+            }
+            Err(e) => return bad(format!("command {i} ({}): data is not JSON: {e}", c.type_)),
+        };
+        commands.push(CommandDecision {
+            command_type: c.type_,
+            subject: c.subject,
+            data,
+        });
+    }
+    let mut set_timers = Vec::with_capacity(d.set_timers.len());
+    for t in d.set_timers {
+        if t.name.is_empty() || t.name.len() > 256 {
+            return bad(format!(
+                "timer name must have 1 to 256 bytes, has {}",
+                t.name.len()
+            ));
+        }
+        if t.payload.len() > MAX_TIMER_PAYLOAD_BYTES
+            || serde_json::from_str::<serde::de::IgnoredAny>(&t.payload).is_err()
+        {
+            return bad(format!(
+                "timer {:?}: payload is not JSON of at most {MAX_TIMER_PAYLOAD_BYTES} bytes",
+                t.name
+            ));
+        }
+        set_timers.push(TimerDecision {
+            name: t.name,
+            at_ms: t.at,
+            payload: t.payload,
+        });
+    }
+    Ok(PluginOutput {
+        commands,
+        set_timers,
+        cancel_timers: d.cancel_timers,
+        writes,
+    })
+}
+
+impl From<StateError> for PluginFailure {
+    fn from(e: StateError) -> Self {
+        Self::StateUnavailable(e.to_string())
+    }
+}

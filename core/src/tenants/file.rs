@@ -1,0 +1,442 @@
+//! The raw form of `tenant.toml` and its conversion into a [`Bundle`]: the one place where
+//! user-typed bundle text becomes a validated value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+
+use super::{
+    AbandonPolicy, Bundle, BundleError, MANIFEST, PluginLimits, PluginSpec, QueueSpec, SlaSettings,
+    TenantId, WasmDigest,
+};
+
+/// `tenant.toml`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    /// The tenant id (`[a-z0-9][a-z0-9-]{0,62}`), as events carry it.
+    id: String,
+    /// A readable name for reports; defaults to the id.
+    name: Option<String>,
+    /// IANA timezone, e.g. `Europe/Berlin`.
+    timezone: String,
+    /// Tenant-wide SLA settings.
+    #[serde(default)]
+    sla: SlaFile,
+    /// Queues by id.
+    #[serde(default)]
+    queues: BTreeMap<String, QueueFile>,
+    /// Plugins, in the order they run.
+    #[serde(default)]
+    plugins: Vec<PluginFile>,
+}
+
+/// `[sla]`; every key has a default.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaFile {
+    /// Seconds; a wait of at most this is within. Default 20.
+    #[serde(default = "default_threshold")]
+    threshold_seconds: u32,
+    /// Fraction in (0, 1]. Default 0.8.
+    #[serde(default = "default_target")]
+    target: f64,
+    /// Seconds; an abandon of at most this is short. Default 5.
+    #[serde(default = "default_short")]
+    short_abandon_seconds: u32,
+    /// Default `exclude-short`.
+    #[serde(default = "default_policy")]
+    abandon_policy: AbandonPolicy,
+}
+
+impl Default for SlaFile {
+    fn default() -> Self {
+        Self {
+            threshold_seconds: default_threshold(),
+            target: default_target(),
+            short_abandon_seconds: default_short(),
+            abandon_policy: default_policy(),
+        }
+    }
+}
+
+fn default_threshold() -> u32 {
+    20
+}
+fn default_target() -> f64 {
+    0.8
+}
+fn default_short() -> u32 {
+    5
+}
+fn default_policy() -> AbandonPolicy {
+    AbandonPolicy::ExcludeShort
+}
+
+/// `[queues.<id>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueFile {
+    /// A readable name; defaults to the id.
+    name: Option<String>,
+    /// Overrides of the tenant's SLA settings for this queue.
+    #[serde(default)]
+    sla: SlaOverride,
+}
+
+/// `[queues.<id>.sla]`: any subset of `[sla]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlaOverride {
+    threshold_seconds: Option<u32>,
+    target: Option<f64>,
+    short_abandon_seconds: Option<u32>,
+    abandon_policy: Option<AbandonPolicy>,
+}
+
+/// `[[plugins]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginFile {
+    /// Name within the tenant (`[a-z][a-z0-9-]*`).
+    name: String,
+    /// Path of the component, relative to the bundle directory.
+    wasm: PathBuf,
+    /// Hex sha256 of the component.
+    sha256: String,
+    /// Event types the plugin receives.
+    subscribe: Vec<String>,
+    /// Command types the plugin may emit.
+    #[serde(default)]
+    grant: Vec<String>,
+    /// Per-call limits; each key defaults.
+    #[serde(default)]
+    limits: LimitsFile,
+    /// The plugin's own configuration.
+    #[serde(default = "empty_table")]
+    config: serde_json::Value,
+}
+
+fn empty_table() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// `[plugins.limits]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitsFile {
+    cpu_ms: Option<u64>,
+    wall_ms: Option<u64>,
+    memory_mib: Option<u64>,
+    max_commands: Option<usize>,
+    max_timers: Option<usize>,
+    stdio_bytes: Option<usize>,
+    log_bytes: Option<usize>,
+}
+
+/// The largest memory a plugin may be granted, in MiB.
+pub const MAX_PLUGIN_MEMORY_MIB: u64 = 1024;
+
+pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
+    let manifest = dir.join(MANIFEST);
+    if !manifest.is_file() {
+        return Err(BundleError::new(&manifest, None, "file not found"));
+    }
+    let raw: TenantFile = Figment::from(Toml::file_exact(&manifest))
+        .extract()
+        .map_err(|e| figment_error(&manifest, e))?;
+    let err = |key: &str, reason: String| BundleError::new(&manifest, Some(key.to_owned()), reason);
+
+    let tenant = TenantId::parse(&raw.id).map_err(|e| err("id", e))?;
+    let timezone = raw.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+        err(
+            "timezone",
+            format!("{:?} is not an IANA timezone", raw.timezone),
+        )
+    })?;
+    let sla = SlaSettings {
+        threshold_seconds: raw.sla.threshold_seconds,
+        target: raw.sla.target,
+        short_abandon_seconds: raw.sla.short_abandon_seconds,
+        abandon_policy: raw.sla.abandon_policy,
+    };
+    check_sla(&sla).map_err(|(k, r)| err(&format!("sla.{k}"), r))?;
+
+    let mut queues = BTreeMap::new();
+    for (id, q) in raw.queues {
+        let o = q.sla;
+        let qsla = SlaSettings {
+            threshold_seconds: o.threshold_seconds.unwrap_or(sla.threshold_seconds),
+            target: o.target.unwrap_or(sla.target),
+            short_abandon_seconds: o.short_abandon_seconds.unwrap_or(sla.short_abandon_seconds),
+            abandon_policy: o.abandon_policy.unwrap_or(sla.abandon_policy),
+        };
+        check_sla(&qsla).map_err(|(k, r)| err(&format!("queues.{id}.sla.{k}"), r))?;
+        queues.insert(
+            id.clone(),
+            QueueSpec {
+                display_name: q.name.unwrap_or_else(|| id.clone()),
+                sla: qsla,
+            },
+        );
+    }
+
+    let mut plugins: Vec<PluginSpec> = Vec::new();
+    for (index, p) in raw.plugins.into_iter().enumerate() {
+        let key = |k: &str| format!("plugins[{index}].{k}");
+        if !is_plugin_name(&p.name) {
+            return Err(err(
+                &key("name"),
+                format!("{:?} is not a plugin name ([a-z][a-z0-9-]*)", p.name),
+            ));
+        }
+        if plugins.iter().any(|q| q.name == p.name) {
+            return Err(err(
+                &key("name"),
+                format!("plugin {:?} is defined twice", p.name),
+            ));
+        }
+        let key = |k: &str| format!("plugins.{}.{k}", p.name);
+        let wasm_path = dir.join(&p.wasm);
+        let bytes = std::fs::read(&wasm_path).map_err(|e| {
+            err(
+                &key("wasm"),
+                format!("cannot read wasm file {}: {e}", wasm_path.display()),
+            )
+        })?;
+        let digest = WasmDigest::of(&bytes);
+        let pinned = p.sha256.trim().to_ascii_lowercase();
+        if pinned.len() != 64 || !pinned.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(err(
+                &key("sha256"),
+                format!("{:?} is not a hex sha256 digest (64 hex digits)", p.sha256),
+            ));
+        }
+        if pinned != digest.to_string() {
+            return Err(err(
+                &key("sha256"),
+                format!(
+                    "digest mismatch for {}: pinned {pinned}, file has {digest}",
+                    wasm_path.display()
+                ),
+            ));
+        }
+        if p.subscribe.is_empty() {
+            return Err(err(
+                &key("subscribe"),
+                "a plugin must subscribe to at least one event type".into(),
+            ));
+        }
+        for t in p.subscribe.iter().chain(&p.grant) {
+            if !is_type_name(t) {
+                return Err(err(
+                    &key(if p.subscribe.contains(t) {
+                        "subscribe"
+                    } else {
+                        "grant"
+                    }),
+                    format!("{t:?} is not an event or command type ([a-z0-9][a-z0-9._-]*)"),
+                ));
+            }
+        }
+        let limits = limits(&p.limits).map_err(|(k, r)| err(&key(&format!("limits.{k}")), r))?;
+        if !p.config.is_object() {
+            return Err(err(&key("config"), "must be a table".into()));
+        }
+        plugins.push(PluginSpec {
+            name: p.name,
+            wasm_path,
+            digest,
+            wasm: Arc::from(bytes),
+            subscribe: p.subscribe.into_iter().collect::<BTreeSet<_>>(),
+            grant: p.grant.into_iter().collect(),
+            limits,
+            config: p.config,
+        });
+    }
+
+    Ok(Bundle {
+        dir: dir.to_path_buf(),
+        display_name: raw.name.unwrap_or_else(|| raw.id.clone()),
+        manifest,
+        tenant,
+        timezone,
+        sla,
+        queues,
+        plugins,
+    })
+}
+
+fn figment_error(file: &Path, e: figment::Error) -> BundleError {
+    // Figment reports one error at a time here (extraction stops at the first).
+    let key = (!e.path.is_empty()).then(|| e.path.join("."));
+    BundleError::new(file, key, e.kind.to_string())
+}
+
+fn check_sla(s: &SlaSettings) -> Result<(), (&'static str, String)> {
+    if !(s.target > 0.0 && s.target <= 1.0) {
+        return Err((
+            "target",
+            format!("{} is not a fraction in (0, 1] (80 % is 0.8)", s.target),
+        ));
+    }
+    if s.threshold_seconds == 0 {
+        return Err(("threshold_seconds", "must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn limits(l: &LimitsFile) -> Result<PluginLimits, (&'static str, String)> {
+    let d = PluginLimits::default();
+    let out = PluginLimits {
+        cpu_ms: l.cpu_ms.unwrap_or(d.cpu_ms),
+        wall_ms: l.wall_ms.unwrap_or(d.wall_ms),
+        memory_mib: l.memory_mib.unwrap_or(d.memory_mib),
+        max_commands: l.max_commands.unwrap_or(d.max_commands),
+        max_timers: l.max_timers.unwrap_or(d.max_timers),
+        stdio_bytes: l.stdio_bytes.unwrap_or(d.stdio_bytes),
+        log_bytes: l.log_bytes.unwrap_or(d.log_bytes),
+    };
+    if out.cpu_ms == 0 {
+        return Err(("cpu_ms", "must be at least 1".into()));
+    }
+    if out.wall_ms < out.cpu_ms {
+        return Err((
+            "wall_ms",
+            format!("{} is less than cpu_ms ({})", out.wall_ms, out.cpu_ms),
+        ));
+    }
+    if out.memory_mib == 0 || out.memory_mib > MAX_PLUGIN_MEMORY_MIB {
+        return Err((
+            "memory_mib",
+            format!(
+                "{} is not within 1..={MAX_PLUGIN_MEMORY_MIB}",
+                out.memory_mib
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn is_plugin_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && s.len() <= 63
+}
+
+fn is_type_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || ".-_".contains(c))
+        && s.len() <= 128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn bundle(toml: &str, wasm: &[u8]) -> (tempfile::TempDir, Result<Bundle, BundleError>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("p.wasm"), wasm).expect("write wasm");
+        fs::write(dir.path().join(MANIFEST), toml).expect("write manifest");
+        let result = Bundle::load(dir.path());
+        (dir, result)
+    }
+
+    fn plugin_toml(sha: &str, extra: &str) -> String {
+        format!(
+            "id = \"t1\"\ntimezone = \"Europe/Berlin\"\n[[plugins]]\nname = \"p\"\nwasm = \"p.wasm\"\n\
+             sha256 = \"{sha}\"\nsubscribe = [\"call.offered\"]\n{extra}"
+        )
+    }
+
+    #[test]
+    fn a_minimal_bundle_gets_the_contract_defaults() {
+        let (_d, b) = bundle("id = \"t1\"\ntimezone = \"Europe/Berlin\"\n", b"");
+        let b = b.expect("valid");
+        assert_eq!(b.sla.threshold_seconds, 20);
+        assert_eq!(b.sla.short_abandon_seconds, 5);
+        assert_eq!(b.sla.abandon_policy, AbandonPolicy::ExcludeShort);
+        assert_eq!(b.sla_for("any"), b.sla);
+    }
+
+    #[test]
+    fn queue_overrides_apply_to_their_queue_only() {
+        let (_d, b) = bundle(
+            "id = \"t1\"\ntimezone = \"UTC\"\n[sla]\nthreshold_seconds = 20\n\
+             [queues.notruf]\nsla = { threshold_seconds = 10, abandon_policy = \"count\" }\n",
+            b"",
+        );
+        let b = b.expect("valid");
+        assert_eq!(b.sla_for("notruf").threshold_seconds, 10);
+        assert_eq!(b.sla_for("notruf").abandon_policy, AbandonPolicy::Count);
+        assert_eq!(b.sla_for("other").threshold_seconds, 20);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let (_d, b) = bundle(
+            "id = \"t1\"\ntimezone = \"UTC\"\n[sla]\ntreshold_seconds = 3\n",
+            b"",
+        );
+        let e = b.expect_err("unknown key");
+        assert!(e.to_string().contains("treshold_seconds"), "{e}");
+        assert!(e.to_string().contains(MANIFEST), "{e}");
+    }
+
+    #[test]
+    fn a_wrong_pin_names_both_digests() {
+        let wasm = b"\0asm not really";
+        let (_d, b) = bundle(&plugin_toml(&"0".repeat(64), ""), wasm);
+        let e = b.expect_err("mismatch");
+        assert_eq!(e.key.as_deref(), Some("plugins.p.sha256"));
+        assert!(e.reason.contains(&WasmDigest::of(wasm).to_string()), "{e}");
+    }
+
+    #[test]
+    fn a_missing_wasm_file_is_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join(MANIFEST), plugin_toml(&"0".repeat(64), "")).expect("write");
+        let e = Bundle::load(dir.path()).expect_err("missing wasm");
+        assert_eq!(e.key.as_deref(), Some("plugins.p.wasm"));
+        assert!(e.reason.contains("p.wasm"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_are_named_with_their_key() {
+        let sha = WasmDigest::of(b"x").to_string();
+        let cases = [
+            ("id = \"T\"\ntimezone = \"UTC\"\n".to_owned(), "id"),
+            (
+                "id = \"t\"\ntimezone = \"Mars/Olympus\"\n".to_owned(),
+                "timezone",
+            ),
+            (
+                "id = \"t\"\ntimezone = \"UTC\"\n[sla]\ntarget = 80\n".to_owned(),
+                "sla.target",
+            ),
+            (
+                plugin_toml(&sha, "[plugins.limits]\nmemory_mib = 0\n"),
+                "plugins.p.limits.memory_mib",
+            ),
+            (
+                plugin_toml(&sha, "grant = [\"Call Route\"]\n"),
+                "plugins.p.grant",
+            ),
+            (plugin_toml("xyz", ""), "plugins.p.sha256"),
+        ];
+        for (toml, key) in cases {
+            let (_d, b) = bundle(&toml, b"x");
+            let e = b.expect_err(&toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Tenant bundles: a directory per tenant holding `tenant.toml`, read into a validated
+//! [`Bundle`].
+//!
+//! This module owns the bundle file format and its static checks (keys, values, wasm files
+//! and their sha256 pins). It does not compile or run plugins: the sandbox does that, and
+//! the dispatcher joins the two.
+
+mod file;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use crate::envelope::TenantId;
+
+/// The name of the manifest in a bundle directory.
+pub const MANIFEST: &str = "tenant.toml";
+
+/// A bundle that cannot be used. Names the file, the key (when one is to blame) and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct BundleError {
+    /// The file at fault.
+    pub file: PathBuf,
+    /// The key at fault, dotted (`plugins.router.sha256`), when one is to blame.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl BundleError {
+    /// An error about `file`, at `key` when given.
+    pub fn new(file: &Path, key: Option<String>, reason: impl Into<String>) -> Self {
+        Self {
+            file: file.to_path_buf(),
+            key,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for BundleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.key {
+            Some(key) => write!(f, "{}: key `{key}`: {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+/// How abandoned calls count in the service level (CONTRACT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AbandonPolicy {
+    /// Abandons within the short-abandon limit are left out of the denominator.
+    ExcludeShort,
+    /// Every abandon counts against the service level.
+    Count,
+    /// Abandons are left out entirely.
+    Exclude,
+    /// An abandon within the threshold counts as a success.
+    SuccessWithin,
+}
+
+impl AbandonPolicy {
+    /// All policies, in the order reports list them.
+    pub const ALL: [Self; 4] = [
+        Self::ExcludeShort,
+        Self::Count,
+        Self::Exclude,
+        Self::SuccessWithin,
+    ];
+
+    /// The policy's name as written in bundles and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ExcludeShort => "exclude-short",
+            Self::Count => "count",
+            Self::Exclude => "exclude",
+            Self::SuccessWithin => "success-within",
+        }
+    }
+}
+
+/// The SLA settings that apply to one queue.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct SlaSettings {
+    /// A wait of at most this many seconds is within the service level.
+    pub threshold_seconds: u32,
+    /// The promised service level, a fraction (0.8 for 80 %).
+    pub target: f64,
+    /// An abandon after at most this many seconds is a short abandon.
+    pub short_abandon_seconds: u32,
+    /// How abandons count.
+    pub abandon_policy: AbandonPolicy,
+}
+
+/// A queue the tenant's calls wait in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueSpec {
+    /// A readable name for reports.
+    pub display_name: String,
+    /// Its SLA settings, the tenant's with this queue's overrides applied.
+    pub sla: SlaSettings,
+}
+
+/// What one call of a plugin may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PluginLimits {
+    /// CPU time per call, in milliseconds.
+    pub cpu_ms: u64,
+    /// Wall-clock time per call, in milliseconds (covers host calls too).
+    pub wall_ms: u64,
+    /// Linear memory, in MiB.
+    pub memory_mib: u64,
+    /// Commands one call may return.
+    pub max_commands: usize,
+    /// Timers one call may set.
+    pub max_timers: usize,
+    /// Bytes of stdout and stderr kept per call; more is dropped and counted.
+    pub stdio_bytes: usize,
+    /// Bytes of log messages per call; more is dropped and counted.
+    pub log_bytes: usize,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        Self {
+            cpu_ms: 100,
+            wall_ms: 1_000,
+            memory_mib: 64,
+            max_commands: 64,
+            max_timers: 64,
+            stdio_bytes: 4 * 1024,
+            log_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// A sha256 digest of a wasm file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WasmDigest(pub [u8; 32]);
+
+impl WasmDigest {
+    /// The digest of `bytes`.
+    pub fn of(bytes: &[u8]) -> Self {
+        Self(Sha256::digest(bytes).into())
+    }
+}
+
+impl fmt::Display for WasmDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+/// One plugin as the bundle declares it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSpec {
+    /// Its name within the tenant (`[a-z][a-z0-9-]*`).
+    pub name: String,
+    /// Where its component is (resolved against the bundle directory).
+    pub wasm_path: PathBuf,
+    /// The pinned and verified digest of the component.
+    pub digest: WasmDigest,
+    /// The component's bytes, read once at load.
+    pub wasm: std::sync::Arc<[u8]>,
+    /// Event types it receives.
+    pub subscribe: BTreeSet<String>,
+    /// Command types it may emit.
+    pub grant: BTreeSet<String>,
+    /// Its per-call limits.
+    pub limits: PluginLimits,
+    /// Its own configuration, handed to it as JSON.
+    pub config: serde_json::Value,
+}
+
+/// A tenant's validated bundle.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    /// The bundle directory.
+    pub dir: PathBuf,
+    /// The manifest file.
+    pub manifest: PathBuf,
+    /// The tenant.
+    pub tenant: TenantId,
+    /// A readable name for reports.
+    pub display_name: String,
+    /// The tenant's timezone; intervals and opening hours are in it.
+    pub timezone: Tz,
+    /// The tenant-wide SLA settings.
+    pub sla: SlaSettings,
+    /// Declared queues.
+    pub queues: BTreeMap<String, QueueSpec>,
+    /// Plugins in the order they run.
+    pub plugins: Vec<PluginSpec>,
+}
+
+impl Bundle {
+    /// The SLA settings of `queue`: its own when declared, else the tenant's.
+    pub fn sla_for(&self, queue: &str) -> SlaSettings {
+        self.queues.get(queue).map_or(self.sla, |q| q.sla)
+    }
+
+    /// Loads and checks the bundle in `dir` (which holds `tenant.toml`).
+    pub fn load(dir: &Path) -> Result<Self, BundleError> {
+        file::load(dir)
+    }
+}
+
+/// Finds the bundles under `path`: `path` itself when it holds a `tenant.toml`, otherwise
+/// every direct subdirectory that does, sorted by name. Names the problem when there are
+/// none.
+pub fn bundle_dirs(path: &Path) -> Result<Vec<PathBuf>, BundleError> {
+    if path.join(MANIFEST).is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| BundleError::new(path, None, format!("cannot read directory: {e}")))?;
+    let mut dirs = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.map_err(|e| BundleError::new(path, None, format!("cannot read entry: {e}")))?;
+        let dir = entry.path();
+        if dir.join(MANIFEST).is_file() {
+            dirs.push(dir);
+        }
+    }
+    dirs.sort();
+    if dirs.is_empty() {
+        return Err(BundleError::new(
+            path,
+            None,
+            format!("no {MANIFEST} here nor in any subdirectory"),
+        ));
+    }
+    Ok(dirs)
+}
+
+/// Loads every bundle under `path` (see [`bundle_dirs`]); refuses two bundles of one tenant.
+pub fn load_all(path: &Path) -> Result<Vec<Bundle>, Vec<BundleError>> {
+    let dirs = bundle_dirs(path).map_err(|e| vec![e])?;
+    let mut bundles: Vec<Bundle> = Vec::new();
+    let mut errors = Vec::new();
+    for dir in dirs {
+        match Bundle::load(&dir) {
+            Ok(bundle) => {
+                if let Some(first) = bundles.iter().find(|b| b.tenant == bundle.tenant) {
+                    errors.push(BundleError::new(
+                        &bundle.manifest,
+                        Some("id".into()),
+                        format!(
+                            "tenant {} is already defined by {}",
+                            bundle.tenant,
+                            first.manifest.display()
+                        ),
+                    ));
+                } else {
+                    bundles.push(bundle);
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(bundles)
+    } else {
+        Err(errors)
+    }
+}
