@@ -74,7 +74,7 @@ pub const ENV_PREFIX: &str = "LEITSTAND_";
 impl Config {
     /// Loads the configuration: defaults, then `file` when given (it must exist), then the
     /// environment. The error names the file or variable and the key.
-    pub fn load(file: Option<&Path>) -> Result<Self, figment::Error> {
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             fig = fig.merge(Toml::file_exact(path));
@@ -86,7 +86,7 @@ impl Config {
                 .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
-        fig.extract()
+        fig.extract().map_err(Box::new)
     }
 }
 
@@ -95,12 +95,14 @@ mod tests {
     use super::*;
 
     #[test]
+    // figment's `Jail` fixes the closure's error type; its size is not ours to choose.
+    #[allow(clippy::result_large_err)]
     fn file_and_environment_override_defaults_and_unknown_keys_are_refused() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("leitstand.toml", "[intake]\nmax_event_bytes = 1000\n")?;
             jail.set_env("LEITSTAND_SANDBOX__POOL_INSTANCES", "8");
             jail.set_env("LEITSTAND_UNRELATED", "x");
-            let c = Config::load(Some(Path::new("leitstand.toml")))?;
+            let c = Config::load(Some(Path::new("leitstand.toml"))).map_err(|e| *e)?;
             assert_eq!(c.intake.max_event_bytes, 1000);
             assert_eq!(c.sandbox.pool_instances, 8);
             assert_eq!(c.log.filter, "info");

@@ -231,16 +231,16 @@ impl Dispatcher {
         env: &Envelope,
         routing_tenant: Option<&str>,
     ) -> Result<&TenantRuntime, Rejection> {
-        if let Some(routed) = routing_tenant {
-            if routed != env.tenant.as_str() {
-                return Err(Rejection::new(
-                    RejectReason::TenantMismatch,
-                    format!(
-                        "routing key names tenant {routed:?}, the event names {:?}",
-                        env.tenant.as_str()
-                    ),
-                ));
-            }
+        if let Some(routed) = routing_tenant
+            && routed != env.tenant.as_str()
+        {
+            return Err(Rejection::new(
+                RejectReason::TenantMismatch,
+                format!(
+                    "routing key names tenant {routed:?}, the event names {:?}",
+                    env.tenant.as_str()
+                ),
+            ));
         }
         self.tenants.get(&env.tenant).ok_or_else(|| {
             Rejection::new(

@@ -142,12 +142,13 @@ impl DomainEvent {
                 chrono::DateTime::parse_from_rfc3339(&slot)
                     .map_err(|e| format!("field `slot` is not RFC 3339 ({e})"))?;
                 d.string("center")?;
-                if let Some(channel) = d.opt_string("channel")? {
-                    if channel != "phone" && channel != "web" {
-                        return Err(format!(
-                            "field `channel` is {channel:?}, expected \"phone\" or \"web\""
-                        ));
-                    }
+                if let Some(channel) = d.opt_string("channel")?
+                    && channel != "phone"
+                    && channel != "web"
+                {
+                    return Err(format!(
+                        "field `channel` is {channel:?}, expected \"phone\" or \"web\""
+                    ));
                 }
                 Self::BookingRequested {
                     booking_id: d.string("booking_id")?,

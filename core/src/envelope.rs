@@ -475,7 +475,7 @@ mod tests {
     fn binary_mode_reads_any_of_the_three_prefixes() {
         let body = br#"{"call_id":"c1","queue":"impf"}"#;
         for prefix in ["cloudEvents_", "cloudEvents:", "ce-"] {
-            let headers = vec![
+            let headers = [
                 (format!("{prefix}specversion"), json!("1.0")),
                 (format!("{prefix}id"), json!("e1")),
                 (format!("{prefix}source"), json!("acd")),

@@ -409,6 +409,101 @@ impl IntervalReport {
     }
 }
 
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{:.1} %", v * 100.0))
+}
+
+fn secs(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} s"))
+}
+
+fn clock(rfc3339: &str) -> &str {
+    rfc3339.get(11..16).unwrap_or(rfc3339)
+}
+
+impl std::fmt::Display for SlaReport {
+    /// A readable table: per tenant its queues' totals, then each queue's intervals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for t in &self.tenants {
+            writeln!(f, "{} — {} ({})", t.tenant, t.name, t.timezone)?;
+            writeln!(
+                f,
+                "  {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>7} {:>8} {:>9} {:>8} {:>7}",
+                "queue",
+                "offered",
+                "answered",
+                "within",
+                "abandoned",
+                "short",
+                "SL",
+                "target",
+                "ASA",
+                "abandon",
+                "AHT",
+                "FCR"
+            )?;
+            for q in &t.queues {
+                writeln!(
+                    f,
+                    "  {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>7} {:>8} {:>9} {:>8} {:>7}",
+                    q.queue,
+                    q.offered,
+                    q.answered,
+                    q.answered_within,
+                    q.abandoned,
+                    q.short_abandoned,
+                    pct(q.service_level),
+                    pct(Some(q.target)),
+                    secs(q.asa_seconds),
+                    pct(q.abandon_rate),
+                    secs(q.aht_seconds),
+                    pct(q.first_contact_resolution),
+                )?;
+                writeln!(
+                    f,
+                    "  {:<12} within = wait ≤ {} s; SL by {}; short abandon ≤ {} s{}",
+                    "",
+                    q.threshold_seconds,
+                    q.abandon_policy.name(),
+                    q.short_abandon_seconds,
+                    match q.target_met {
+                        Some(true) => "; target met",
+                        Some(false) => "; TARGET MISSED",
+                        None => "",
+                    }
+                )?;
+            }
+            for q in t.queues.iter().filter(|q| !q.intervals.is_empty()) {
+                writeln!(f)?;
+                writeln!(f, "  {} per 30 minutes", q.queue)?;
+                writeln!(
+                    f,
+                    "    {:<13} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}",
+                    "interval", "offered", "answered", "abandoned", "SL", "ASA", "abandon"
+                )?;
+                for i in &q.intervals {
+                    let missed = i.service_level.is_some_and(|l| l < q.target);
+                    writeln!(
+                        f,
+                        "    {}–{}   {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}{}",
+                        clock(&i.start),
+                        clock(&i.end),
+                        i.offered,
+                        i.answered,
+                        i.abandoned,
+                        pct(i.service_level),
+                        secs(i.asa_seconds),
+                        pct(i.abandon_rate),
+                        if missed { "  below target" } else { "" }
+                    )?;
+                }
+            }
+            writeln!(f)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,100 +598,5 @@ mod tests {
             interval_start(at("2026-11-19T10:14:00+05:30"), india),
             at("2026-11-19T10:00:00+05:30")
         );
-    }
-}
-
-fn pct(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), |v| format!("{:.1} %", v * 100.0))
-}
-
-fn secs(v: Option<f64>) -> String {
-    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} s"))
-}
-
-fn clock(rfc3339: &str) -> &str {
-    rfc3339.get(11..16).unwrap_or(rfc3339)
-}
-
-impl std::fmt::Display for SlaReport {
-    /// A readable table: per tenant its queues' totals, then each queue's intervals.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for t in &self.tenants {
-            writeln!(f, "{} — {} ({})", t.tenant, t.name, t.timezone)?;
-            writeln!(
-                f,
-                "  {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>7} {:>8} {:>9} {:>8} {:>7}",
-                "queue",
-                "offered",
-                "answered",
-                "within",
-                "abandoned",
-                "short",
-                "SL",
-                "target",
-                "ASA",
-                "abandon",
-                "AHT",
-                "FCR"
-            )?;
-            for q in &t.queues {
-                writeln!(
-                    f,
-                    "  {:<12} {:>8} {:>8} {:>8} {:>9} {:>6} {:>9} {:>7} {:>8} {:>9} {:>8} {:>7}",
-                    q.queue,
-                    q.offered,
-                    q.answered,
-                    q.answered_within,
-                    q.abandoned,
-                    q.short_abandoned,
-                    pct(q.service_level),
-                    pct(Some(q.target)),
-                    secs(q.asa_seconds),
-                    pct(q.abandon_rate),
-                    secs(q.aht_seconds),
-                    pct(q.first_contact_resolution),
-                )?;
-                writeln!(
-                    f,
-                    "  {:<12} within = wait ≤ {} s; SL by {}; short abandon ≤ {} s{}",
-                    "",
-                    q.threshold_seconds,
-                    q.abandon_policy.name(),
-                    q.short_abandon_seconds,
-                    match q.target_met {
-                        Some(true) => "; target met",
-                        Some(false) => "; TARGET MISSED",
-                        None => "",
-                    }
-                )?;
-            }
-            for q in t.queues.iter().filter(|q| !q.intervals.is_empty()) {
-                writeln!(f)?;
-                writeln!(f, "  {} per 30 minutes", q.queue)?;
-                writeln!(
-                    f,
-                    "    {:<13} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}",
-                    "interval", "offered", "answered", "abandoned", "SL", "ASA", "abandon"
-                )?;
-                for i in &q.intervals {
-                    let missed = i.service_level.is_some_and(|l| l < q.target);
-                    writeln!(
-                        f,
-                        "    {}–{}   {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}{}",
-                        clock(&i.start),
-                        clock(&i.end),
-                        i.offered,
-                        i.answered,
-                        i.abandoned,
-                        pct(i.service_level),
-                        secs(i.asa_seconds),
-                        pct(i.abandon_rate),
-                        if missed { "  below target" } else { "" }
-                    )?;
-                }
-            }
-            writeln!(f)?;
-        }
-        Ok(())
     }
 }

@@ -42,10 +42,13 @@ pub trait StateStore: Send + Sync + 'static {
     ) -> Result<(), StateError>;
 }
 
+/// Entries by (tenant, plugin), then by key.
+type Entries = HashMap<(TenantId, String), BTreeMap<String, Vec<u8>>>;
+
 /// State kept in memory: the throw-away store of a replay.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    entries: Mutex<HashMap<(TenantId, String), BTreeMap<String, Vec<u8>>>>,
+    entries: Mutex<Entries>,
 }
 
 impl MemoryStore {
@@ -54,12 +57,7 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(
-        &self,
-    ) -> Result<
-        std::sync::MutexGuard<'_, HashMap<(TenantId, String), BTreeMap<String, Vec<u8>>>>,
-        StateError,
-    > {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Entries>, StateError> {
         self.entries
             .lock()
             .map_err(|_| StateError("memory store poisoned by an earlier panic".into()))

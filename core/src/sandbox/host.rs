@@ -33,6 +33,9 @@ pub(crate) enum Abort {
     /// The state backend failed; the event must be retried, not blamed on the plugin.
     #[error("{0}")]
     State(StateError),
+    /// The plugin tried to sleep; waiting is what timers are for.
+    #[error("plugins may not sleep or wait on a clock; set a timer instead")]
+    Sleep,
 }
 
 /// The CPU and wall-clock budget of one call, checked on every epoch tick and at every

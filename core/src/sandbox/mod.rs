@@ -325,6 +325,7 @@ impl Sandbox {
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking the plugin contract: {e}"))?;
+        forbid_sleeping(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI clocks: {e}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
         let tick = Duration::from_millis(config.tick_ms.max(1));
@@ -526,6 +527,30 @@ impl Sandbox {
     }
 }
 
+/// Replaces the WASI clock subscriptions with functions that stop the call. A sleeping
+/// guest would block its host thread in real time where neither the epoch callback nor the
+/// wall-clock check can reach it; plugins wait with timers instead.
+fn forbid_sleeping(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    linker.allow_shadowing(true);
+    let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clocks.func_wrap(
+        "subscribe-duration",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Abort::Sleep))
+        },
+    )?;
+    clocks.func_wrap(
+        "subscribe-instant",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Abort::Sleep))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
 /// Turns a trap or host abort into a failure kind, with the guest's last words for panics.
 fn classify(store: &Store<HostState>, stderr: &BoundedOutput, e: wasmtime::Error) -> PluginFailure {
     if let Some(abort) = store.data().memory.hit.clone() {
@@ -536,14 +561,11 @@ fn classify(store: &Store<HostState>, stderr: &BoundedOutput, e: wasmtime::Error
             Abort::Cpu(_) | Abort::Wall(_) => PluginFailure::Timeout(abort.to_string()),
             Abort::Memory { .. } => PluginFailure::OutOfMemory(abort.to_string()),
             Abort::State(s) => PluginFailure::StateUnavailable(s.to_string()),
+            Abort::Sleep => PluginFailure::GuestPanic(abort.to_string()),
         };
     }
-    let (said, _) = stderr.take();
-    let last_words = said
-        .lines()
-        .find(|l| l.contains("panicked at"))
-        .or_else(|| said.lines().rev().find(|l| !l.trim().is_empty()))
-        .map(|l| format!(" ({})", l.trim()))
+    let last_words = last_words(&stderr.take().0)
+        .map(|w| format!(" ({w})"))
         .unwrap_or_default();
     match e.downcast_ref::<Trap>() {
         Some(Trap::StackOverflow) => {
@@ -555,6 +577,21 @@ fn classify(store: &Store<HostState>, stderr: &BoundedOutput, e: wasmtime::Error
         Some(trap) => PluginFailure::GuestPanic(format!("trap: {trap}{last_words}")),
         None => PluginFailure::GuestPanic(format!("{e}{last_words}")),
     }
+}
+
+/// What a guest said before it died: Rust's panic line and the message after it, or else
+/// the last non-empty line of its stderr.
+fn last_words(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        let message = lines.get(i + 1).copied().unwrap_or_default();
+        return Some(format!("{} {message}", lines[i]).trim_end().to_owned());
+    }
+    lines.last().map(|l| (*l).to_owned())
 }
 
 /// The largest JSON text a timer payload may have, in bytes.
@@ -637,5 +674,21 @@ fn check_output(
 impl From<StateError> for PluginFailure {
     fn from(e: StateError) -> Self {
         Self::StateUnavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_words;
+
+    #[test]
+    fn last_words_keep_the_panic_message() {
+        let said = "thread '<unnamed>' panicked at src/lib.rs:84:24:\nboom on purpose\nnote: run with RUST_BACKTRACE=1\n";
+        assert_eq!(
+            last_words(said).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:84:24: boom on purpose")
+        );
+        assert_eq!(last_words("one\n\ntwo\n").as_deref(), Some("two"));
+        assert_eq!(last_words(""), None);
     }
 }

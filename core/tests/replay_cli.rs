@@ -1,0 +1,231 @@
+//! The `leitstand` binary: replay's handling of bad lines, its deterministic output, and
+//! `bundle check`'s refusals.
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use support::PluginEntry;
+
+fn leitstand(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leitstand"))
+        .args(args)
+        .env(
+            "LEITSTAND_SANDBOX__COMPILE_CACHE",
+            support::sandbox_config().compile_cache.expect("cache dir"),
+        )
+        .output()
+        .expect("leitstand runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn router(config: &'static str) -> PluginEntry<'static> {
+    PluginEntry {
+        name: "router",
+        guest: "leitstand_template",
+        subscribe: &["call.offered"],
+        grant: &["call.route"],
+        limits: "",
+        config,
+    }
+}
+
+#[test]
+fn malformed_lines_are_reported_with_number_and_reason_and_good_lines_processed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundles = dir.path().join("bundles");
+    support::write_bundle(&bundles, "calm", "", &[router("default_target = \"kl\"")]);
+    let offered = |id: &str| {
+        support::event(
+            "calm",
+            id,
+            "call.offered",
+            "2026-11-19T09:00:00Z",
+            json!({"call_id": id, "queue": "q"}),
+        )
+    };
+    let mut wrong_version: Value = serde_json::from_str(&offered("x")).expect("json");
+    wrong_version["specversion"] = json!("0.3");
+    let mut no_source: Value = serde_json::from_str(&offered("y")).expect("json");
+    no_source.as_object_mut().expect("object").remove("source");
+    let mut stranger: Value = serde_json::from_str(&offered("z")).expect("json");
+    stranger["tenant"] = json!("nobody");
+    let mismatch = json!({"routing_key": "other.call.offered", "event": serde_json::from_str::<Value>(&offered("w")).expect("json")});
+    let lines = [
+        offered("good-1"),
+        "{\"specversion\": \"1.0\", \"id\": ".to_owned(),
+        offered("good-2"),
+        no_source.to_string(),
+        stranger.to_string(),
+        wrong_version.to_string(),
+        mismatch.to_string(),
+        String::new(),
+        offered("good-3"),
+    ];
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).expect("write events");
+    let commands = dir.path().join("commands.jsonl");
+
+    let out = leitstand(&[
+        "replay",
+        "--bundles",
+        bundles.to_str().expect("utf8"),
+        "--commands",
+        commands.to_str().expect("utf8"),
+        "--report",
+        "json",
+        events.to_str().expect("utf8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "line 2: malformed-json: line is not valid JSON",
+        "line 4: missing-attribute: attribute `source` is missing",
+        "line 5: unknown-tenant: no bundle is loaded for tenant \"nobody\"",
+        "line 6: unsupported-specversion: specversion is \"0.3\"",
+        "line 7: tenant-mismatch: routing key names tenant \"other\"",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["replay"]["processed"], 3);
+    assert_eq!(report["replay"]["rejected"], 5);
+    assert_eq!(report["tenants"][0]["queues"][0]["offered"], 3);
+    let written = std::fs::read_to_string(&commands).expect("commands");
+    let subjects: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json")["subject"].clone())
+        .collect();
+    assert_eq!(
+        subjects,
+        vec![json!("good-1"), json!("good-2"), json!("good-3")]
+    );
+}
+
+fn replay_example(out: &Path) -> Output {
+    let root = support::root();
+    leitstand(&[
+        "replay",
+        "--bundles",
+        root.join("examples/bundles").to_str().expect("utf8"),
+        "--commands",
+        out.to_str().expect("utf8"),
+        "--report",
+        "json",
+        root.join("examples/day.jsonl").to_str().expect("utf8"),
+    ])
+}
+
+#[test]
+fn replaying_the_example_day_twice_gives_byte_identical_commands() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"));
+    let first = replay_example(&a);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let second = replay_example(&b);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let (a, b) = (std::fs::read(&a).expect("a"), std::fs::read(&b).expect("b"));
+    assert!(a.len() > 1000, "the example day should produce commands");
+    assert!(a == b, "command output differs between two replays");
+    assert_eq!(first.stdout, second.stdout, "reports differ");
+    let report: Value = serde_json::from_slice(&first.stdout).expect("JSON report");
+    assert_eq!(report["replay"]["rejected"], 0, "the example day is clean");
+    let text = String::from_utf8(a).expect("utf8");
+    assert!(text.contains("\"type\":\"call.route\""));
+}
+
+fn check(dir: &Path) -> (bool, String) {
+    let out = leitstand(&["bundle", "check", dir.to_str().expect("utf8")]);
+    (out.status.success(), text(&out.stderr) + &text(&out.stdout))
+}
+
+#[test]
+fn bundle_check_accepts_the_examples() {
+    let (ok, said) = check(&support::root().join("examples/bundles"));
+    assert!(ok, "{said}");
+    assert!(said.contains("ok: tenant rlp-impf"), "{said}");
+    assert!(said.contains("ok: tenant soest"), "{said}");
+}
+
+#[test]
+fn bundle_check_names_an_unknown_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = support::write_bundle(dir.path(), "t", "colour = \"blue\"", &[]);
+    let (ok, said) = check(&b);
+    assert!(!ok);
+    assert!(
+        said.contains("tenant.toml") && said.contains("colour"),
+        "{said}"
+    );
+}
+
+#[test]
+fn bundle_check_names_a_wrong_digest_pin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = support::write_bundle(dir.path(), "t", "", &[router("default_target = \"kl\"")]);
+    let manifest = b.join("tenant.toml");
+    let toml = std::fs::read_to_string(&manifest).expect("read");
+    let pinned = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("sha256 = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a pin")
+        .to_owned();
+    std::fs::write(&manifest, toml.replace(&pinned, &"ab".repeat(32))).expect("write");
+    let (ok, said) = check(&b);
+    assert!(!ok);
+    assert!(
+        said.contains("plugins.router.sha256") && said.contains("digest mismatch"),
+        "{said}"
+    );
+    assert!(
+        said.contains(&pinned),
+        "the error shows the file's real digest: {said}"
+    );
+}
+
+#[test]
+fn bundle_check_names_a_missing_wasm_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = support::write_bundle(dir.path(), "t", "", &[router("default_target = \"kl\"")]);
+    std::fs::remove_file(b.join("leitstand_template.wasm")).expect("remove");
+    let (ok, said) = check(&b);
+    assert!(!ok);
+    assert!(
+        said.contains("plugins.router.wasm") && said.contains("leitstand_template.wasm"),
+        "{said}"
+    );
+}
+
+#[test]
+fn bundle_check_names_a_plugin_whose_config_check_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = support::write_bundle(dir.path(), "t", "", &[router("default_target = \"\"")]);
+    let (ok, said) = check(&b);
+    assert!(!ok);
+    assert!(said.contains("plugins.router.config"), "{said}");
+    assert!(
+        said.contains("invalid-config") && said.contains("default_target"),
+        "{said}"
+    );
+}
+
+#[test]
+fn unusable_arguments_exit_non_zero() {
+    let out = leitstand(&[
+        "replay",
+        "--bundles",
+        "/nonexistent",
+        "/nonexistent/events.jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("/nonexistent/events.jsonl"));
+}

@@ -1,0 +1,149 @@
+//! Shared helpers for Leitstand's integration tests: guest components, bundles written into
+//! temporary directories, and replays run in-process.
+#![allow(dead_code, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use leitstand::dispatch::Dispatcher;
+use leitstand::metrics::CustomMetrics;
+use leitstand::replay::{Notice, Replay, ReplayOptions, ReplayReport};
+use leitstand::sandbox::{Sandbox, SandboxConfig};
+use leitstand::state::{MemoryStore, StateStore};
+use leitstand::tenants::WasmDigest;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ has a parent")
+        .to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
+/// The path of a guest component built from `plugins/` (`make guests`).
+pub fn guest(name: &str) -> PathBuf {
+    let path = target_dir()
+        .join("wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the guest plugins first (`make guests`)",
+        path.display()
+    );
+    path
+}
+
+/// The sandbox configuration tests use: a shared on-disk compile cache keeps repeated
+/// compilation of the same guests out of every test.
+pub fn sandbox_config() -> SandboxConfig {
+    SandboxConfig {
+        pool_instances: 16,
+        compile_cache: Some(target_dir().join("leitstand-test-compile-cache")),
+        ..SandboxConfig::default()
+    }
+}
+
+/// One plugin entry of a test bundle.
+pub struct PluginEntry<'a> {
+    pub name: &'a str,
+    pub guest: &'a str,
+    pub subscribe: &'a [&'a str],
+    pub grant: &'a [&'a str],
+    /// Extra TOML lines inside the `[[plugins]]` table (limits, …), before `config`.
+    pub limits: &'a str,
+    /// The `[plugins.config]` table's body.
+    pub config: &'a str,
+}
+
+/// Writes a tenant bundle `tenant` into `dir/<tenant>/` with the given header lines (SLA,
+/// queues) and plugins, copying each guest next to its manifest and pinning its digest.
+pub fn write_bundle(
+    dir: &Path,
+    tenant: &str,
+    header: &str,
+    plugins: &[PluginEntry<'_>],
+) -> PathBuf {
+    let bdir = dir.join(tenant);
+    std::fs::create_dir_all(&bdir).expect("bundle dir");
+    let mut toml = format!("id = \"{tenant}\"\ntimezone = \"Europe/Berlin\"\n{header}\n");
+    for p in plugins {
+        let src = guest(p.guest);
+        let file = format!("{}.wasm", p.guest);
+        std::fs::copy(&src, bdir.join(&file)).expect("copy guest");
+        let digest = WasmDigest::of(&std::fs::read(&src).expect("read guest"));
+        let list = |xs: &[&str]| {
+            xs.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        toml.push_str(&format!(
+            "\n[[plugins]]\nname = \"{}\"\nwasm = \"{file}\"\nsha256 = \"{digest}\"\n\
+             subscribe = [{}]\ngrant = [{}]\n{}\n[plugins.config]\n{}\n",
+            p.name,
+            list(p.subscribe),
+            list(p.grant),
+            p.limits,
+            p.config
+        ));
+    }
+    std::fs::write(bdir.join("tenant.toml"), toml).expect("write manifest");
+    bdir
+}
+
+/// What an in-process replay produced.
+pub struct Run {
+    pub report: ReplayReport,
+    pub commands: Vec<serde_json::Value>,
+    pub command_bytes: Vec<u8>,
+    pub notices: Vec<Notice>,
+}
+
+/// Loads the bundles under `bundles` and replays `events` (JSON Lines text) in-process.
+pub fn replay(bundles: &Path, events: &str) -> Run {
+    let sandbox =
+        Arc::new(Sandbox::new(sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox"));
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let dispatcher = match Dispatcher::load(bundles, sandbox, state.clone()) {
+        Ok(d) => d,
+        Err(errors) => panic!("bundles refused: {errors:?}"),
+    };
+    let mut command_bytes = Vec::new();
+    let mut notices = Vec::new();
+    let mut on_notice = |n: Notice| notices.push(n);
+    let report = Replay::new(
+        &dispatcher,
+        state,
+        ReplayOptions::default(),
+        &mut command_bytes,
+        &mut on_notice,
+    )
+    .run(events.as_bytes())
+    .expect("replay runs");
+    let commands = command_bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).expect("command is JSON"))
+        .collect();
+    Run {
+        report,
+        commands,
+        command_bytes,
+        notices,
+    }
+}
+
+/// A structured CloudEvent line.
+pub fn event(tenant: &str, id: &str, ty: &str, time: &str, data: serde_json::Value) -> String {
+    serde_json::json!({
+        "specversion": "1.0", "id": id, "source": "test/acd", "type": ty,
+        "tenant": tenant, "time": time, "data": data,
+    })
+    .to_string()
+}

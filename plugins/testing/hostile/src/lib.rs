@@ -1,0 +1,219 @@
+//! TEST FIXTURE - a deliberately hostile Leitstand plugin. Do not copy; see `template/`.
+//!
+//! The host's tests load this guest to prove that the sandbox holds: CPU and memory limits,
+//! stack limits, panics, malformed or ungranted output, command floods, stdout/stderr
+//! floods, state, timers and the deterministic clock/randomness. The behaviour is chosen by
+//! the config `{"mode": "<mode>", "refuse": "<optional message>"}`; see the table in
+//! `plugins/README.md`.
+
+// Bindings for the plugin world; this crate sits one level deeper than `template/`.
+wit_bindgen::generate!({ world: "plugin", path: "../../../wit/plugin@0.1.0" });
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::hint::black_box;
+
+use leitstand::plugin::types::{Command, Timer};
+use leitstand::plugin::{clock, state};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The fixture's exports.
+struct Hostile;
+
+export!(Hostile);
+
+/// `{"mode": ..., "refuse": ...}`; other keys are ignored.
+#[derive(Deserialize)]
+struct Config {
+    /// Which misbehaviour `handle` shows.
+    mode: Option<String>,
+    /// If present, `check_config` refuses the config with exactly this message.
+    refuse: Option<String>,
+}
+
+/// All modes `handle` understands.
+const MODES: [&str; 12] = [
+    "loop",
+    "alloc",
+    "panic",
+    "stack",
+    "garbage",
+    "ungranted",
+    "flood",
+    "chatty",
+    "counter",
+    "echo",
+    "timer",
+    "sleep",
+];
+
+impl Guest for Hostile {
+    fn check_config(config: String) -> Result<(), Error> {
+        let config = parse_config(&config)?;
+        if let Some(message) = config.refuse {
+            return Err(Error::InvalidConfig(message));
+        }
+        mode(&config).map(|_| ())
+    }
+
+    fn handle(config: String, event: Event) -> Result<Decisions, Error> {
+        let config = parse_config(&config)?;
+        match mode(&config)? {
+            // Spins forever; `black_box` keeps the optimiser from removing the loop.
+            // Sleeps for an hour: the host must stop it instead of blocking a thread.
+            "sleep" => {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+                Ok(commands(Vec::new()))
+            }
+            "loop" => {
+                let mut counter = 0u64;
+                loop {
+                    counter = black_box(counter.wrapping_add(1));
+                }
+            }
+            // Allocates 1 MiB chunks filled with data and never frees them.
+            "alloc" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![0xA5; 1 << 20]);
+                    black_box(&hoard);
+                }
+            }
+            // Traps: on wasm32-wasip2 a panic prints its message to stderr, then aborts.
+            "panic" => panic!("hostile guest panics on purpose"),
+            // Recurses until the wasm stack limit traps (`Trap::StackOverflow` with the host's
+            // 1 MiB `max_wasm_stack`); the command is never returned.
+            "stack" => Ok(commands(vec![command(
+                "test.unreachable",
+                json!({ "depth": recurse(0) }),
+            )])),
+            // Malformed command data (not JSON).
+            "garbage" => Ok(commands(vec![Command {
+                type_: "call.route".to_string(),
+                subject: None,
+                data: "{not json".to_string(),
+            }])),
+            // A command type no bundle should grant.
+            "ungranted" => Ok(commands(vec![command("secret.exfiltrate", json!({}))])),
+            "flood" => Ok(commands(
+                (0..10_000)
+                    .map(|_| command("call.route", json!({})))
+                    .collect(),
+            )),
+            // 1 MiB to stdout and to stderr (1024 lines of 1023 chars + newline each).
+            "chatty" => {
+                let line = "x".repeat(1023);
+                for _ in 0..1024 {
+                    println!("{line}");
+                    eprintln!("{line}");
+                }
+                Ok(commands(vec![command("call.route", json!({ "ok": true }))]))
+            }
+            // Increments state "count" (decimal text) and reports the new value.
+            "counter" => {
+                let count = match state::get("count")? {
+                    Some(bytes) => String::from_utf8_lossy(&bytes)
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap_or(0),
+                    None => 0,
+                } + 1;
+                state::set("count", count.to_string().as_bytes())?;
+                Ok(commands(vec![command(
+                    "test.counted",
+                    json!({ "count": count, "event_id": event.id }),
+                )]))
+            }
+            // Reflects what the guest can observe: event, clock, and std's seeded randomness.
+            "echo" => {
+                let random = RandomState::new().hash_one(&event.id);
+                Ok(commands(vec![command(
+                    "test.echo",
+                    json!({
+                        "id": event.id, "type": event.type_, "time": event.time,
+                        "subject": event.subject, "timezone": clock::timezone(),
+                        "now": clock::now(), "random": random,
+                    }),
+                )]))
+            }
+            "timer" => timer(&event),
+            _ => unreachable!("mode() only returns known modes"),
+        }
+    }
+}
+
+/// "timer": sets (`{"name", "after_ms"}`) or cancels (`{"cancel": name}`) a timer; reports
+/// a fired timer as `test.fired`.
+fn timer(event: &Event) -> Result<Decisions, Error> {
+    if event.type_ == "timer.fired" {
+        let name = event.subject.clone().unwrap_or_default();
+        return Ok(commands(vec![command(
+            "test.fired",
+            json!({ "name": name, "at": event.time }),
+        )]));
+    }
+    let data: Value =
+        serde_json::from_str(&event.data).map_err(|e| Error::InvalidEvent(format!("data: {e}")))?;
+    let mut decisions = commands(Vec::new());
+    if let Some(name) = data.get("cancel").and_then(Value::as_str) {
+        decisions.cancel_timers.push(name.to_string());
+        return Ok(decisions);
+    }
+    let name = data
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Error::InvalidEvent("name missing".to_string()))?;
+    let after_ms = data
+        .get("after_ms")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| Error::InvalidEvent("after_ms missing".to_string()))?;
+    decisions.set_timers.push(Timer {
+        name: name.to_string(),
+        at: event.time.saturating_add(after_ms),
+        payload: json!({ "set_by": event.id }).to_string(),
+    });
+    Ok(decisions)
+}
+
+/// Unbounded, non-tail recursion: the result is used after the call, so it cannot become a
+/// loop, and `black_box` hides that the exit condition is never met.
+fn recurse(depth: u64) -> u64 {
+    if black_box(depth) == u64::MAX {
+        return 0;
+    }
+    recurse(depth + 1).rotate_left(black_box(depth) as u32) ^ depth
+}
+
+fn parse_config(text: &str) -> Result<Config, Error> {
+    serde_json::from_str(text).map_err(|e| Error::InvalidConfig(format!("config: {e}")))
+}
+
+/// The configured mode, if it is a known one.
+fn mode(config: &Config) -> Result<&'static str, Error> {
+    let mode = config
+        .mode
+        .as_deref()
+        .ok_or_else(|| Error::InvalidConfig("mode: missing".to_string()))?;
+    MODES
+        .iter()
+        .copied()
+        .find(|known| *known == mode)
+        .ok_or_else(|| Error::InvalidConfig(format!("mode: unknown mode {mode:?}")))
+}
+
+fn command(type_: &str, data: Value) -> Command {
+    Command {
+        type_: type_.to_string(),
+        subject: None,
+        data: data.to_string(),
+    }
+}
+
+fn commands(commands: Vec<Command>) -> Decisions {
+    Decisions {
+        commands,
+        set_timers: Vec::new(),
+        cancel_timers: Vec::new(),
+    }
+}
