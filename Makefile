@@ -4,18 +4,20 @@
 # Both install what they need: the wasm32-wasip2 target for the guest plugins.
 
 CARGO ?= cargo
+SHELL := /bin/bash
 
-.PHONY: demo test setup guests lint bench
+.PHONY: demo test setup guests lint bench broker database
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-# The guest plugins (plugins/, their own workspace) build into target/wasm32-wasip2/release.
+# The guest plugins (plugins/, their own workspace) build into target/wasm32-wasip2/release,
+# where the example bundles expect them, whatever CARGO_TARGET_DIR says for the host.
 guests: setup
-	cd plugins && $(CARGO) build --release --locked
+	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) build --release --locked
 
 demo: guests
-	$(CARGO) run --release --locked -p leitstand -- replay --bundles examples/bundles \
+	$(CARGO) run --locked -p leitstand -- replay --bundles examples/bundles \
 		--commands target/example-commands.jsonl examples/day.jsonl
 
 lint:
@@ -24,8 +26,27 @@ lint:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p leitstand
 
-test: guests lint
+# RabbitMQ for the broker tests: started when nothing answers on 127.0.0.1:5672.
+broker:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then \
+		echo "starting RabbitMQ"; \
+		rabbitmq-server -detached; \
+		for i in $$(seq 1 60); do (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break; sleep 1; done; \
+		rabbitmqctl await_startup >/dev/null; \
+	fi
+	@(exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null || { echo "RabbitMQ is not reachable on 127.0.0.1:5672"; exit 1; }
+
+# PostgreSQL for the store tests: started when nothing answers on 127.0.0.1:5432.
+database:
+	@if ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | sort -V | tail -1) main start; \
+		for i in $$(seq 1 30); do (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null && break; sleep 1; done; \
+	fi
+	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
+
+test: guests lint broker database
 	$(CARGO) test --locked --workspace
 
-bench: guests
+bench: guests broker database
 	$(CARGO) bench --locked -p leitstand

@@ -32,7 +32,7 @@ fn main() -> anyhow::Result<()> {
     // Replay throughput: the whole day, several rounds, fresh state each round.
     let mut rates = Vec::new();
     let mut plugin_calls = 0;
-    for round in 0..6 {
+    for round in 0..16 {
         let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
         let dispatcher = Dispatcher::load(
             &root.join("examples/bundles"),

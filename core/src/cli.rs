@@ -43,6 +43,19 @@ enum Command {
     /// Work with tenant bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Run the daemon: consume events from RabbitMQ, publish commands, serve /metrics,
+    /// /healthz and /readyz. SIGTERM or SIGINT stop it gracefully, SIGHUP reloads bundles.
+    Run {
+        /// The directory of tenant bundles (default: `daemon.bundles` of the configuration).
+        #[arg(long, value_name = "DIR")]
+        bundles: Option<PathBuf>,
+    },
+    /// Declare the RabbitMQ exchanges and queues (CONTRACT §4) for the bundles, then exit.
+    Topology {
+        /// The directory of tenant bundles (default: `daemon.bundles` of the configuration).
+        #[arg(long, value_name = "DIR")]
+        bundles: Option<PathBuf>,
+    },
 }
 
 /// `leitstand replay`.
@@ -84,6 +97,27 @@ enum BundleCommand {
     },
 }
 
+/// Runs `work` on a multi-threaded runtime (plugins run on its workers); a failure to
+/// start or a fatal error is exit code 1.
+fn daemon<F, Fut>(work: F) -> anyhow::Result<ExitCode>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("leitstand")
+        .build()
+        .context("starting the async runtime")?;
+    match runtime.block_on(work()) {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            eprintln!("leitstand: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
 /// Runs the command line and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -98,6 +132,18 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(&config, &args),
         Command::Bundle(BundleCommand::Check { dir }) => bundle_check(&config, &dir),
+        Command::Run { bundles } => {
+            let dir = bundles.unwrap_or_else(|| config.daemon.bundles.clone());
+            daemon(|| crate::daemon::run(config.clone(), dir))
+        }
+        Command::Topology { bundles } => {
+            let dir = bundles.unwrap_or_else(|| config.daemon.bundles.clone());
+            daemon(|| async {
+                crate::daemon::declare_topology(&config, &dir).await?;
+                eprintln!("leitstand: topology declared");
+                Ok(())
+            })
+        }
     };
     match result {
         Ok(code) => code,

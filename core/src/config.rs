@@ -10,8 +10,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::daemon::DaemonConfig;
 use crate::envelope::{DEFAULT_MAX_EVENT_BYTES, IntakeLimits};
+use crate::http::HttpConfig;
 use crate::sandbox::SandboxConfig;
+use crate::store::StoreConfig;
+use crate::transport::AmqpConfig;
 
 /// Everything the daemon can be told.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -23,6 +27,14 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     /// What is logged.
     pub log: LogConfig,
+    /// How RabbitMQ is reached.
+    pub amqp: AmqpConfig,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub http: HttpConfig,
+    /// The daemon's bundle directory, shutdown grace and reload watching.
+    pub daemon: DaemonConfig,
+    /// Where state, timers, processed ids and the outbox are kept.
+    pub store: StoreConfig,
 }
 
 /// `[intake]`.
@@ -106,6 +118,13 @@ mod tests {
             assert_eq!(c.intake.max_event_bytes, 1000);
             assert_eq!(c.sandbox.pool_instances, 8);
             assert_eq!(c.log.filter, "info");
+            assert_eq!(c.amqp.prefetch, 256);
+
+            jail.set_env("LEITSTAND_AMQP__URL", "amqp://u:p@broker:5672/%2f");
+            jail.set_env("LEITSTAND_HTTP__LISTEN", "0.0.0.0:9000");
+            let c = Config::load(None).map_err(|e| *e)?;
+            assert_eq!(c.amqp.url, "amqp://u:p@broker:5672/%2f");
+            assert_eq!(c.http.listen.port(), 9000);
 
             jail.create_file("bad.toml", "[intake]\nmax_event_byte = 1\n")?;
             let e = Config::load(Some(Path::new("bad.toml"))).expect_err("unknown key");

@@ -20,7 +20,7 @@ use crate::sandbox::{
     TimerDecision,
 };
 use crate::state::{StateStore, StateWrites, Timer};
-use crate::tenants::{self, Bundle, BundleError};
+use crate::tenants::{self, Bundle, BundleError, FailurePolicy};
 
 /// The event type of a due timer.
 pub const TIMER_FIRED: &str = "timer.fired";
@@ -152,10 +152,102 @@ impl TenantRuntime {
     }
 }
 
+impl TenantRuntime {
+    /// Runs every plugin of this tenant that subscribes to the event's type, in bundle
+    /// order. `routing_tenant` is the tenant named by the transport (the routing key's
+    /// first segment), when there is one; the event must belong to this tenant.
+    pub fn dispatch(
+        &self,
+        sandbox: &Sandbox,
+        env: &Envelope,
+        routing_tenant: Option<&str>,
+    ) -> Result<Outcome, Rejection> {
+        check_tenant(env, routing_tenant)?;
+        self.check_own(env)?;
+        Ok(run(sandbox, self, &self.scope, env, self.subscribers(env)))
+    }
+
+    /// [`Self::dispatch`], with plugins reading their state from `state` instead of the
+    /// store the runtime was prepared with: the daemon passes a batch's view, which sees
+    /// the writes of the batch's earlier events before they are committed.
+    pub fn dispatch_in(
+        &self,
+        sandbox: &Sandbox,
+        env: &Envelope,
+        routing_tenant: Option<&str>,
+        state: Arc<dyn StateStore>,
+    ) -> Result<Outcome, Rejection> {
+        check_tenant(env, routing_tenant)?;
+        self.check_own(env)?;
+        let scope = self.scope_with(state);
+        Ok(run(sandbox, self, &scope, env, self.subscribers(env)))
+    }
+
+    /// The plugins subscribed to the event's type, in bundle order.
+    fn subscribers<'a>(&'a self, env: &'a Envelope) -> impl Iterator<Item = &'a PreparedPlugin> {
+        self.plugins
+            .iter()
+            .zip(&self.bundle.plugins)
+            .filter(|(_, spec)| spec.subscribe.contains(&env.event_type))
+            .map(|(p, _)| p)
+    }
+
+    /// Delivers a due timer of this tenant to the plugin that set it, as a `timer.fired`
+    /// event.
+    pub fn fire(&self, sandbox: &Sandbox, timer: &Timer) -> (Envelope, Outcome) {
+        self.fire_in(sandbox, timer, self.scope.state.clone())
+    }
+
+    /// [`Self::fire`], with plugins reading their state from `state`.
+    pub fn fire_in(
+        &self,
+        sandbox: &Sandbox,
+        timer: &Timer,
+        state: Arc<dyn StateStore>,
+    ) -> (Envelope, Outcome) {
+        let env = timer_event(timer);
+        let scope = self.scope_with(state);
+        let targets = self.plugins.iter().filter(|p| p.name() == timer.plugin);
+        let outcome = run(sandbox, self, &scope, &env, targets);
+        (env, outcome)
+    }
+
+    fn scope_with(&self, state: Arc<dyn StateStore>) -> TenantScope {
+        TenantScope {
+            tenant: self.scope.tenant.clone(),
+            timezone: self.scope.timezone.clone(),
+            state,
+        }
+    }
+
+    fn check_own(&self, env: &Envelope) -> Result<(), Rejection> {
+        if env.tenant == self.bundle.tenant {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            RejectReason::TenantMismatch,
+            format!(
+                "the event names tenant {:?}, it arrived for tenant {:?}",
+                env.tenant.as_str(),
+                self.bundle.tenant.as_str()
+            ),
+        ))
+    }
+
+    /// Whether `plugin` of this tenant dead-letters the events it fails on.
+    pub fn failure_policy(&self, plugin: &str) -> FailurePolicy {
+        self.bundle
+            .plugins
+            .iter()
+            .find(|p| p.name == plugin)
+            .map_or(FailurePolicy::DeadLetter, |p| p.on_failure)
+    }
+}
+
 /// Routes events to the plugins of their tenant.
 pub struct Dispatcher {
     sandbox: Arc<Sandbox>,
-    tenants: BTreeMap<TenantId, TenantRuntime>,
+    tenants: BTreeMap<TenantId, Arc<TenantRuntime>>,
 }
 
 impl Dispatcher {
@@ -166,22 +258,8 @@ impl Dispatcher {
         sandbox: Arc<Sandbox>,
         state: Arc<dyn StateStore>,
     ) -> Result<Self, Vec<BundleError>> {
-        let bundles = tenants::load_all(path)?;
-        let mut tenants = BTreeMap::new();
-        let mut errors = Vec::new();
-        for bundle in bundles {
-            match TenantRuntime::prepare(bundle, &sandbox, state.clone()) {
-                Ok(rt) => {
-                    tenants.insert(rt.bundle.tenant.clone(), rt);
-                }
-                Err(e) => errors.push(e),
-            }
-        }
-        if errors.is_empty() {
-            Ok(Self { sandbox, tenants })
-        } else {
-            Err(errors)
-        }
+        let tenants = prepare_all(path, &sandbox, &state)?;
+        Ok(Self { sandbox, tenants })
     }
 
     /// The loaded tenants' bundles, by tenant id.
@@ -192,6 +270,11 @@ impl Dispatcher {
     /// The bundle of `tenant`, if loaded.
     pub fn bundle(&self, tenant: &TenantId) -> Option<&Arc<Bundle>> {
         self.tenants.get(tenant).map(|t| &t.bundle)
+    }
+
+    /// The prepared tenants, by tenant id.
+    pub fn runtimes(&self) -> &BTreeMap<TenantId, Arc<TenantRuntime>> {
+        &self.tenants
     }
 
     /// The sandbox the plugins run in.
@@ -207,47 +290,84 @@ impl Dispatcher {
         env: &Envelope,
         routing_tenant: Option<&str>,
     ) -> Result<Outcome, Rejection> {
-        let rt = self.runtime(env, routing_tenant)?;
-        let targets = rt
-            .plugins
-            .iter()
-            .zip(&rt.bundle.plugins)
-            .filter(|(_, spec)| spec.subscribe.contains(&env.event_type))
-            .map(|(p, _)| p);
-        Ok(run(&self.sandbox, rt, env, targets))
+        check_tenant(env, routing_tenant)?;
+        self.runtime(&env.tenant)?
+            .dispatch(&self.sandbox, env, routing_tenant)
     }
 
     /// Delivers a due timer to the plugin that set it, as a `timer.fired` event.
     pub fn fire(&self, timer: &Timer) -> Result<(Envelope, Outcome), Rejection> {
-        let env = timer_event(timer);
-        let rt = self.runtime(&env, None)?;
-        let targets = rt.plugins.iter().filter(|p| p.name() == timer.plugin);
-        let outcome = run(&self.sandbox, rt, &env, targets);
-        Ok((env, outcome))
+        Ok(self.runtime(&timer.tenant)?.fire(&self.sandbox, timer))
     }
 
-    fn runtime(
+    /// [`Self::dispatch`], with plugins reading their state from `state` (a batch's view).
+    pub fn dispatch_in(
         &self,
         env: &Envelope,
         routing_tenant: Option<&str>,
-    ) -> Result<&TenantRuntime, Rejection> {
-        if let Some(routed) = routing_tenant
-            && routed != env.tenant.as_str()
-        {
-            return Err(Rejection::new(
-                RejectReason::TenantMismatch,
-                format!(
-                    "routing key names tenant {routed:?}, the event names {:?}",
-                    env.tenant.as_str()
-                ),
-            ));
-        }
-        self.tenants.get(&env.tenant).ok_or_else(|| {
+        state: Arc<dyn StateStore>,
+    ) -> Result<Outcome, Rejection> {
+        check_tenant(env, routing_tenant)?;
+        self.runtime(&env.tenant)?
+            .dispatch_in(&self.sandbox, env, routing_tenant, state)
+    }
+
+    /// [`Self::fire`], with plugins reading their state from `state` (a batch's view).
+    pub fn fire_in(
+        &self,
+        timer: &Timer,
+        state: Arc<dyn StateStore>,
+    ) -> Result<(Envelope, Outcome), Rejection> {
+        Ok(self
+            .runtime(&timer.tenant)?
+            .fire_in(&self.sandbox, timer, state))
+    }
+
+    fn runtime(&self, tenant: &TenantId) -> Result<&TenantRuntime, Rejection> {
+        self.tenants.get(tenant).map(|rt| &**rt).ok_or_else(|| {
             Rejection::new(
                 RejectReason::UnknownTenant,
-                format!("no bundle is loaded for tenant {:?}", env.tenant.as_str()),
+                format!("no bundle is loaded for tenant {:?}", tenant.as_str()),
             )
         })
+    }
+}
+
+/// Loads and prepares every bundle under `path`, by tenant id. All errors are returned,
+/// not just the first.
+pub fn prepare_all(
+    path: &Path,
+    sandbox: &Sandbox,
+    state: &Arc<dyn StateStore>,
+) -> Result<BTreeMap<TenantId, Arc<TenantRuntime>>, Vec<BundleError>> {
+    let mut tenants = BTreeMap::new();
+    let mut errors = Vec::new();
+    for bundle in tenants::load_all(path)? {
+        match TenantRuntime::prepare(bundle, sandbox, state.clone()) {
+            Ok(rt) => {
+                tenants.insert(rt.bundle.tenant.clone(), Arc::new(rt));
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(tenants)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Refuses an event whose routing key names another tenant than the event does.
+fn check_tenant(env: &Envelope, routing_tenant: Option<&str>) -> Result<(), Rejection> {
+    match routing_tenant {
+        Some(routed) if routed != env.tenant.as_str() => Err(Rejection::new(
+            RejectReason::TenantMismatch,
+            format!(
+                "routing key names tenant {routed:?}, the event names {:?}",
+                env.tenant.as_str()
+            ),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -259,6 +379,7 @@ pub fn routing_key_tenant(routing_key: &str) -> &str {
 fn run<'a>(
     sandbox: &Sandbox,
     rt: &TenantRuntime,
+    scope: &TenantScope,
     env: &Envelope,
     targets: impl Iterator<Item = &'a PreparedPlugin>,
 ) -> Outcome {
@@ -267,7 +388,7 @@ fn run<'a>(
     let mut outcome = Outcome::default();
     for plugin in targets {
         outcome.invoked += 1;
-        match sandbox.invoke(plugin, &rt.scope, &view) {
+        match sandbox.invoke(plugin, scope, &view) {
             Ok(out) => {
                 let source = format!("leitstand/{}/{}", rt.bundle.tenant, plugin.name());
                 for (position, c) in out.commands.into_iter().enumerate() {

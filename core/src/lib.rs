@@ -14,8 +14,16 @@
 //! - [`dispatch`]: event → tenant → plugins → commands; the only module that joins
 //!   intake, bundles and the sandbox.
 //! - [`state`]: plugins' key-value state and timers behind one interface.
+//! - [`store`]: the durable store (SQLite or PostgreSQL): state, timers, processed ids,
+//!   the outbox and tenant leases, written per batch in one transaction.
 //! - [`sla`]: service-level accounting per tenant, queue and interval (CONTRACT §5).
-//! - [`metrics`]: custom metrics plugins report.
+//! - [`metrics`]: the daemon's Prometheus metrics and the custom metrics plugins report.
+//! - [`http`]: the daemon's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`) and the
+//!   health flags behind them.
+//! - [`transport`]: RabbitMQ: connections, the CONTRACT §4 topology, deliveries in,
+//!   commands and dead letters out with publisher confirms.
+//! - [`daemon`]: `leitstand run`: the supervisor, one consumer per tenant, graceful
+//!   shutdown, bundle reload.
 //! - [`replay`]: the broker-free transport: a JSON Lines file in, commands and a report out.
 //! - [`config`]: the daemon's configuration (TOML file + `LEITSTAND_*` environment).
 //! - [`cli`]: the `leitstand` command line.
@@ -23,12 +31,16 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dispatch;
 pub mod domain;
 pub mod envelope;
+pub mod http;
 pub mod metrics;
 pub mod replay;
 pub mod sandbox;
 pub mod sla;
 pub mod state;
+pub mod store;
 pub mod tenants;
+pub mod transport;

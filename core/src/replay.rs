@@ -289,6 +289,7 @@ impl<'a> Replay<'a> {
                     name: t.name,
                     at_ms: t.at_ms,
                     payload: t.payload,
+                    seq: 0,
                 });
             }
         }

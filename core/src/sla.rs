@@ -188,7 +188,9 @@ impl SlaBook {
     pub fn record(&mut self, bundle: &Bundle, env: &Envelope) {
         let Some(domain) = &env.domain else { return };
         let Some(queue) = domain.queue() else { return };
-        self.open(bundle);
+        if !self.tenants.contains_key(&bundle.tenant) {
+            self.open(bundle);
+        }
         let Some(book) = self.tenants.get_mut(&bundle.tenant) else {
             return;
         };

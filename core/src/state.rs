@@ -102,6 +102,36 @@ impl StateStore for MemoryStore {
     }
 }
 
+/// A store that holds nothing and refuses every access: for runtimes whose plugins are
+/// always given their state per call (the daemon's batches), so that a path that forgot
+/// to is an error, not a silently empty state.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Detached;
+
+impl StateStore for Detached {
+    fn get(
+        &self,
+        tenant: &TenantId,
+        plugin: &str,
+        _key: &str,
+    ) -> Result<Option<Vec<u8>>, StateError> {
+        Err(StateError(format!(
+            "no state is attached to {tenant}/{plugin} outside a batch"
+        )))
+    }
+
+    fn commit(
+        &self,
+        tenant: &TenantId,
+        plugin: &str,
+        _writes: &StateWrites,
+    ) -> Result<(), StateError> {
+        Err(StateError(format!(
+            "no state is attached to {tenant}/{plugin} outside a batch"
+        )))
+    }
+}
+
 /// A timer as a plugin set it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timer {
@@ -115,6 +145,9 @@ pub struct Timer {
     pub at_ms: i64,
     /// JSON text handed back when it fires.
     pub payload: String,
+    /// Which setting of the name this is, where a durable store tells settings apart;
+    /// 0 otherwise.
+    pub seq: i64,
 }
 
 /// Pending timers ordered by due time, then by the order they were set.
@@ -203,6 +236,7 @@ mod tests {
             name: name.into(),
             at_ms,
             payload: "{}".into(),
+            seq: 0,
         }
     }
 

@@ -59,10 +59,16 @@ impl Budget {
         }
     }
 
-    /// The limit this call is over, if any.
+    /// Whether this call is over its wall-clock limit: cheap enough for every host call.
+    pub(crate) fn wall_exceeded(&self) -> Option<Abort> {
+        (self.wall_start.elapsed() > self.wall_limit).then_some(Abort::Wall(self.wall_limit))
+    }
+
+    /// The limit this call is over, if any. Reading the thread's CPU time is a system
+    /// call, so this runs on epoch ticks only.
     pub(crate) fn exceeded(&self) -> Option<Abort> {
-        if self.wall_start.elapsed() > self.wall_limit {
-            return Some(Abort::Wall(self.wall_limit));
+        if let Some(abort) = self.wall_exceeded() {
+            return Some(abort);
         }
         let cpu = cpu_time::ThreadTime::now()
             .as_duration()
@@ -134,8 +140,9 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
+    /// Host calls check the wall clock; CPU time is checked on every epoch tick.
     fn check_budget(&self) -> wasmtime::Result<()> {
-        match self.budget.exceeded() {
+        match self.budget.wall_exceeded() {
             Some(abort) => Err(wasmtime::Error::new(abort)),
             None => Ok(()),
         }

@@ -54,6 +54,10 @@ pub struct SandboxConfig {
     pub tick_ms: u64,
     /// A directory for wasmtime's on-disk cache of compiled code; none keeps it in memory.
     pub compile_cache: Option<PathBuf>,
+    /// Bytes of each instance slot's linear memory kept mapped between events and reset
+    /// in place, instead of being unmapped and faulted in again for the next event. On
+    /// Linux ≥ 6.7 only pages the instance touched are reset.
+    pub keep_resident_kib: u64,
 }
 
 impl Default for SandboxConfig {
@@ -63,6 +67,7 @@ impl Default for SandboxConfig {
             max_memory_mib: 256,
             tick_ms: 5,
             compile_cache: None,
+            keep_resident_kib: 2048,
         }
     }
 }
@@ -193,6 +198,13 @@ pub struct EventView {
     seed_base: [u8; 32],
 }
 
+/// The JSON text of an object, written without copying it first.
+fn json_text(data: &Map<String, Value>) -> String {
+    // A map with string keys and JSON values always serialises; the fallback only keeps
+    // this path free of panics.
+    serde_json::to_string(data).unwrap_or_else(|_| Value::Object(data.clone()).to_string())
+}
+
 impl EventView {
     /// The view of `env`.
     pub fn of(env: &Envelope) -> Self {
@@ -203,7 +215,7 @@ impl EventView {
             tenant: env.tenant.to_string(),
             subject: env.subject.clone(),
             time: env.time.timestamp_millis(),
-            data: Value::Object(env.data.clone()).to_string(),
+            data: json_text(&env.data),
         })
     }
 
@@ -305,7 +317,13 @@ impl Sandbox {
             .total_core_instances(slots.saturating_mul(16))
             .total_memories(slots.saturating_mul(2))
             .total_tables(slots.saturating_mul(16))
-            .max_memory_size(usize::try_from(config.max_memory_mib * 1024 * 1024)?);
+            .max_memory_size(usize::try_from(config.max_memory_mib * 1024 * 1024)?)
+            // A fresh instance per event makes slot reuse the hot path: reset touched
+            // pages in place rather than madvise them away and take page faults again.
+            .linear_memory_keep_resident(usize::try_from(config.keep_resident_kib * 1024)?)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .decommit_batch_size(16);
         let mut wc = wasmtime::Config::new();
         wc.wasm_component_model(true)
             .epoch_interruption(true)

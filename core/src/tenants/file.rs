@@ -10,8 +10,8 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use super::{
-    AbandonPolicy, Bundle, BundleError, MANIFEST, PluginLimits, PluginSpec, QueueSpec, SlaSettings,
-    TenantId, WasmDigest,
+    AbandonPolicy, Bundle, BundleError, FailurePolicy, MANIFEST, PluginLimits, PluginSpec,
+    QueueSpec, SlaSettings, TenantId, WasmDigest,
 };
 
 /// `tenant.toml`.
@@ -116,6 +116,9 @@ struct PluginFile {
     /// Per-call limits; each key defaults.
     #[serde(default)]
     limits: LimitsFile,
+    /// What happens to an event this plugin fails on.
+    #[serde(default)]
+    on_failure: FailurePolicy,
     /// The plugin's own configuration.
     #[serde(default = "empty_table")]
     config: serde_json::Value,
@@ -255,6 +258,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             subscribe: p.subscribe.into_iter().collect::<BTreeSet<_>>(),
             grant: p.grant.into_iter().collect(),
             limits,
+            on_failure: p.on_failure,
             config: p.config,
         });
     }

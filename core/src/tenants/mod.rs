@@ -51,6 +51,19 @@ impl fmt::Display for BundleError {
     }
 }
 
+/// What happens to an event a plugin fails on (trap, timeout, out of memory, bad output).
+/// The other plugins' decisions for the event stand either way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailurePolicy {
+    /// The event is copied to `leitstand.dead` with `x-leitstand-error: plugin-failed`, so
+    /// that it can be inspected and replayed. The default.
+    #[default]
+    DeadLetter,
+    /// The failure is logged and counted; the event is settled without it.
+    Ignore,
+}
+
 /// How abandoned calls count in the service level (CONTRACT §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -174,6 +187,8 @@ pub struct PluginSpec {
     pub grant: BTreeSet<String>,
     /// Its per-call limits.
     pub limits: PluginLimits,
+    /// What happens to an event it fails on.
+    pub on_failure: FailurePolicy,
     /// Its own configuration, handed to it as JSON.
     pub config: serde_json::Value,
 }

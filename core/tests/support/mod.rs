@@ -2,6 +2,9 @@
 //! temporary directories, and replays run in-process.
 #![allow(dead_code, missing_docs)]
 
+pub mod broker;
+pub mod database;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -26,10 +29,11 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| root().join("target"))
 }
 
-/// The path of a guest component built from `plugins/` (`make guests`).
+/// The path of a guest component built from `plugins/` (`make guests` builds them into the
+/// repository's `target/`, whatever `CARGO_TARGET_DIR` says).
 pub fn guest(name: &str) -> PathBuf {
-    let path = target_dir()
-        .join("wasm32-wasip2/release")
+    let path = root()
+        .join("target/wasm32-wasip2/release")
         .join(format!("{name}.wasm"));
     assert!(
         path.is_file(),

@@ -1,8 +1,8 @@
-//! Metrics Leitstand keeps about itself and on behalf of plugins.
+//! The custom metrics plugins report through the `metrics` capability.
 //!
-//! For now this owns the custom metrics plugins report through the `metrics` capability,
-//! bounded per plugin so that no plugin can grow the set of series without limit. It does
-//! not decide how they are exported.
+//! Owns their values, bounded per plugin so that no plugin can grow the set of series
+//! without limit. It does not decide how they are exported; [`super::Metrics`] reads them
+//! through [`CustomMetrics::snapshot`] at scrape time.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -121,7 +121,8 @@ impl CustomMetrics {
         Ok(())
     }
 
-    /// A copy of every value, sorted by tenant, plugin and name.
+    /// A copy of every value, sorted by tenant, plugin and name. The exporter reads this
+    /// once per scrape; the lock is held only while copying.
     pub fn snapshot(&self) -> Vec<((TenantId, String, String), CustomValue)> {
         let values = self.values.lock().unwrap_or_else(|p| p.into_inner());
         values.iter().map(|(k, v)| (k.clone(), *v)).collect()

@@ -1,0 +1,642 @@
+//! `leitstand run`: the daemon. A supervisor keeps a broker session alive (connect, declare
+//! the topology, start one consumer per tenant queue and one for unrouted events) and
+//! rebuilds it with jittered backoff whenever the broker goes away; signals drive
+//! graceful shutdown (SIGTERM, SIGINT) and bundle reload (SIGHUP, or a change in the
+//! bundle directory).
+//!
+//! Owns the life cycle and nothing else: AMQP details are in [`crate::transport`], plugin
+//! runs in [`crate::dispatch`], figures in [`crate::metrics`], endpoints in [`crate::http`].
+
+mod cluster;
+mod registry;
+mod tenant;
+mod unrouted;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures_util::StreamExt;
+use lapin::Connection;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+
+pub use registry::{Registry, ReloadReport, TenantSlot};
+
+use crate::config::Config;
+use crate::envelope::TenantId;
+use crate::http::Health;
+use crate::metrics::{CustomMetrics, Metrics};
+use crate::sandbox::Sandbox;
+use crate::state::Detached;
+use crate::store::{Fence, Store, StoreConfig};
+use crate::transport::{AmqpConfig, Intake, Publisher, Topology, TransportError};
+use cluster::Ownership;
+
+/// Which queue a worker serves.
+enum Source {
+    /// A tenant's input queue, with the lease fence its commits carry (cluster mode).
+    Tenant(Arc<TenantSlot>, Option<Fence>),
+    /// `leitstand.unrouted`: events no tenant queue took; each is dead-lettered.
+    Unrouted,
+}
+
+/// `[daemon]`: the daemon's own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DaemonConfig {
+    /// The directory of tenant bundles (one subdirectory per tenant). Default `bundles`;
+    /// `leitstand run --bundles DIR` overrides it.
+    pub bundles: PathBuf,
+    /// How long a shutdown may take to finish in-flight events, in seconds. Default 30.
+    pub grace_seconds: u64,
+    /// How often the bundle directory is checked for changes, in milliseconds; 0 turns
+    /// watching off (SIGHUP still reloads). Default 2000.
+    pub reload_poll_ms: u64,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            bundles: PathBuf::from("bundles"),
+            grace_seconds: 30,
+            reload_poll_ms: 2_000,
+        }
+    }
+}
+
+/// What every worker of a session uses.
+pub struct Shared {
+    /// Broker settings.
+    pub amqp: AmqpConfig,
+    /// Envelope parsing.
+    pub intake: Intake,
+    /// Where plugins run.
+    pub sandbox: Arc<Sandbox>,
+    /// The durable store: state, timers, processed ids, the outbox.
+    pub store: Store,
+    /// Its settings (batch size, retention).
+    pub store_config: StoreConfig,
+    /// The daemon's figures.
+    pub metrics: Arc<Metrics>,
+    /// What `/healthz` and `/readyz` report.
+    pub health: Health,
+}
+
+/// The signals the daemon reacts to, as futures a session can wait on.
+#[derive(Clone)]
+struct Control {
+    shutdown: watch::Receiver<bool>,
+    reload: Arc<Notify>,
+    ownership: Arc<Ownership>,
+}
+
+/// Declares the CONTRACT §4 topology for every bundle under `bundles`, then returns.
+pub async fn declare_topology(config: &Config, bundles: &std::path::Path) -> anyhow::Result<()> {
+    let tenants = crate::tenants::load_all(bundles)
+        .map_err(|errors| anyhow::anyhow!("{}", lines(&errors)))?;
+    let conn = config.amqp.connect("topology").await?;
+    let ch = conn
+        .create_channel()
+        .await
+        .map_err(TransportError::amqp("opening a channel"))?;
+    let topology = Topology {
+        delivery_limit: config.amqp.delivery_limit,
+    };
+    topology.declare_shared(&ch).await?;
+    for bundle in &tenants {
+        topology.declare_tenant(&ch, &bundle.tenant).await?;
+        tracing::info!(tenant = %bundle.tenant, "declared the tenant queue");
+    }
+    conn.close(200, "topology declared".into())
+        .await
+        .map_err(TransportError::amqp("closing the connection"))?;
+    Ok(())
+}
+
+/// Bundle errors, one per line.
+fn lines(errors: &[crate::tenants::BundleError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully.
+pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
+    let custom = Arc::new(CustomMetrics::new());
+    let metrics = Arc::new(Metrics::new(custom.clone()).context("registering metrics")?);
+    let sandbox =
+        Arc::new(Sandbox::new(config.sandbox.clone(), custom).context("starting the sandbox")?);
+    // Plugins read state through each batch's view of the store, never through this.
+    let registry = Arc::new(
+        Registry::load(&bundles, sandbox.clone(), Arc::new(Detached)).map_err(|errors| {
+            anyhow::anyhow!(
+                "refusing to start, a bundle is invalid:\n{}",
+                lines(&errors)
+            )
+        })?,
+    );
+    let health = Health::new(Duration::from_secs(config.http.stall_seconds));
+    health.set_bundles_loaded(registry.slots().len());
+    let store = open_store(&config, &health).await?;
+    let shared = Arc::new(Shared {
+        amqp: config.amqp.clone(),
+        intake: Intake {
+            limits: config.intake.limits(),
+        },
+        sandbox,
+        store,
+        store_config: config.store.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+    });
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let ownership = Arc::new(Ownership::new(shared.store.backend()));
+    let control = Control {
+        shutdown: shutdown_rx,
+        reload: Arc::new(Notify::new()),
+        ownership: ownership.clone(),
+    };
+    spawn_signal_handlers(shutdown_tx, control.reload.clone())?;
+    if config.daemon.reload_poll_ms > 0 {
+        spawn_bundle_watch(
+            registry.clone(),
+            control.reload.clone(),
+            Duration::from_millis(config.daemon.reload_poll_ms),
+        );
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.http.listen)
+        .await
+        .with_context(|| format!("http.listen: cannot listen on {}", config.http.listen))?;
+    tracing::info!(listen = %config.http.listen, "serving /metrics, /healthz and /readyz");
+    let http_stop = {
+        let mut rx = control.shutdown.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let http = tokio::spawn(crate::http::serve(
+        listener,
+        metrics,
+        health.clone(),
+        http_stop,
+    ));
+
+    let pruning = tokio::spawn(prune(shared.clone(), control.shutdown.clone()));
+    let probing = tokio::spawn(probe_store(shared.clone(), control.shutdown.clone()));
+    let clustering = tokio::spawn(cluster::run(
+        shared.clone(),
+        registry.clone(),
+        ownership.clone(),
+        control.shutdown.clone(),
+    ));
+    supervise(
+        &shared,
+        &registry,
+        control,
+        Duration::from_secs(config.daemon.grace_seconds),
+    )
+    .await;
+
+    pruning.abort();
+    probing.abort();
+    // The cluster round leaves the cluster on shutdown; the drained workers' leases go too.
+    let _ = tokio::time::timeout(Duration::from_secs(5), clustering).await;
+    ownership.release_all(&shared).await;
+    match tokio::time::timeout(Duration::from_secs(5), http).await {
+        Ok(Ok(Err(e))) => tracing::warn!(error = %e, "the HTTP server ended with an error"),
+        Ok(Err(e)) => tracing::warn!(error = %e, "the HTTP server task failed"),
+        _ => {}
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Opens the store. The daemon does not start without it: a first connection that fails
+/// is an error naming the store (a running daemon instead pauses and retries).
+async fn open_store(config: &Config, health: &Health) -> anyhow::Result<Store> {
+    let store = Store::open(&config.store)
+        .await
+        .with_context(|| format!("store.url {}", crate::store::redact(&config.store.url)))?;
+    health.set_store(true);
+    tracing::info!(url = %crate::store::redact(&config.store.url), backend = ?store.backend(), "store open");
+    Ok(store)
+}
+
+/// Asks the store every second whether it answers, for `/readyz`.
+async fn probe_store(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let ok = matches!(
+            tokio::time::timeout(Duration::from_secs(3), shared.store.ping()).await,
+            Ok(Ok(()))
+        );
+        shared.health.set_store(ok);
+    }
+}
+
+/// Deletes processed ids and fired timers older than the retention horizon, every
+/// `store.prune_every_seconds`, so that the store does not grow without bound.
+async fn prune(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    let c = &shared.store_config;
+    let every = Duration::from_secs(c.prune_every_seconds.max(1));
+    let horizon_ms = i64::try_from(c.retention_hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let before = chrono::Utc::now()
+            .timestamp_millis()
+            .saturating_sub(horizon_ms);
+        match shared.store.prune(before).await {
+            Ok(n) => {
+                shared.metrics.store_pruned_total.inc_by(n);
+                if n > 0 {
+                    tracing::info!(
+                        rows = n,
+                        "pruned processed ids and fired timers past retention"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "pruning the store failed; it is tried again"),
+        }
+    }
+}
+
+fn spawn_signal_handlers(shutdown: watch::Sender<bool>, reload: Arc<Notify>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+        let _ = shutdown.send(true);
+    });
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading bundles");
+            reload.notify_one();
+        }
+    });
+    Ok(())
+}
+
+fn spawn_bundle_watch(registry: Arc<Registry>, reload: Arc<Notify>, every: Duration) {
+    tokio::spawn(async move {
+        let mut last = registry.signature();
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let now = registry.signature();
+            if now != last {
+                tracing::info!(dir = %registry.dir().display(), "bundle directory changed: reloading");
+                last = now;
+                reload.notify_one();
+            }
+        }
+    });
+}
+
+/// Keeps a session running until shutdown; reconnects with backoff when it fails.
+async fn supervise(
+    shared: &Arc<Shared>,
+    registry: &Arc<Registry>,
+    mut control: Control,
+    grace: Duration,
+) {
+    let mut attempt = 0u32;
+    loop {
+        if *control.shutdown.borrow() {
+            return;
+        }
+        match session(shared, registry, &mut control, grace, &mut attempt).await {
+            Ok(()) => return,
+            Err(e) => {
+                shared.health.set_broker(false);
+                shared.health.set_consuming(false);
+                shared.metrics.broker_connected.set(0);
+                let wait = shared.amqp.backoff(attempt);
+                attempt = attempt.saturating_add(1);
+                shared.metrics.broker_reconnects_total.inc();
+                tracing::warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker session ended; reconnecting");
+                let mut stop = control.shutdown.clone();
+                let beat = async {
+                    let mut t = tokio::time::interval(Duration::from_secs(1));
+                    loop {
+                        t.tick().await;
+                        shared.health.beat();
+                    }
+                };
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                    () = beat => {}
+                }
+            }
+        }
+    }
+}
+
+/// The connections and workers of one broker session.
+struct Session {
+    consume: Connection,
+    publish: Connection,
+    topology: Topology,
+    workers: JoinSet<(String, u64, Result<tenant::Ended, TransportError>)>,
+    /// The running workers by queue name, with their id and stop switch.
+    stops: BTreeMap<String, (u64, watch::Sender<bool>)>,
+    /// Workers told to stop that have not ended yet, by queue name: no second worker for
+    /// the same queue starts before the first has ended.
+    ending: BTreeMap<String, u64>,
+    next_worker: u64,
+}
+
+impl Session {
+    async fn start_worker(
+        &mut self,
+        shared: &Arc<Shared>,
+        source: Source,
+    ) -> Result<(), TransportError> {
+        let name = match &source {
+            Source::Tenant(slot, _) => slot.tenant.to_string(),
+            Source::Unrouted => String::new(),
+        };
+        let channel = self
+            .consume
+            .create_channel()
+            .await
+            .map_err(TransportError::amqp("opening a consuming channel"))?;
+        if let Source::Tenant(slot, _) = &source {
+            self.topology.declare_tenant(&channel, &slot.tenant).await?;
+        }
+        let publisher = Publisher::open(&self.publish).await?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let id = self.next_worker;
+        self.next_worker += 1;
+        self.stops.insert(name.clone(), (id, stop_tx));
+        let shared = shared.clone();
+        let store = shared.store.clone();
+        self.workers.spawn(async move {
+            let r = match source {
+                Source::Tenant(slot, fence) => {
+                    tenant::run(shared, slot, channel, publisher, store, fence, stop_rx).await
+                }
+                Source::Unrouted => unrouted::run(shared, channel, publisher, stop_rx)
+                    .await
+                    .map(|()| tenant::Ended::Stopped),
+            };
+            (name, id, r)
+        });
+        Ok(())
+    }
+
+    /// Tells the worker of queue `name` to stop; it stays in `ending` until it has ended.
+    /// Returns whether one was running.
+    fn stop_worker(&mut self, name: &str) -> bool {
+        match self.stops.remove(name) {
+            Some((id, stop)) => {
+                let _ = stop.send(true);
+                self.ending.insert(name.to_owned(), id);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Declares `tenant`'s queue on a channel of its own.
+    async fn topology_for(&self, tenant: &TenantId) -> Result<(), TransportError> {
+        let ch = self
+            .consume
+            .create_channel()
+            .await
+            .map_err(TransportError::amqp("opening a topology channel"))?;
+        self.topology.declare_tenant(&ch, tenant).await?;
+        let _ = ch.close(200, "tenant queue declared".into()).await;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        for conn in [&self.consume, &self.publish] {
+            if conn.status().connected() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    conn.close(200, "leitstand stopping".into()),
+                )
+                .await;
+            }
+        }
+    }
+}
+
+async fn session(
+    shared: &Arc<Shared>,
+    registry: &Arc<Registry>,
+    control: &mut Control,
+    grace: Duration,
+    attempt: &mut u32,
+) -> Result<(), TransportError> {
+    let consume = shared.amqp.connect("consume").await?;
+    let publish = shared.amqp.connect("publish").await?;
+    let mut events =
+        futures_util::stream::select(consume.events_listener(), publish.events_listener());
+    let mut s = Session {
+        consume,
+        publish,
+        topology: Topology {
+            delivery_limit: shared.amqp.delivery_limit,
+        },
+        workers: JoinSet::new(),
+        stops: BTreeMap::new(),
+        ending: BTreeMap::new(),
+        next_worker: 0,
+    };
+    let result = run_session(
+        shared,
+        registry,
+        control,
+        grace,
+        attempt,
+        &mut s,
+        &mut events,
+    )
+    .await;
+    if result.is_err() {
+        for (_, stop) in s.stops.values() {
+            let _ = stop.send(true);
+        }
+        s.workers.abort_all();
+    }
+    s.close().await;
+    result
+}
+
+async fn run_session(
+    shared: &Arc<Shared>,
+    registry: &Arc<Registry>,
+    control: &mut Control,
+    grace: Duration,
+    attempt: &mut u32,
+    s: &mut Session,
+    events: &mut (impl futures_util::Stream<Item = lapin::Event> + Unpin),
+) -> Result<(), TransportError> {
+    {
+        let ch = s
+            .consume
+            .create_channel()
+            .await
+            .map_err(TransportError::amqp("opening the topology channel"))?;
+        s.topology.declare_shared(&ch).await?;
+        let _ = ch.close(200, "topology declared".into()).await;
+    }
+    s.start_worker(shared, Source::Unrouted).await?;
+    reconcile(shared, registry, &control.ownership, s).await?;
+    shared.health.set_broker(true);
+    shared.health.set_consuming(true);
+    shared.metrics.broker_connected.set(1);
+    *attempt = 0;
+    tracing::info!(url = %shared.amqp.redacted_url(), tenants = registry.slots().len(), "consuming");
+    let mut beat = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = control.shutdown.wait_for(|s| *s) => break,
+            joined = s.workers.join_next(), if !s.workers.is_empty() => match joined {
+                None => {}
+                Some(Ok((name, id, Ok(ended)))) => {
+                    if s.stops.get(&name).is_some_and(|(current, _)| *current == id) {
+                        s.stops.remove(&name);
+                    }
+                    if s.ending.get(&name) == Some(&id) {
+                        s.ending.remove(&name);
+                    }
+                    if let tenant::Ended::LeaseLost(fence) = ended {
+                        // Not again with this fence: the next round takes a new lease.
+                        control.ownership.lost(&name, &fence);
+                    }
+                    control.ownership.worker_ended(shared, &name).await;
+                    reconcile(shared, registry, &control.ownership, s).await?;
+                }
+                Some(Ok((name, _, Err(e)))) => {
+                    tracing::warn!(queue = %name, error = %e, "a consumer failed");
+                    return Err(e);
+                }
+                Some(Err(e)) => return Err(TransportError::Session(format!("a consumer task failed: {e}"))),
+            },
+            Some(event) = events.next() => match event {
+                lapin::Event::Error(e) => return Err(TransportError::Amqp { context: "the broker connection failed".into(), source: e }),
+                lapin::Event::ConnectionBlocked(reason) => tracing::warn!(%reason, "the broker blocks publishing"),
+                lapin::Event::ConnectionUnblocked => tracing::info!("the broker unblocked publishing"),
+                _ => {}
+            },
+            () = control.reload.notified() => reload(shared, registry, &control.ownership, s).await?,
+            () = control.ownership.changed.notified() => reconcile(shared, registry, &control.ownership, s).await?,
+            _ = beat.tick() => shared.health.beat(),
+        }
+    }
+    // Graceful shutdown: stop consuming, finish what was delivered, wait for confirms.
+    shared.health.set_draining(true);
+    tracing::info!(grace_seconds = grace.as_secs(), "draining in-flight events");
+    for (_, stop) in s.stops.values() {
+        let _ = stop.send(true);
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while let Some(joined) = s.workers.join_next().await {
+            if let Ok((name, _, Err(e))) = joined {
+                tracing::warn!(queue = %name, error = %e, "a consumer failed while draining");
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "the grace period ended before every event was settled; the broker redelivers the rest"
+        );
+        s.workers.abort_all();
+    }
+    shared.health.set_consuming(false);
+    Ok(())
+}
+
+/// Starts a worker for every tenant this daemon processes now and stops the others.
+async fn reconcile(
+    shared: &Arc<Shared>,
+    registry: &Arc<Registry>,
+    ownership: &Ownership,
+    s: &mut Session,
+) -> Result<(), TransportError> {
+    for slot in registry.slots() {
+        let name = slot.tenant.to_string();
+        match ownership.fence_for(&slot.tenant) {
+            Some(fence) if !s.stops.contains_key(&name) && !s.ending.contains_key(&name) => {
+                s.start_worker(shared, Source::Tenant(slot, fence)).await?;
+            }
+            None if s.stop_worker(&name) => {
+                tracing::info!(tenant = %name, "no longer processing the tenant here: its consumer stops");
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn reload(
+    shared: &Arc<Shared>,
+    registry: &Arc<Registry>,
+    ownership: &Ownership,
+    s: &mut Session,
+) -> Result<(), TransportError> {
+    let report = registry.reload();
+    let m = &shared.metrics;
+    for (tenant, error) in &report.refused {
+        let label = tenant.as_ref().map_or("", TenantId::as_str);
+        m.bundle_reloads_total
+            .with_label_values(&[label, "refused"])
+            .inc();
+        tracing::error!(tenant = label, error = %error, "bundle refused; the running bundle stays");
+    }
+    for tenant in &report.replaced {
+        m.bundle_reloads_total
+            .with_label_values(&[tenant.as_str(), "applied"])
+            .inc();
+        tracing::info!(tenant = %tenant, "bundle replaced");
+    }
+    for tenant in &report.removed {
+        s.stop_worker(tenant.as_str());
+        tracing::warn!(tenant = %tenant, "bundle removed: its consumer stops, its queue keeps its events");
+    }
+    for tenant in &report.added {
+        // Counted once its queue is declared and bound, so that an operator (or a test)
+        // who sees "applied" can publish to the tenant and be sure the event is routed.
+        if let Some(slot) = registry.slot(tenant) {
+            // Its queue exists from here on; in cluster mode the owner starts consuming.
+            s.topology_for(&slot.tenant).await?;
+            if let Some(fence) = ownership.fence_for(tenant)
+                && !s.ending.contains_key(tenant.as_str())
+            {
+                s.start_worker(shared, Source::Tenant(slot, fence)).await?;
+                tracing::info!(tenant = %tenant, "bundle added: consuming its queue");
+            }
+        }
+        m.bundle_reloads_total
+            .with_label_values(&[tenant.as_str(), "applied"])
+            .inc();
+    }
+    shared.health.set_bundles_loaded(registry.slots().len());
+    Ok(())
+}

@@ -1,0 +1,233 @@
+//! The tenants the daemon serves: each tenant's prepared runtime, swappable between two of
+//! its events. Timers and state live in the store, with the tenant's worker.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use crate::dispatch::{TenantRuntime, prepare_all};
+use crate::envelope::TenantId;
+use crate::sandbox::Sandbox;
+use crate::state::StateStore;
+use crate::tenants::{self, Bundle, BundleError};
+
+/// One tenant and its current runtime.
+pub struct TenantSlot {
+    /// The tenant.
+    pub tenant: TenantId,
+    runtime: RwLock<Arc<TenantRuntime>>,
+}
+
+impl TenantSlot {
+    /// The runtime to run the next event with. A reload swaps it; an event in progress
+    /// keeps the one it started with.
+    pub fn runtime(&self) -> Arc<TenantRuntime> {
+        match self.runtime.read() {
+            Ok(rt) => rt.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn replace(&self, rt: TenantRuntime) {
+        let rt = Arc::new(rt);
+        match self.runtime.write() {
+            Ok(mut slot) => *slot = rt,
+            Err(poisoned) => *poisoned.into_inner() = rt,
+        }
+    }
+}
+
+/// What a reload changed.
+#[derive(Debug, Default)]
+pub struct ReloadReport {
+    /// Tenants that appeared: they need a queue and a consumer.
+    pub added: Vec<TenantId>,
+    /// Tenants whose bundle changed and was swapped in.
+    pub replaced: Vec<TenantId>,
+    /// Tenants whose bundle directory is gone: their consumer stops, their queue stays.
+    pub removed: Vec<TenantId>,
+    /// Bundles refused; the tenant's previous bundle, if any, keeps running.
+    pub refused: Vec<(Option<TenantId>, BundleError)>,
+}
+
+/// All tenants, by id.
+pub struct Registry {
+    dir: PathBuf,
+    sandbox: Arc<Sandbox>,
+    state: Arc<dyn StateStore>,
+    slots: Mutex<BTreeMap<TenantId, Arc<TenantSlot>>>,
+}
+
+impl Registry {
+    /// Loads every bundle under `dir`. At start every bundle must be valid: the daemon
+    /// refuses to start half-configured.
+    pub fn load(
+        dir: &Path,
+        sandbox: Arc<Sandbox>,
+        state: Arc<dyn StateStore>,
+    ) -> Result<Self, Vec<BundleError>> {
+        let slots = prepare_all(dir, &sandbox, &state)?
+            .into_iter()
+            .map(|(tenant, rt)| (tenant.clone(), Arc::new(new_slot(tenant, rt))))
+            .collect();
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            sandbox,
+            state,
+            slots: Mutex::new(slots),
+        })
+    }
+
+    /// The sandbox plugins run in.
+    pub fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// The bundle directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<TenantId, Arc<TenantSlot>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current tenants.
+    pub fn slots(&self) -> Vec<Arc<TenantSlot>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// The slot of `tenant`, if it is served.
+    pub fn slot(&self, tenant: &TenantId) -> Option<Arc<TenantSlot>> {
+        self.lock().get(tenant).cloned()
+    }
+
+    /// Reads the bundle directory again. Each bundle is judged on its own: a valid changed
+    /// bundle replaces its tenant's runtime, an invalid one is refused and the tenant keeps
+    /// its old one, an unchanged one is left alone.
+    pub fn reload(&self) -> ReloadReport {
+        let mut report = ReloadReport::default();
+        let dirs = match tenants::bundle_dirs(&self.dir) {
+            Ok(d) => d,
+            Err(e) => {
+                report.refused.push((None, e));
+                return report;
+            }
+        };
+        let mut seen = BTreeMap::new();
+        for dir in dirs {
+            let bundle = match Bundle::load(&dir) {
+                Ok(b) => b,
+                Err(e) => {
+                    let tenant = self.tenant_of_dir(&dir);
+                    if let Some(t) = &tenant {
+                        seen.insert(t.clone(), ());
+                    }
+                    report.refused.push((tenant, e));
+                    continue;
+                }
+            };
+            let tenant = bundle.tenant.clone();
+            if seen.insert(tenant.clone(), ()).is_some() {
+                report.refused.push((
+                    Some(tenant.clone()),
+                    BundleError::new(
+                        &bundle.manifest,
+                        Some("id".into()),
+                        format!("tenant {tenant} is defined by another bundle directory too"),
+                    ),
+                ));
+                continue;
+            }
+            let existing = self.slot(&tenant);
+            if existing
+                .as_ref()
+                .is_some_and(|s| *s.runtime().bundle == bundle)
+            {
+                continue;
+            }
+            match TenantRuntime::prepare(bundle, &self.sandbox, self.state.clone()) {
+                Ok(rt) => match existing {
+                    Some(slot) => {
+                        slot.replace(rt);
+                        report.replaced.push(tenant);
+                    }
+                    None => {
+                        self.lock().insert(
+                            tenant.clone(),
+                            Arc::new(new_slot(tenant.clone(), Arc::new(rt))),
+                        );
+                        report.added.push(tenant);
+                    }
+                },
+                Err(e) => report.refused.push((Some(tenant), e)),
+            }
+        }
+        let mut slots = self.lock();
+        let gone: Vec<TenantId> = slots
+            .keys()
+            .filter(|t| !seen.contains_key(*t))
+            .cloned()
+            .collect();
+        for t in gone {
+            slots.remove(&t);
+            report.removed.push(t);
+        }
+        report
+    }
+
+    /// The tenant a bundle directory served before, for naming a refused reload.
+    fn tenant_of_dir(&self, dir: &Path) -> Option<TenantId> {
+        self.lock()
+            .values()
+            .find(|s| s.runtime().bundle.dir == dir)
+            .map(|s| s.tenant.clone())
+    }
+
+    /// A cheap signature of the bundle directory and the plugin files the loaded bundles
+    /// use: changes when a file is added, removed, or written.
+    pub fn signature(&self) -> Vec<(PathBuf, Option<SystemTime>, u64)> {
+        let mut files = Vec::new();
+        collect_files(&self.dir, 2, &mut files);
+        for slot in self.slots() {
+            for p in &slot.runtime().bundle.plugins {
+                files.push(p.wasm_path.clone());
+            }
+        }
+        files.sort();
+        files.dedup();
+        files
+            .into_iter()
+            .map(|f| {
+                let meta = std::fs::metadata(&f).ok();
+                let modified = meta.as_ref().and_then(|m| m.modified().ok());
+                let len = meta.map_or(0, |m| m.len());
+                (f, modified, len)
+            })
+            .collect()
+    }
+}
+
+fn new_slot(tenant: TenantId, rt: Arc<TenantRuntime>) -> TenantSlot {
+    TenantSlot {
+        tenant,
+        runtime: RwLock::new(rt),
+    }
+}
+
+fn collect_files(dir: &Path, depth: u32, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if depth > 0 {
+                collect_files(&path, depth - 1, out);
+            }
+        } else {
+            out.push(path);
+        }
+    }
+}
