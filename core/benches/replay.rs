@@ -15,6 +15,7 @@ use leitstand::metrics::CustomMetrics;
 use leitstand::replay::{Replay, ReplayOptions};
 use leitstand::sandbox::{EventView, Sandbox, SandboxConfig, TenantScope};
 use leitstand::state::{MemoryStore, StateStore};
+use leitstand::store::{Store, StoreConfig};
 use leitstand::tenants::Bundle;
 
 fn main() -> anyhow::Result<()> {
@@ -29,23 +30,29 @@ fn main() -> anyhow::Result<()> {
         Arc::new(CustomMetrics::new()),
     )?);
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
     // Replay throughput: the whole day, several rounds, fresh state each round.
     let mut rates = Vec::new();
     let mut plugin_calls = 0;
     for round in 0..16 {
         let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-        let dispatcher = Dispatcher::load(
-            &root.join("examples/bundles"),
-            sandbox.clone(),
-            state.clone(),
-        )
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let dispatcher = Dispatcher::load(&root.join("examples/bundles"), sandbox.clone(), state)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        // The path `leitstand replay` takes: a throw-away in-memory store.
+        let store = runtime.block_on(Store::open(&StoreConfig {
+            url: "sqlite::memory:".into(),
+            ..StoreConfig::default()
+        }))?;
         let mut sink = std::io::sink();
         let mut ignore = |_| {};
         let start = Instant::now();
         let report = Replay::new(
             &dispatcher,
-            state,
+            store,
+            runtime.handle().clone(),
             ReplayOptions::default(),
             &mut sink,
             &mut ignore,

@@ -16,8 +16,12 @@ use crate::dispatch::Dispatcher;
 use crate::metrics::CustomMetrics;
 use crate::replay::{Notice, Replay, ReplayOptions};
 use crate::sandbox::Sandbox;
-use crate::state::{MemoryStore, StateStore};
+use crate::state::{Detached, MemoryStore, StateStore};
+use crate::store::{Store, StoreConfig};
 use crate::tenants::BundleError;
+
+/// The store of a replay without `--state`: gone when the replay ends.
+const THROW_AWAY_STORE: &str = "sqlite::memory:";
 
 /// Exit code for unusable arguments, configuration or bundles.
 const EXIT_USAGE: u8 = 2;
@@ -76,6 +80,12 @@ struct ReplayArgs {
     /// Timers due up to this many hours after the last event still fire at the end.
     #[arg(long, default_value_t = 24, value_name = "HOURS")]
     timer_horizon_hours: u32,
+    /// Keep plugin state, timers, processed ids and the outbox in this store
+    /// (`sqlite://PATH` or `postgres://…`) instead of a throw-away in-memory one. A later
+    /// replay on the same store resumes: events it processed are skipped as duplicates
+    /// and its pending timers fire.
+    #[arg(long, value_name = "URL")]
+    state: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -180,8 +190,9 @@ fn print_bundle_errors(errors: &[BundleError]) {
 fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let input = File::open(&args.events)
         .with_context(|| format!("cannot open events {}", args.events.display()))?;
-    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let dispatcher = match Dispatcher::load(&args.bundles, sandbox(config)?, state.clone()) {
+    // Plugins read and write through the replay's batch views; nothing else may.
+    let detached: Arc<dyn StateStore> = Arc::new(Detached);
+    let dispatcher = match Dispatcher::load(&args.bundles, sandbox(config)?, detached) {
         Ok(d) => d,
         Err(errors) => {
             print_bundle_errors(&errors);
@@ -215,8 +226,31 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         timer_horizon: chrono::Duration::hours(i64::from(args.timer_horizon_hours)),
         ..ReplayOptions::default()
     };
-    let report =
-        Replay::new(&dispatcher, state, options, &mut commands, &mut on_notice).run(reader)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("leitstand-store")
+        .build()
+        .context("starting the async runtime")?;
+    let store_config = StoreConfig {
+        url: args
+            .state
+            .clone()
+            .unwrap_or_else(|| THROW_AWAY_STORE.to_owned()),
+        ..config.store.clone()
+    };
+    let store = runtime
+        .block_on(Store::open(&store_config))
+        .context("opening the replay's store")?;
+    let report = Replay::new(
+        &dispatcher,
+        store,
+        runtime.handle().clone(),
+        options,
+        &mut commands,
+        &mut on_notice,
+    )
+    .run(reader)?;
     progress.finish_and_clear();
     let s = &report.replay;
     eprintln!(

@@ -17,9 +17,12 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::dispatch::{Dispatcher, Outcome, routing_key_tenant};
-use crate::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
+use crate::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection, TenantId};
 use crate::sla::{SlaBook, SlaReport};
 use crate::state::{StateStore, Timer, TimerSchedule};
+use crate::store::view::{BatchView, Cache};
+use crate::store::{Commit, Store, StoreError, TimerChange};
+use crate::transport::Message;
 
 /// How a replay runs.
 #[derive(Debug, Clone, Copy)]
@@ -122,26 +125,56 @@ impl ReplayReport {
     }
 }
 
+/// Events committed to the store at once: one transaction per tenant per this many lines.
+const BATCH_LINES: u64 = 1_024;
+
 /// A replay in progress.
+///
+/// It takes the daemon's path through the store: plugins read their state through a
+/// batch view, and each batch commits every tenant's writes, timer changes, processed ids
+/// and commands (into the outbox) in one transaction per tenant; then the commands are
+/// written out in the order they were decided and cleared from the outbox. The store is
+/// a throw-away in-memory database unless the caller opens a lasting one; a lasting one
+/// lets a second run resume: its processed events are skipped as duplicates, its pending
+/// timers fire, its unwritten commands are written first.
 pub struct Replay<'a> {
     dispatcher: &'a Dispatcher,
-    state: Arc<dyn StateStore>,
+    store: Store,
+    runtime: tokio::runtime::Handle,
     options: ReplayOptions,
     timers: TimerSchedule,
     sla: SlaBook,
     seen: HashSet<[u8; 16]>,
+    /// The store already knew processed events when the run started.
+    resumed: bool,
+    tenants: BTreeMap<TenantId, TenantBatch>,
+    /// The batch's commands in the order they were decided: tenant and outbox index.
+    order: Vec<(TenantId, usize)>,
+    in_batch: u64,
     clock: Option<DateTime<Utc>>,
     stats: ReplayStats,
     commands: &'a mut dyn Write,
     notices: &'a mut dyn FnMut(Notice),
 }
 
+/// One tenant's part of the batch in progress.
+struct TenantBatch {
+    cache: Arc<Cache>,
+    view: Arc<BatchView>,
+    commit: Commit,
+    next_timer_seq: i64,
+    next_outbox_seq: i64,
+}
+
 impl<'a> Replay<'a> {
-    /// A replay through `dispatcher`, whose plugins keep their state in `state`. Commands go
-    /// to `commands` as JSON Lines; notices to `notices`.
+    /// A replay through `dispatcher` with plugin state, timers, processed ids and the
+    /// outbox in `store`, whose calls run on `runtime` (a multi-threaded runtime; the
+    /// replay itself must run outside it). Commands go to `commands` as JSON Lines;
+    /// notices to `notices`.
     pub fn new(
         dispatcher: &'a Dispatcher,
-        state: Arc<dyn StateStore>,
+        store: Store,
+        runtime: tokio::runtime::Handle,
         options: ReplayOptions,
         commands: &'a mut dyn Write,
         notices: &'a mut dyn FnMut(Notice),
@@ -152,11 +185,16 @@ impl<'a> Replay<'a> {
         }
         Self {
             dispatcher,
-            state,
+            store,
+            runtime,
             options,
             timers: TimerSchedule::new(),
             sla,
             seen: HashSet::new(),
+            resumed: false,
+            tenants: BTreeMap::new(),
+            order: Vec::new(),
+            in_batch: 0,
             clock: None,
             stats: ReplayStats::default(),
             commands,
@@ -166,6 +204,7 @@ impl<'a> Replay<'a> {
 
     /// Reads every line of `input`, then fires the timers within the horizon.
     pub fn run(mut self, mut input: impl BufRead) -> anyhow::Result<ReplayReport> {
+        self.load()?;
         let mut buf = Vec::new();
         let mut line_no = 0u64;
         loop {
@@ -182,17 +221,115 @@ impl<'a> Replay<'a> {
                 continue;
             }
             self.line(line_no, line)?;
+            self.in_batch += 1;
+            if self.in_batch >= BATCH_LINES {
+                self.flush()?;
+            }
         }
         if let Some(last) = self.clock {
             let until = last + self.options.timer_horizon;
             self.drain_timers(until.timestamp_millis())?;
         }
+        self.flush()?;
         self.stats.timers_pending = self.timers.len() as u64;
         self.commands.flush().context("writing commands")?;
         Ok(ReplayReport {
             tenants: self.sla.report().tenants,
             replay: self.stats,
         })
+    }
+
+    fn block_on<T>(
+        &self,
+        f: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> anyhow::Result<T> {
+        Ok(self.runtime.block_on(f)?)
+    }
+
+    /// Takes what the store holds for every tenant: pending timers, sequences, and
+    /// commands committed but not yet written, which are written first.
+    fn load(&mut self) -> anyhow::Result<()> {
+        let tenants: Vec<TenantId> = self.dispatcher.runtimes().keys().cloned().collect();
+        self.resumed = self.block_on(self.store.retained())? > 0;
+        for tenant in tenants {
+            let store = self.store.clone();
+            let (pending, timer_seq, outbox, outbox_seq) = self.block_on(async {
+                Ok((
+                    store.pending_timers(&tenant).await?,
+                    store.last_timer_seq(&tenant).await?,
+                    store.outbox(&tenant).await?,
+                    store.last_outbox_seq(&tenant).await?,
+                ))
+            })?;
+            for t in pending {
+                self.timers.set(Timer {
+                    tenant: tenant.clone(),
+                    plugin: t.plugin,
+                    name: t.name,
+                    at_ms: t.due_ms,
+                    payload: t.payload,
+                    seq: t.seq,
+                });
+            }
+            for entry in &outbox {
+                self.write_command(&entry.body)?;
+            }
+            let seqs: Vec<i64> = outbox.iter().map(|e| e.seq).collect();
+            self.block_on(store.outbox_done(&tenant, &seqs))?;
+            let cache = Cache::new(tenant.clone(), store.clone());
+            self.tenants.insert(
+                tenant,
+                TenantBatch {
+                    view: BatchView::new(cache.clone(), self.runtime.clone()),
+                    cache,
+                    commit: Commit::default(),
+                    next_timer_seq: timer_seq + 1,
+                    next_outbox_seq: outbox_seq + 1,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Commits the batch, one transaction per tenant, then writes its commands in the
+    /// order they were decided and clears them from the outbox.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.in_batch = 0;
+        let at_ms = Utc::now().timestamp_millis();
+        let store = self.store.clone();
+        for (tenant, batch) in &mut self.tenants {
+            batch.commit.writes = batch.view.take();
+            if batch.commit.is_empty() {
+                continue;
+            }
+            batch.commit.at_ms = at_ms;
+            self.runtime
+                .block_on(store.commit(tenant, &batch.commit, None))
+                .with_context(|| format!("committing a batch of {tenant}"))?;
+            batch.cache.apply(&batch.commit.writes);
+        }
+        for (tenant, index) in std::mem::take(&mut self.order) {
+            let body = self.tenants[&tenant].commit.outbox[index].body.clone();
+            self.write_command(&body)?;
+        }
+        self.commands.flush().context("writing commands")?;
+        for (tenant, batch) in &mut self.tenants {
+            let commit = std::mem::take(&mut batch.commit);
+            if !commit.outbox.is_empty() {
+                let seqs: Vec<i64> = commit.outbox.iter().map(|e| e.seq).collect();
+                self.runtime
+                    .block_on(store.outbox_done(tenant, &seqs))
+                    .with_context(|| format!("clearing the outbox of {tenant}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_command(&mut self, body: &[u8]) -> anyhow::Result<()> {
+        self.commands.write_all(body).context("writing commands")?;
+        self.commands.write_all(b"\n").context("writing commands")?;
+        self.stats.commands += 1;
+        Ok(())
     }
 
     fn line(&mut self, line_no: u64, line: &[u8]) -> anyhow::Result<()> {
@@ -206,7 +343,7 @@ impl<'a> Replay<'a> {
             }
         };
         let key = event_key(&env);
-        if self.seen.contains(&key) {
+        if self.seen.contains(&key) || self.processed_earlier(&env)? {
             self.stats.duplicates += 1;
             (self.notices)(Notice::Duplicate { line: line_no });
             return Ok(());
@@ -214,7 +351,18 @@ impl<'a> Replay<'a> {
         // Timers due before this event fire first, so decisions interleave in event time.
         self.drain_timers(env.time.timestamp_millis())?;
         let routed = routing_key.as_deref().map(routing_key_tenant);
-        let outcome = match self.dispatcher.dispatch(&env, routed) {
+        let Some(view) = self.tenants.get(&env.tenant).map(|b| b.view.clone()) else {
+            let rejection = self
+                .dispatcher
+                .dispatch_in(&env, routed, Arc::new(crate::state::Detached))
+                .err()
+                .unwrap_or_else(|| {
+                    Rejection::new(RejectReason::UnknownTenant, "no bundle for the tenant")
+                });
+            self.reject(line_no, rejection);
+            return Ok(());
+        };
+        let outcome = match self.dispatcher.dispatch_in(&env, routed, view) {
             Ok(o) => o,
             Err(rejection) => {
                 self.reject(line_no, rejection);
@@ -227,7 +375,27 @@ impl<'a> Replay<'a> {
         if let Some(bundle) = self.dispatcher.bundle(&env.tenant) {
             self.sla.record(bundle, &env);
         }
-        self.apply(Some(line_no), &env, outcome)
+        self.apply(Some(line_no), &env, outcome)?;
+        if let Some(batch) = self.tenants.get_mut(&env.tenant) {
+            batch
+                .commit
+                .processed
+                .push(crate::store::event_key(&env.source, &env.id));
+        }
+        Ok(())
+    }
+
+    /// Whether a lasting store recorded the event in an earlier run.
+    fn processed_earlier(&self, env: &Envelope) -> anyhow::Result<bool> {
+        if !self.resumed {
+            return Ok(false);
+        }
+        let key = crate::store::event_key(&env.source, &env.id);
+        let seen = self.block_on(
+            self.store
+                .processed_among(&env.tenant, std::slice::from_ref(&key)),
+        )?;
+        Ok(!seen.is_empty())
     }
 
     fn reject(&mut self, line: u64, rejection: Rejection) {
@@ -251,8 +419,19 @@ impl<'a> Replay<'a> {
             }
             fired += 1;
             self.stats.timers_fired += 1;
-            let Ok((env, outcome)) = self.dispatcher.fire(&timer) else {
+            let Some(batch) = self.tenants.get_mut(&timer.tenant) else {
                 continue; // its tenant is gone; nothing can receive it
+            };
+            batch.commit.timers.insert(
+                (timer.plugin.clone(), timer.name.clone()),
+                TimerChange::Fired {
+                    seq: timer.seq,
+                    at_ms: timer.at_ms,
+                },
+            );
+            let view = batch.view.clone();
+            let Ok((env, outcome)) = self.dispatcher.fire_in(&timer, view) else {
+                continue;
             };
             self.apply(None, &env, outcome)?;
         }
@@ -262,6 +441,9 @@ impl<'a> Replay<'a> {
     fn apply(&mut self, line: Option<u64>, env: &Envelope, outcome: Outcome) -> anyhow::Result<()> {
         self.stats.plugin_calls += outcome.invoked as u64;
         for failed in outcome.failures {
+            if let crate::sandbox::PluginFailure::StateUnavailable(detail) = &failed.failure {
+                anyhow::bail!("the store failed while a plugin read its state: {detail}");
+            }
             *self
                 .stats
                 .plugin_failures
@@ -275,28 +457,50 @@ impl<'a> Replay<'a> {
                 failure: failed.failure,
             });
         }
+        let Some(batch) = self.tenants.get_mut(&env.tenant) else {
+            anyhow::bail!("no batch for tenant {}", env.tenant);
+        };
         for (plugin, effects) in outcome.effects {
-            self.state
+            batch
+                .view
                 .commit(&env.tenant, &plugin, &effects.writes)
                 .context("committing plugin state")?;
             for name in &effects.cancel_timers {
                 self.timers.cancel(&env.tenant, &plugin, name);
+                batch
+                    .commit
+                    .timers
+                    .insert((plugin.clone(), name.clone()), TimerChange::Cancel);
             }
             for t in effects.set_timers {
+                let seq = batch.next_timer_seq;
+                batch.next_timer_seq += 1;
+                batch.commit.timers.insert(
+                    (plugin.clone(), t.name.clone()),
+                    TimerChange::Set {
+                        due_ms: t.at_ms,
+                        payload: t.payload.clone(),
+                        seq,
+                    },
+                );
                 self.timers.set(Timer {
                     tenant: env.tenant.clone(),
                     plugin: plugin.clone(),
                     name: t.name,
                     at_ms: t.at_ms,
                     payload: t.payload,
-                    seq: 0,
+                    seq,
                 });
             }
         }
         for command in &outcome.commands {
-            serde_json::to_writer(&mut *self.commands, command).context("writing commands")?;
-            self.commands.write_all(b"\n").context("writing commands")?;
-            self.stats.commands += 1;
+            let entry = Message::command(command)
+                .and_then(|m| m.to_outbox(batch.next_outbox_seq))
+                .context("encoding a command")?;
+            batch.next_outbox_seq += 1;
+            self.order
+                .push((env.tenant.clone(), batch.commit.outbox.len()));
+            batch.commit.outbox.push(entry);
         }
         Ok(())
     }

@@ -111,17 +111,68 @@ fn malformed_lines_are_reported_with_number_and_reason_and_good_lines_processed(
 }
 
 fn replay_example(out: &Path) -> Output {
+    replay_example_on(out, &[])
+}
+
+fn replay_example_on(out: &Path, extra: &[&str]) -> Output {
     let root = support::root();
-    leitstand(&[
+    let bundles = root.join("examples/bundles");
+    let day = root.join("examples/day.jsonl");
+    let mut args = vec![
         "replay",
         "--bundles",
-        root.join("examples/bundles").to_str().expect("utf8"),
+        bundles.to_str().expect("utf8"),
         "--commands",
         out.to_str().expect("utf8"),
         "--report",
         "json",
-        root.join("examples/day.jsonl").to_str().expect("utf8"),
-    ])
+    ];
+    args.extend_from_slice(extra);
+    args.push(day.to_str().expect("utf8"));
+    leitstand(&args)
+}
+
+#[test]
+fn a_replay_on_a_lasting_store_gives_the_same_commands_and_a_second_run_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let (fresh, kept, again) = (
+        dir.path().join("fresh.jsonl"),
+        dir.path().join("kept.jsonl"),
+        dir.path().join("again.jsonl"),
+    );
+    let throw_away = replay_example(&fresh);
+    assert!(throw_away.status.success(), "{}", text(&throw_away.stderr));
+    let first = replay_example_on(&kept, &["--state", &state]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(
+        std::fs::read(&fresh).expect("fresh") == std::fs::read(&kept).expect("kept"),
+        "a lasting store changes no decision"
+    );
+    let report: Value = serde_json::from_slice(&first.stdout).expect("JSON report");
+    let processed = report["replay"]["processed"].as_u64().expect("processed");
+    assert!(processed > 100, "the example day has events");
+
+    // The same file again on the same store: every event was processed already.
+    let second = replay_example_on(&again, &["--state", &state]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let report: Value = serde_json::from_slice(&second.stdout).expect("JSON report");
+    assert_eq!(report["replay"]["processed"], 0);
+    assert_eq!(report["replay"]["duplicates"].as_u64(), Some(processed));
+    assert_eq!(report["replay"]["commands"], 0);
+    assert!(std::fs::read(&again).expect("again").is_empty());
+}
+
+#[test]
+fn a_replay_names_a_store_it_cannot_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = replay_example_on(&dir.path().join("out.jsonl"), &["--state", "mysql://x/y"]);
+    assert!(!out.status.success());
+    let said = text(&out.stderr);
+    assert!(
+        said.contains("store") && said.contains("mysql://x/y"),
+        "{said}"
+    );
 }
 
 #[test]

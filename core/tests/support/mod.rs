@@ -13,6 +13,7 @@ use leitstand::metrics::CustomMetrics;
 use leitstand::replay::{Notice, Replay, ReplayOptions, ReplayReport};
 use leitstand::sandbox::{Sandbox, SandboxConfig};
 use leitstand::state::{MemoryStore, StateStore};
+use leitstand::store::{Store, StoreConfig};
 use leitstand::tenants::WasmDigest;
 
 /// The workspace root.
@@ -109,21 +110,38 @@ pub struct Run {
     pub notices: Vec<Notice>,
 }
 
+/// A runtime for store calls and the throw-away in-memory store a replay uses by default.
+pub fn throw_away_store() -> (tokio::runtime::Runtime, Store) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let config = StoreConfig {
+        url: "sqlite::memory:".into(),
+        ..StoreConfig::default()
+    };
+    let store = runtime.block_on(Store::open(&config)).expect("store");
+    (runtime, store)
+}
+
 /// Loads the bundles under `bundles` and replays `events` (JSON Lines text) in-process.
 pub fn replay(bundles: &Path, events: &str) -> Run {
     let sandbox =
         Arc::new(Sandbox::new(sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox"));
     let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-    let dispatcher = match Dispatcher::load(bundles, sandbox, state.clone()) {
+    let dispatcher = match Dispatcher::load(bundles, sandbox, state) {
         Ok(d) => d,
         Err(errors) => panic!("bundles refused: {errors:?}"),
     };
+    let (runtime, store) = throw_away_store();
     let mut command_bytes = Vec::new();
     let mut notices = Vec::new();
     let mut on_notice = |n: Notice| notices.push(n);
     let report = Replay::new(
         &dispatcher,
-        state,
+        store,
+        runtime.handle().clone(),
         ReplayOptions::default(),
         &mut command_bytes,
         &mut on_notice,
