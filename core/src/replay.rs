@@ -276,7 +276,13 @@ impl<'a> Replay<'a> {
             }
             let seqs: Vec<i64> = outbox.iter().map(|e| e.seq).collect();
             self.block_on(store.outbox_done(&tenant, &seqs))?;
-            let cache = Cache::new(tenant.clone(), store.clone());
+            // A tenant the store has no state of (always so on a throw-away store) is
+            // read from memory alone.
+            let cache = if self.block_on(store.has_state(&tenant))? {
+                Cache::new(tenant.clone(), store.clone())
+            } else {
+                Cache::of_new_tenant(tenant.clone(), store.clone())
+            };
             self.tenants.insert(
                 tenant,
                 TenantBatch {

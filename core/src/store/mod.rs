@@ -279,6 +279,39 @@ impl Store {
         Ok(store)
     }
 
+    /// A statement whose `$1, $2, …` appear in ascending order, for this backend: on
+    /// SQLite they become anonymous `?`, which bind in order, because SQLite finds a
+    /// numbered parameter by a linear scan, so that binding a multi-row statement would
+    /// cost the square of its parameters.
+    fn sql(&self, text: String) -> String {
+        if self.backend == Backend::Postgres {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+                out.push('?');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    /// Whether the store holds any plugin state of `tenant`.
+    pub async fn has_state(&self, tenant: &TenantId) -> Result<bool, StoreError> {
+        sqlx::query("SELECT 1 AS one FROM leitstand_kv WHERE tenant = $1 LIMIT 1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map(|row| row.is_some())
+            .map_err(db(format!("reading state of {tenant}")))
+    }
+
     /// Which backend serves this store.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -368,6 +401,7 @@ impl Store {
             let sql = format!(
                 "SELECT event_key FROM leitstand_processed WHERE tenant = $1 AND event_key IN ({list})"
             );
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql).bind(tenant.as_str());
             for k in chunk {
                 q = q.bind(k.as_str());
@@ -455,6 +489,7 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!("DELETE FROM leitstand_outbox WHERE tenant = $1 AND seq IN ({list})");
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql).bind(tenant.as_str());
             for s in chunk {
                 q = q.bind(*s);
@@ -509,6 +544,7 @@ impl Store {
                  ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value",
                 values(chunk.len(), 4)
             );
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql);
             for (p, k, v) in chunk {
                 q = q.bind(t).bind(p.as_str()).bind(k.as_str()).bind(v.to_vec());
@@ -549,6 +585,7 @@ impl Store {
                  payload = excluded.payload, seq = excluded.seq, fired_ms = NULL",
                 values(chunk.len(), 6)
             );
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql);
             for (plugin, name, due_ms, payload, seq) in chunk {
                 q = q
@@ -561,16 +598,31 @@ impl Store {
             }
             q.execute(&mut *tx).await.map_err(db(ctx()))?;
         }
+        // Cancels (every answered call may cancel one) in multi-row deletes.
+        let cancels: Vec<_> = batch
+            .timers
+            .iter()
+            .filter(|(_, change)| matches!(change, TimerChange::Cancel))
+            .map(|(key, _)| key)
+            .collect();
+        for chunk in cancels.chunks(ROWS_PER_STATEMENT) {
+            let pairs = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = self.sql(format!(
+                "DELETE FROM leitstand_timers WHERE tenant = $1 AND fired_ms IS NULL \
+                 AND (plugin, name) IN (VALUES {pairs})"
+            ));
+            let mut q = sqlx::query(&sql).bind(t);
+            for (plugin, name) in chunk {
+                q = q.bind(plugin.as_str()).bind(name.as_str());
+            }
+            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+        }
         for ((plugin, name), change) in &batch.timers {
             let q = match change {
-                TimerChange::Set { .. } => continue,
-                TimerChange::Cancel => sqlx::query(
-                    "DELETE FROM leitstand_timers WHERE tenant = $1 AND plugin = $2 AND name = $3 \
-                     AND fired_ms IS NULL",
-                )
-                .bind(t)
-                .bind(plugin.as_str())
-                .bind(name.as_str()),
+                TimerChange::Set { .. } | TimerChange::Cancel => continue,
                 TimerChange::Fired { seq, at_ms } => sqlx::query(
                     "UPDATE leitstand_timers SET fired_ms = $5 \
                      WHERE tenant = $1 AND plugin = $2 AND name = $3 AND seq = $4",
@@ -588,6 +640,7 @@ impl Store {
                 "INSERT INTO leitstand_processed (tenant, event_key, at_ms) VALUES {}",
                 values(chunk.len(), 3)
             );
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql);
             for k in chunk {
                 q = q.bind(t).bind(k.as_str()).bind(batch.at_ms);
@@ -600,6 +653,7 @@ impl Store {
                  VALUES {}",
                 values(chunk.len(), 6)
             );
+            let sql = self.sql(sql);
             let mut q = sqlx::query(&sql);
             for e in chunk {
                 q = q

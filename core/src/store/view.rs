@@ -4,6 +4,7 @@
 //! writes buffered until the batch commits in one transaction.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::Store;
@@ -21,15 +22,29 @@ pub struct Cache {
     tenant: TenantId,
     store: Store,
     values: Mutex<HashMap<Key, Option<Vec<u8>>>>,
+    /// The cache holds every value the store has for the tenant: a miss is an unset key,
+    /// with no need to ask the store.
+    complete: AtomicBool,
 }
 
 impl Cache {
     /// An empty cache of `tenant`'s values in `store`.
     pub fn new(tenant: TenantId, store: Store) -> Arc<Self> {
+        Self::with(tenant, store, false)
+    }
+
+    /// An empty cache of a tenant the store holds no state of yet: until the cache
+    /// starts over, reads never need the store.
+    pub fn of_new_tenant(tenant: TenantId, store: Store) -> Arc<Self> {
+        Self::with(tenant, store, true)
+    }
+
+    fn with(tenant: TenantId, store: Store, complete: bool) -> Arc<Self> {
         Arc::new(Self {
             tenant,
             store,
             values: Mutex::new(HashMap::new()),
+            complete: AtomicBool::new(complete),
         })
     }
 
@@ -41,6 +56,8 @@ impl Cache {
     pub fn apply(&self, writes: &BTreeMap<Key, Option<Vec<u8>>>) {
         let mut values = self.lock();
         if values.len() + writes.len() > CACHE_LIMIT {
+            // Everything applied is committed: the store answers what memory forgets.
+            self.complete.store(false, Ordering::Relaxed);
             values.clear();
         }
         for (k, v) in writes {
@@ -97,6 +114,9 @@ impl StateStore for BatchView {
         }
         if let Some(v) = self.cache.lock().get(&k) {
             return Ok(v.clone());
+        }
+        if self.cache.complete.load(Ordering::Relaxed) {
+            return Ok(None);
         }
         let v = self
             .handle
