@@ -262,14 +262,7 @@ impl<'a> Replay<'a> {
                 ))
             })?;
             for t in pending {
-                self.timers.set(Timer {
-                    tenant: tenant.clone(),
-                    plugin: t.plugin,
-                    name: t.name,
-                    at_ms: t.due_ms,
-                    payload: t.payload,
-                    seq: t.seq,
-                });
+                self.timers.set(t.into_timer(&tenant));
             }
             for entry in &outbox {
                 self.write_command(&entry.body)?;
@@ -357,16 +350,11 @@ impl<'a> Replay<'a> {
         // Timers due before this event fire first, so decisions interleave in event time.
         self.drain_timers(env.time.timestamp_millis())?;
         let routed = routing_key.as_deref().map(routing_key_tenant);
-        let Some(view) = self.tenants.get(&env.tenant).map(|b| b.view.clone()) else {
-            let rejection = self
-                .dispatcher
-                .dispatch_in(&env, routed, Arc::new(crate::state::Detached))
-                .err()
-                .unwrap_or_else(|| {
-                    Rejection::new(RejectReason::UnknownTenant, "no bundle for the tenant")
-                });
-            self.reject(line_no, rejection);
-            return Ok(());
+        // A tenant without a bundle has no batch; the dispatcher refuses its event before
+        // any plugin could read state.
+        let view: Arc<dyn StateStore> = match self.tenants.get(&env.tenant) {
+            Some(batch) => batch.view.clone(),
+            None => Arc::new(crate::state::Detached),
         };
         let outcome = match self.dispatcher.dispatch_in(&env, routed, view) {
             Ok(o) => o,

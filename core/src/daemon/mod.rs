@@ -624,19 +624,16 @@ async fn reload(
         // Counted once its queue is declared and bound, so that an operator (or a test)
         // who sees "applied" can publish to the tenant and be sure the event is routed.
         if let Some(slot) = registry.slot(tenant) {
-            // Its queue exists from here on; in cluster mode the owner starts consuming.
+            // Its queue exists from here on; `reconcile` below starts its consumer where
+            // this daemon processes the tenant.
             s.topology_for(&slot.tenant).await?;
-            if let Some(fence) = ownership.fence_for(tenant)
-                && !s.ending.contains_key(tenant.as_str())
-            {
-                s.start_worker(shared, Source::Tenant(slot, fence)).await?;
-                tracing::info!(tenant = %tenant, "bundle added: consuming its queue");
-            }
+            tracing::info!(tenant = %tenant, "bundle added: its queue is declared");
         }
         m.bundle_reloads_total
             .with_label_values(&[tenant.as_str(), "applied"])
             .inc();
     }
+    reconcile(shared, registry, ownership, s).await?;
     shared.health.set_bundles_loaded(registry.slots().len());
     Ok(())
 }

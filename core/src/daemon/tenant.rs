@@ -129,14 +129,7 @@ impl TenantWorker {
                 Ok((pending, timer_seq, outbox, outbox_seq)) => {
                     let mut timers = TimerSchedule::new();
                     for t in pending {
-                        timers.set(Timer {
-                            tenant: tenant.clone(),
-                            plugin: t.plugin,
-                            name: t.name,
-                            at_ms: t.due_ms,
-                            payload: t.payload,
-                            seq: t.seq,
-                        });
+                        timers.set(t.into_timer(&tenant));
                     }
                     let cache = Cache::new(tenant.clone(), store.clone());
                     let term_start = fence

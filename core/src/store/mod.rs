@@ -127,6 +127,20 @@ pub struct StoredTimer {
     pub seq: i64,
 }
 
+impl StoredTimer {
+    /// The timer of `tenant` this row holds, for the schedule.
+    pub fn into_timer(self, tenant: &TenantId) -> crate::state::Timer {
+        crate::state::Timer {
+            tenant: tenant.clone(),
+            plugin: self.plugin,
+            name: self.name,
+            at_ms: self.due_ms,
+            payload: self.payload,
+            seq: self.seq,
+        }
+    }
+}
+
 /// What a batch does to one timer; the last change of a name in a batch wins.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimerChange {
