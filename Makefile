@@ -6,7 +6,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: demo test setup guests lint bench broker database
+.PHONY: demo test setup guests guest-tests lint bench broker database
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -16,6 +16,12 @@ setup:
 guests: setup
 	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) build --release --locked
 
+# Unit tests of the SDK and the plugins' pure logic run natively (their host imports are
+# not called there); the plugins' fixture suites run through the harness in `cargo test`.
+guest-tests: setup
+	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/^host: //p') \
+		-p leitstand-sdk -p leitstand-escalation -p leitstand-pool -p leitstand-ministry
+
 demo: guests
 	$(CARGO) run --locked -p leitstand -- replay --bundles examples/bundles \
 		--commands target/example-commands.jsonl examples/day.jsonl
@@ -23,6 +29,7 @@ demo: guests
 lint:
 	$(CARGO) fmt --all --check
 	cd plugins && $(CARGO) fmt --all --check
+	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) clippy --locked --release -- -D warnings
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p leitstand
 
@@ -45,7 +52,7 @@ database:
 	fi
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
 
-test: guests lint broker database
+test: guests guest-tests lint broker database
 	$(CARGO) test --locked --workspace
 
 bench: guests broker database

@@ -47,6 +47,9 @@ enum Command {
     /// Work with tenant bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Write and test plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Run the daemon: consume events from RabbitMQ, publish commands, serve /metrics,
     /// /healthz and /readyz. SIGTERM or SIGINT stop it gracefully, SIGHUP reloads bundles.
     Run {
@@ -107,6 +110,57 @@ enum BundleCommand {
     },
 }
 
+/// `leitstand plugin …`.
+#[derive(Debug, Subcommand)]
+enum PluginCommand {
+    /// Run a plugin over fixture events and compare what it does with the expectation,
+    /// line by line. Give a suite (`--suite DIR`: every subdirectory with an events.jsonl
+    /// is a case), one case directory (`--case DIR`), or the files themselves.
+    Test(PluginTestArgs),
+    /// Start a new plugin from the template, with a passing fixture.
+    New {
+        /// The plugin's name (`[a-z][a-z0-9-]*`); the crate is `leitstand-NAME`.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// The plugin workspace to create it in.
+        #[arg(long, value_name = "DIR", default_value = "plugins")]
+        dir: PathBuf,
+    },
+}
+
+/// `leitstand plugin test`.
+#[derive(Debug, clap::Args)]
+struct PluginTestArgs {
+    /// The plugin component.
+    #[arg(value_name = "PLUGIN.wasm")]
+    plugin: PathBuf,
+    /// A directory of cases.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["case", "events"])]
+    suite: Option<PathBuf>,
+    /// One case directory.
+    #[arg(long, value_name = "DIR", conflicts_with = "events")]
+    case: Option<PathBuf>,
+    /// The plugin's configuration (TOML; the bundle's `[plugins.config]` table).
+    #[arg(long, value_name = "CFG.toml", requires = "events")]
+    config: Option<PathBuf>,
+    /// The fixture events, one CloudEvent per line.
+    #[arg(long, value_name = "IN.jsonl", requires = "expect")]
+    events: Option<PathBuf>,
+    /// The expected lines.
+    #[arg(long, value_name = "OUT.jsonl")]
+    expect: Option<PathBuf>,
+    /// Simulated endpoints for `http.post`.
+    #[arg(long, value_name = "ENDPOINTS.toml")]
+    endpoints: Option<PathBuf>,
+    /// Harness settings (timezone, grants, limits) for a case given by its files.
+    #[arg(long, value_name = "HARNESS.toml")]
+    settings: Option<PathBuf>,
+    /// Write what the plugin did into the expectation files instead of comparing. Review
+    /// every line before committing it: the fixture is the specification.
+    #[arg(long)]
+    write_expect: bool,
+}
+
 /// Runs `work` on a multi-threaded runtime (plugins run on its workers); a failure to
 /// start or a fatal error is exit code 1.
 fn daemon<F, Fut>(work: F) -> anyhow::Result<ExitCode>
@@ -142,6 +196,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Replay(args) => replay(&config, &args),
         Command::Bundle(BundleCommand::Check { dir }) => bundle_check(&config, &dir),
+        Command::Plugin(PluginCommand::Test(args)) => plugin_test(&config, &args),
+        Command::Plugin(PluginCommand::New { name, dir }) => {
+            crate::harness::template::create(&dir, &name).map(|created| {
+                println!("{created}");
+                ExitCode::SUCCESS
+            })
+        }
         Command::Run { bundles } => {
             let dir = bundles.unwrap_or_else(|| config.daemon.bundles.clone());
             daemon(|| crate::daemon::run(config.clone(), dir))
@@ -274,6 +335,70 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_test(config: &Config, args: &PluginTestArgs) -> anyhow::Result<ExitCode> {
+    use crate::harness::{self, Case, Settings};
+    let settings = match &args.settings {
+        Some(path) => Settings::read(path)?,
+        None => Settings::default(),
+    };
+    let cases = if let Some(dir) = &args.suite {
+        harness::suite(dir)?
+    } else if let Some(dir) = &args.case {
+        let parent = dir.parent().map(|p| p.join(harness::SETTINGS_FILE));
+        let inherited = match parent.filter(|p| p.is_file()) {
+            Some(p) => Settings::read(&p)?.overridden_by(settings),
+            None => settings,
+        };
+        vec![Case::in_dir(dir, &inherited)?]
+    } else {
+        let (Some(events), Some(expect)) = (&args.events, &args.expect) else {
+            anyhow::bail!("give --suite DIR, --case DIR, or --events and --expect (with --config)");
+        };
+        vec![Case {
+            name: events.display().to_string(),
+            config: args.config.clone().unwrap_or_default(),
+            events: events.clone(),
+            expect: expect.clone(),
+            endpoints: args.endpoints.clone(),
+            settings,
+        }]
+    };
+    let sandbox = sandbox(config)?;
+    let mut failed = 0;
+    for case in &cases {
+        if args.write_expect {
+            let lines = harness::execute_case(&sandbox, &args.plugin, case)?;
+            harness::write_expectation(&case.expect, &lines)?;
+            println!(
+                "wrote   {} ({} lines) to {}",
+                case.name,
+                lines.len(),
+                case.expect.display()
+            );
+            continue;
+        }
+        let report = harness::run_case(&sandbox, &args.plugin, case)
+            .with_context(|| format!("case {}", case.name))?;
+        print!("{report}");
+        if !report.passed() {
+            failed += 1;
+        }
+    }
+    if args.write_expect {
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{} case(s): {} passed, {failed} failed",
+        cases.len(),
+        cases.len() - failed
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn report_notice(n: &Notice) {

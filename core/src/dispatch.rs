@@ -20,10 +20,13 @@ use crate::sandbox::{
     TimerDecision,
 };
 use crate::state::{StateStore, StateWrites, Timer};
-use crate::tenants::{self, Bundle, BundleError, FailurePolicy};
+use crate::tenants::{self, Bundle, BundleError, FailurePolicy, Fallback};
 
 /// The event type of a due timer.
 pub const TIMER_FIRED: &str = "timer.fired";
+
+/// The event type of a settled `http.post` delivery, sent to the plugin that posted.
+pub const HTTP_RESPONSE: &str = "http.response";
 
 /// An outbound command: a CloudEvent as written to `leitstand.commands` (CONTRACT §3).
 /// Field order is fixed, so the same decisions always serialise to the same bytes.
@@ -105,6 +108,8 @@ pub struct Outcome {
     pub effects: BTreeMap<String, Effects>,
     /// How many plugins ran.
     pub invoked: usize,
+    /// Plugins that failed and whose bundle fallback command was emitted in their place.
+    pub fallbacks: Vec<String>,
 }
 
 /// A tenant with its bundle and its prepared plugins.
@@ -183,12 +188,22 @@ impl TenantRuntime {
         Ok(run(sandbox, self, &scope, env, self.subscribers(env)))
     }
 
-    /// The plugins subscribed to the event's type, in bundle order.
+    /// The plugins subscribed to the event's type, in bundle order. An `http.response`
+    /// goes to the plugin whose `http.post` it answers (named by its source) alone.
     fn subscribers<'a>(&'a self, env: &'a Envelope) -> impl Iterator<Item = &'a PreparedPlugin> {
+        let answers = (env.event_type == HTTP_RESPONSE).then(|| {
+            env.source
+                .strip_prefix(&format!("leitstand/{}/", self.bundle.tenant))
+                .unwrap_or_default()
+                .to_owned()
+        });
         self.plugins
             .iter()
             .zip(&self.bundle.plugins)
-            .filter(|(_, spec)| spec.subscribe.contains(&env.event_type))
+            .filter(move |(_, spec)| match &answers {
+                Some(plugin) => spec.name == *plugin,
+                None => spec.subscribe.contains(&env.event_type),
+            })
             .map(|(p, _)| p)
     }
 
@@ -259,6 +274,17 @@ impl Dispatcher {
         state: Arc<dyn StateStore>,
     ) -> Result<Self, Vec<BundleError>> {
         let tenants = prepare_all(path, &sandbox, &state)?;
+        Ok(Self { sandbox, tenants })
+    }
+
+    /// Prepares the given bundles (the plugin test harness builds its bundle in memory).
+    /// All errors are returned, not just the first.
+    pub fn from_bundles(
+        bundles: Vec<Bundle>,
+        sandbox: Arc<Sandbox>,
+        state: Arc<dyn StateStore>,
+    ) -> Result<Self, Vec<BundleError>> {
+        let tenants = prepare_bundles(bundles, &sandbox, &state)?;
         Ok(Self { sandbox, tenants })
     }
 
@@ -340,9 +366,17 @@ pub fn prepare_all(
     sandbox: &Sandbox,
     state: &Arc<dyn StateStore>,
 ) -> Result<BTreeMap<TenantId, Arc<TenantRuntime>>, Vec<BundleError>> {
+    prepare_bundles(tenants::load_all(path)?, sandbox, state)
+}
+
+fn prepare_bundles(
+    bundles: Vec<Bundle>,
+    sandbox: &Sandbox,
+    state: &Arc<dyn StateStore>,
+) -> Result<BTreeMap<TenantId, Arc<TenantRuntime>>, Vec<BundleError>> {
     let mut tenants = BTreeMap::new();
     let mut errors = Vec::new();
-    for bundle in tenants::load_all(path)? {
+    for bundle in bundles {
         match TenantRuntime::prepare(bundle, sandbox, state.clone()) {
             Ok(rt) => {
                 tenants.insert(rt.bundle.tenant.clone(), Arc::new(rt));
@@ -405,13 +439,61 @@ fn run<'a>(
                     },
                 );
             }
-            Err(failure) => outcome.failures.push(FailedPlugin {
-                plugin: plugin.name().to_owned(),
-                failure,
-            }),
+            Err(failure) => {
+                // A store failure is retried with the whole batch; no fail-open for it.
+                let fallback = rt
+                    .bundle
+                    .plugins
+                    .iter()
+                    .find(|spec| spec.name == plugin.name())
+                    .and_then(|spec| spec.fallback.as_ref())
+                    .filter(|_| !matches!(failure, PluginFailure::StateUnavailable(_)))
+                    .and_then(|f| fallback_command(f, env));
+                if let Some(c) = fallback {
+                    let source = format!("leitstand/{}/{}", rt.bundle.tenant, plugin.name());
+                    outcome
+                        .commands
+                        .push(command(env, &source, &time, plugin.name(), 0, c));
+                    outcome.fallbacks.push(plugin.name().to_owned());
+                }
+                outcome.failures.push(FailedPlugin {
+                    plugin: plugin.name().to_owned(),
+                    failure,
+                });
+            }
         }
     }
     outcome
+}
+
+/// The bundle's fallback command for `env`, when the fallback applies to it: the fixed
+/// data, the copied fields, the event's subject.
+fn fallback_command(f: &Fallback, env: &Envelope) -> Option<CommandDecision> {
+    if !f.events.contains(&env.event_type) {
+        return None;
+    }
+    let matches = f
+        .when
+        .iter()
+        .all(|(field, want)| match env.data.get(field) {
+            Some(have) => have == want,
+            // CONTRACT §2: a call's priority is `normal` when absent.
+            None => field == "priority" && want.as_str() == Some("normal"),
+        });
+    if !matches {
+        return None;
+    }
+    let mut data = f.data.clone();
+    for field in &f.copy {
+        if let Some(v) = env.data.get(field) {
+            data.insert(field.clone(), v.clone());
+        }
+    }
+    Some(CommandDecision {
+        command_type: f.command_type.clone(),
+        subject: env.subject.clone(),
+        data,
+    })
 }
 
 fn command(

@@ -25,6 +25,10 @@
 //! - [`daemon`]: `leitstand run`: the supervisor, one consumer per tenant, graceful
 //!   shutdown, bundle reload.
 //! - [`replay`]: the broker-free transport: a JSON Lines file in, commands and a report out.
+//! - [`harness`]: `leitstand plugin test`: one plugin over fixture events, compared with
+//!   the fixture's expectation; `leitstand plugin new` from the template.
+//! - [`delivery`]: plugins' `http.post` deliveries: retry policy, judging answers, the
+//!   `http.response` event.
 //! - [`config`]: the daemon's configuration (TOML file + `LEITSTAND_*` environment).
 //! - [`cli`]: the `leitstand` command line.
 #![forbid(unsafe_code)]
@@ -32,9 +36,11 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod delivery;
 pub mod dispatch;
 pub mod domain;
 pub mod envelope;
+pub mod harness;
 pub mod http;
 pub mod metrics;
 pub mod replay;

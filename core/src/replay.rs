@@ -99,6 +99,8 @@ pub struct ReplayStats {
     pub plugin_calls: u64,
     /// Plugin calls failed, by failure kind.
     pub plugin_failures: BTreeMap<String, u64>,
+    /// Fallback commands emitted in place of failed plugins.
+    pub fallbacks: u64,
     /// Commands written.
     pub commands: u64,
     /// Timers fired.
@@ -151,6 +153,7 @@ pub struct Replay<'a> {
     /// The batch's commands in the order they were decided: tenant and outbox index.
     order: Vec<(TenantId, usize)>,
     in_batch: u64,
+    line_no: u64,
     clock: Option<DateTime<Utc>>,
     stats: ReplayStats,
     commands: &'a mut dyn Write,
@@ -195,6 +198,7 @@ impl<'a> Replay<'a> {
             tenants: BTreeMap::new(),
             order: Vec::new(),
             in_batch: 0,
+            line_no: 0,
             clock: None,
             stats: ReplayStats::default(),
             commands,
@@ -204,9 +208,8 @@ impl<'a> Replay<'a> {
 
     /// Reads every line of `input`, then fires the timers within the horizon.
     pub fn run(mut self, mut input: impl BufRead) -> anyhow::Result<ReplayReport> {
-        self.load()?;
+        self.start()?;
         let mut buf = Vec::new();
-        let mut line_no = 0u64;
         loop {
             buf.clear();
             let n = input
@@ -215,17 +218,55 @@ impl<'a> Replay<'a> {
             if n == 0 {
                 break;
             }
-            line_no += 1;
-            let line = trim_ascii(&buf);
-            if line.is_empty() {
-                continue;
-            }
-            self.line(line_no, line)?;
-            self.in_batch += 1;
-            if self.in_batch >= BATCH_LINES {
-                self.flush()?;
-            }
+            self.feed(&buf)?;
         }
+        self.finish()
+    }
+
+    /// Takes what the store holds (pending timers, unwritten commands); call once before
+    /// the first [`Self::feed`].
+    pub fn start(&mut self) -> anyhow::Result<()> {
+        self.load()
+    }
+
+    /// Processes one line (a CloudEvent; blank lines are skipped but counted), firing the
+    /// timers due before its event first.
+    pub fn feed(&mut self, raw: &[u8]) -> anyhow::Result<()> {
+        self.line_no += 1;
+        let line = trim_ascii(raw);
+        if line.is_empty() {
+            return Ok(());
+        }
+        self.line(self.line_no, line)?;
+        self.in_batch += 1;
+        if self.in_batch >= BATCH_LINES {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Fires every timer due at or before `until_ms`.
+    pub fn advance(&mut self, until_ms: i64) -> anyhow::Result<()> {
+        self.drain_timers(until_ms)
+    }
+
+    /// When the next pending timer is due.
+    pub fn next_timer_ms(&self) -> Option<i64> {
+        self.timers.next_due()
+    }
+
+    /// The latest event time seen so far.
+    pub fn clock(&self) -> Option<DateTime<Utc>> {
+        self.clock
+    }
+
+    /// Commits what is decided so far and writes its commands.
+    pub fn commit(&mut self) -> anyhow::Result<()> {
+        self.flush()
+    }
+
+    /// Fires the timers within the horizon after the last event, commits, and reports.
+    pub fn finish(mut self) -> anyhow::Result<ReplayReport> {
         if let Some(last) = self.clock {
             let until = last + self.options.timer_horizon;
             self.drain_timers(until.timestamp_millis())?;
@@ -434,6 +475,7 @@ impl<'a> Replay<'a> {
 
     fn apply(&mut self, line: Option<u64>, env: &Envelope, outcome: Outcome) -> anyhow::Result<()> {
         self.stats.plugin_calls += outcome.invoked as u64;
+        self.stats.fallbacks += outcome.fallbacks.len() as u64;
         for failed in outcome.failures {
             if let crate::sandbox::PluginFailure::StateUnavailable(detail) = &failed.failure {
                 anyhow::bail!("the store failed while a plugin read its state: {detail}");

@@ -1,5 +1,6 @@
 //! `leitstand run`: the daemon. A supervisor keeps a broker session alive (connect, declare
-//! the topology, start one consumer per tenant queue and one for unrouted events) and
+//! the topology, start one consumer per tenant queue, one for unrouted events and one for
+//! plugins' HTTP deliveries) and
 //! rebuilds it with jittered backoff whenever the broker goes away; signals drive
 //! graceful shutdown (SIGTERM, SIGINT) and bundle reload (SIGHUP, or a change in the
 //! bundle directory).
@@ -8,6 +9,7 @@
 //! runs in [`crate::dispatch`], figures in [`crate::metrics`], endpoints in [`crate::http`].
 
 mod cluster;
+mod deliveries;
 mod registry;
 mod tenant;
 mod unrouted;
@@ -42,6 +44,8 @@ enum Source {
     Tenant(Arc<TenantSlot>, Option<Fence>),
     /// `leitstand.unrouted`: events no tenant queue took; each is dead-lettered.
     Unrouted,
+    /// `leitstand.http`: plugins' `http.post` commands to deliver.
+    Deliveries(Arc<Registry>),
 }
 
 /// `[daemon]`: the daemon's own settings.
@@ -377,6 +381,7 @@ impl Session {
         let name = match &source {
             Source::Tenant(slot, _) => slot.tenant.to_string(),
             Source::Unrouted => String::new(),
+            Source::Deliveries(_) => crate::transport::HTTP_QUEUE.to_owned(),
         };
         let channel = self
             .consume
@@ -401,6 +406,11 @@ impl Session {
                 Source::Unrouted => unrouted::run(shared, channel, publisher, stop_rx)
                     .await
                     .map(|()| tenant::Ended::Stopped),
+                Source::Deliveries(registry) => {
+                    deliveries::run(shared, registry, channel, publisher, stop_rx)
+                        .await
+                        .map(|()| tenant::Ended::Stopped)
+                }
             };
             (name, id, r)
         });
@@ -506,6 +516,8 @@ async fn run_session(
         let _ = ch.close(200, "topology declared".into()).await;
     }
     s.start_worker(shared, Source::Unrouted).await?;
+    s.start_worker(shared, Source::Deliveries(registry.clone()))
+        .await?;
     reconcile(shared, registry, &control.ownership, s).await?;
     shared.health.set_broker(true);
     shared.health.set_consuming(true);

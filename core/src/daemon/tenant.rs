@@ -657,6 +657,13 @@ impl Builder<'_> {
         policy: impl Fn(&str) -> FailurePolicy,
     ) -> Result<Result<(), Rejection>, BuildError> {
         let mut dead = Vec::new();
+        for plugin in &outcome.fallbacks {
+            self.metrics
+                .fallbacks_total
+                .with_label_values(&[self.tenant.as_str(), plugin])
+                .inc();
+            tracing::warn!(tenant = %self.tenant, plugin = %plugin, event_id = %env.id, "a plugin failed: its bundle's fallback command is emitted");
+        }
         for failed in &outcome.failures {
             if let PluginFailure::StateUnavailable(detail) = &failed.failure {
                 return Err(BuildError::State(detail.clone()));

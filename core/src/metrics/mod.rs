@@ -103,6 +103,16 @@ pub struct Metrics {
     pub store_pruned_total: IntCounter,
     /// `leitstand_tenants_owned`: cluster mode: tenants whose lease this daemon holds.
     pub tenants_owned: IntGauge,
+    /// `leitstand_fallbacks_total{tenant, plugin}`: bundle fallback commands emitted in
+    /// place of a failed plugin.
+    pub fallbacks_total: IntCounterVec,
+    /// `leitstand_http_attempts_total{tenant, plugin, outcome}`: POSTs of `http.post`
+    /// deliveries, by `outcome`: `delivered`, `rejected`, `gave-up`, `retry` (the endpoint
+    /// answered 408, 429 or 5xx) or `unreachable` (no answer).
+    pub http_attempts_total: IntCounterVec,
+    /// `leitstand_http_deliveries_total{tenant, plugin, outcome}`: `http.post` deliveries
+    /// settled, by `outcome`: `delivered`, `rejected` or `gave-up`.
+    pub http_deliveries_total: IntCounterVec,
 }
 
 impl Metrics {
@@ -278,6 +288,38 @@ impl Metrics {
                 IntGauge::new(
                     "leitstand_tenants_owned",
                     "Cluster mode: tenants whose lease this daemon holds.",
+                )?,
+            )?,
+            fallbacks_total: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "leitstand_fallbacks_total",
+                        "Bundle fallback commands emitted in place of a failed plugin.",
+                    ),
+                    &["tenant", "plugin"],
+                )?,
+            )?,
+            http_attempts_total: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "leitstand_http_attempts_total",
+                        "POSTs of plugins' http.post deliveries, by outcome (delivered, \
+                         rejected, gave-up, retry, unreachable).",
+                    ),
+                    &["tenant", "plugin", "outcome"],
+                )?,
+            )?,
+            http_deliveries_total: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "leitstand_http_deliveries_total",
+                        "Plugins' http.post deliveries settled, by outcome (delivered, \
+                         rejected, gave-up).",
+                    ),
+                    &["tenant", "plugin", "outcome"],
                 )?,
             )?,
             registry,
@@ -480,6 +522,13 @@ mod tests {
             .observe(0.002);
         m.store_pruned_total.inc_by(4);
         m.tenants_owned.set(2);
+        m.fallbacks_total.with_label_values(&["t", "p"]).inc();
+        m.http_attempts_total
+            .with_label_values(&["t", "p", "retry"])
+            .inc();
+        m.http_deliveries_total
+            .with_label_values(&["t", "p", "delivered"])
+            .inc();
     }
 
     #[test]
@@ -506,6 +555,9 @@ mod tests {
             ("leitstand_store_commit_seconds", "histogram"),
             ("leitstand_store_pruned_total", "counter"),
             ("leitstand_tenants_owned", "gauge"),
+            ("leitstand_fallbacks_total", "counter"),
+            ("leitstand_http_attempts_total", "counter"),
+            ("leitstand_http_deliveries_total", "counter"),
         ];
         for (name, kind) in expected {
             assert_eq!(

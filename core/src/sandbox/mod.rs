@@ -244,6 +244,7 @@ pub struct PreparedPlugin {
     config_json: String,
     limits: PluginLimits,
     grant: std::collections::BTreeSet<String>,
+    endpoints: std::collections::BTreeSet<String>,
     digest: WasmDigest,
 }
 
@@ -425,6 +426,7 @@ impl Sandbox {
             config_json: spec.config.to_string(),
             limits: spec.limits,
             grant: spec.grant.clone(),
+            endpoints: spec.endpoints.keys().cloned().collect(),
             digest: spec.digest,
         };
         let scope = Scope {
@@ -612,6 +614,10 @@ fn last_words(stderr: &str) -> Option<String> {
     lines.last().map(|l| (*l).to_owned())
 }
 
+/// A grant of every command type: never from a bundle (`*` is not a type name), only for
+/// the plugin test harness, which checks what a plugin emits against its fixture instead.
+pub const GRANT_ALL: &str = "*";
+
 /// The largest JSON text a timer payload may have, in bytes.
 pub const MAX_TIMER_PAYLOAD_BYTES: usize = 16 * 1024;
 
@@ -637,7 +643,7 @@ fn check_output(
     }
     let mut commands = Vec::with_capacity(d.commands.len());
     for (i, c) in d.commands.into_iter().enumerate() {
-        if !plugin.grant.contains(&c.type_) {
+        if !plugin.grant.contains(&c.type_) && !plugin.grant.contains(GRANT_ALL) {
             return bad(format!(
                 "command {i} has type {:?}, which the bundle does not grant",
                 c.type_
@@ -653,6 +659,21 @@ fn check_output(
             }
             Err(e) => return bad(format!("command {i} ({}): data is not JSON: {e}", c.type_)),
         };
+        if c.type_ == crate::tenants::HTTP_POST {
+            let endpoint = data.get("endpoint").and_then(Value::as_str);
+            match endpoint {
+                Some(name) if plugin.endpoints.contains(name) => {}
+                Some(name) => {
+                    return bad(format!(
+                        "command {i} (http.post) names endpoint {name:?}, which the bundle does not declare"
+                    ));
+                }
+                None => return bad(format!("command {i} (http.post) names no endpoint")),
+            }
+            if !data.contains_key("body") {
+                return bad(format!("command {i} (http.post) has no body"));
+            }
+        }
         commands.push(CommandDecision {
             command_type: c.type_,
             subject: c.subject,

@@ -10,8 +10,8 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use super::{
-    AbandonPolicy, Bundle, BundleError, FailurePolicy, MANIFEST, PluginLimits, PluginSpec,
-    QueueSpec, SlaSettings, TenantId, WasmDigest,
+    AbandonPolicy, Bundle, BundleError, Endpoint, FailurePolicy, Fallback, HTTP_POST, MANIFEST,
+    PluginLimits, PluginSpec, QueueSpec, SlaSettings, TenantId, WasmDigest,
 };
 
 /// `tenant.toml`.
@@ -122,6 +122,56 @@ struct PluginFile {
     /// The plugin's own configuration.
     #[serde(default = "empty_table")]
     config: serde_json::Value,
+    /// The command emitted in the plugin's place when it fails.
+    fallback: Option<FallbackFile>,
+    /// HTTP endpoints its `http.post` commands may name.
+    #[serde(default)]
+    endpoints: BTreeMap<String, EndpointFile>,
+}
+
+/// `[plugins.fallback]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FallbackFile {
+    #[serde(rename = "type")]
+    command_type: String,
+    events: Option<Vec<String>>,
+    #[serde(default)]
+    when: BTreeMap<String, serde_json::Value>,
+    #[serde(default = "empty_table")]
+    data: serde_json::Value,
+    #[serde(default)]
+    copy: Vec<String>,
+}
+
+/// `[plugins.endpoints.<name>]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointFile {
+    url: String,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+    token_env: Option<String>,
+    #[serde(default = "default_first_backoff_ms")]
+    first_backoff_ms: u64,
+    #[serde(default = "default_max_backoff_ms")]
+    max_backoff_ms: u64,
+    #[serde(default = "default_max_attempts")]
+    max_attempts: u32,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_first_backoff_ms() -> u64 {
+    1_000
+}
+fn default_max_backoff_ms() -> u64 {
+    300_000
+}
+fn default_max_attempts() -> u32 {
+    // With the defaults: about 13 hours of retries, most of them 5 minutes apart.
+    160
 }
 
 fn empty_table() -> serde_json::Value {
@@ -250,16 +300,45 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
         if !p.config.is_object() {
             return Err(err(&key("config"), "must be a table".into()));
         }
+        let subscribe = p.subscribe.into_iter().collect::<BTreeSet<_>>();
+        let grant: BTreeSet<String> = p.grant.into_iter().collect();
+        let fallback = match p.fallback {
+            Some(f) => Some(
+                fallback(f, &subscribe, &grant)
+                    .map_err(|(k, r)| err(&key(&format!("fallback.{k}")), r))?,
+            ),
+            None => None,
+        };
+        let mut endpoints = BTreeMap::new();
+        for (name, e) in p.endpoints {
+            let endpoint =
+                endpoint(e).map_err(|(k, r)| err(&key(&format!("endpoints.{name}.{k}")), r))?;
+            endpoints.insert(name, endpoint);
+        }
+        if !endpoints.is_empty() && !grant.contains(HTTP_POST) {
+            return Err(err(
+                &key("grant"),
+                format!("the plugin declares endpoints but is not granted {HTTP_POST:?}"),
+            ));
+        }
+        if grant.contains(HTTP_POST) && endpoints.is_empty() {
+            return Err(err(
+                &key("endpoints"),
+                format!("the plugin is granted {HTTP_POST:?} but declares no endpoint"),
+            ));
+        }
         plugins.push(PluginSpec {
             name: p.name,
             wasm_path,
             digest,
             wasm: Arc::from(bytes),
-            subscribe: p.subscribe.into_iter().collect::<BTreeSet<_>>(),
-            grant: p.grant.into_iter().collect(),
+            subscribe,
+            grant,
             limits,
             on_failure: p.on_failure,
             config: p.config,
+            fallback,
+            endpoints,
         });
     }
 
@@ -272,6 +351,93 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
         sla,
         queues,
         plugins,
+    })
+}
+
+fn fallback(
+    f: FallbackFile,
+    subscribe: &BTreeSet<String>,
+    grant: &BTreeSet<String>,
+) -> Result<Fallback, (&'static str, String)> {
+    if !grant.contains(&f.command_type) {
+        return Err((
+            "type",
+            format!(
+                "{:?} is not granted to the plugin (add it to `grant`)",
+                f.command_type
+            ),
+        ));
+    }
+    if f.command_type == HTTP_POST {
+        return Err(("type", format!("{HTTP_POST:?} cannot be a fallback")));
+    }
+    let events: BTreeSet<String> = match f.events {
+        Some(events) => events.into_iter().collect(),
+        None => subscribe.clone(),
+    };
+    if let Some(e) = events.iter().find(|e| !subscribe.contains(*e)) {
+        return Err((
+            "events",
+            format!("{e:?} is not an event type the plugin subscribes to"),
+        ));
+    }
+    let serde_json::Value::Object(data) = f.data else {
+        return Err(("data", "must be a table".into()));
+    };
+    Ok(Fallback {
+        command_type: f.command_type,
+        events,
+        when: f.when,
+        data,
+        copy: f.copy,
+    })
+}
+
+fn endpoint(e: EndpointFile) -> Result<Endpoint, (&'static str, String)> {
+    let scheme_ok = e.url.starts_with("https://") || e.url.starts_with("http://");
+    if !scheme_ok || e.url.parse::<http::Uri>().is_err() {
+        return Err((
+            "url",
+            format!("{:?} is not an http:// or https:// URL", e.url),
+        ));
+    }
+    if e.timeout_ms == 0 {
+        return Err(("timeout_ms", "must be at least 1".into()));
+    }
+    if e.first_backoff_ms == 0 {
+        return Err(("first_backoff_ms", "must be at least 1".into()));
+    }
+    if e.max_backoff_ms < e.first_backoff_ms {
+        return Err((
+            "max_backoff_ms",
+            format!(
+                "{} is less than first_backoff_ms ({})",
+                e.max_backoff_ms, e.first_backoff_ms
+            ),
+        ));
+    }
+    if e.max_attempts == 0 {
+        return Err(("max_attempts", "must be at least 1".into()));
+    }
+    if let Some(var) = &e.token_env {
+        let valid = !var.is_empty()
+            && var
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+        if !valid {
+            return Err((
+                "token_env",
+                format!("{var:?} is not an environment variable name ([A-Z0-9_]+)"),
+            ));
+        }
+    }
+    Ok(Endpoint {
+        url: e.url,
+        timeout_ms: e.timeout_ms,
+        token_env: e.token_env,
+        first_backoff_ms: e.first_backoff_ms,
+        max_backoff_ms: e.max_backoff_ms,
+        max_attempts: e.max_attempts,
     })
 }
 

@@ -20,6 +20,9 @@ pub use crate::envelope::TenantId;
 /// The name of the manifest in a bundle directory.
 pub const MANIFEST: &str = "tenant.toml";
 
+/// The command type by which a plugin asks the host to POST to one of its endpoints.
+pub const HTTP_POST: &str = "http.post";
+
 /// A bundle that cannot be used. Names the file, the key (when one is to blame) and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct BundleError {
@@ -191,6 +194,58 @@ pub struct PluginSpec {
     pub on_failure: FailurePolicy,
     /// Its own configuration, handed to it as JSON.
     pub config: serde_json::Value,
+    /// The command the host emits in the plugin's place when it fails on an event.
+    pub fallback: Option<Fallback>,
+    /// The HTTP endpoints its `http.post` commands may name, by name.
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+/// A host-side fail-open: when the plugin fails on a matching event, the host emits this
+/// command instead of nothing (the failure is still logged, counted and handled by the
+/// plugin's `on_failure`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fallback {
+    /// The command type; the bundle must grant it to the plugin.
+    pub command_type: String,
+    /// Event types it applies to (default: every type the plugin subscribes to).
+    pub events: BTreeSet<String>,
+    /// Fields of the event's `data` that must equal these values for it to apply
+    /// (e.g. `priority = "emergency"`); a field missing from the event never matches,
+    /// except that `priority` is `normal` when absent (CONTRACT §2).
+    pub when: BTreeMap<String, serde_json::Value>,
+    /// The command's fixed `data`.
+    pub data: serde_json::Map<String, serde_json::Value>,
+    /// Fields copied from the event's `data` into the command's (when present).
+    pub copy: Vec<String>,
+}
+
+/// An HTTP endpoint a plugin may post to through the host (`http.post`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Where the host POSTs (`http://` or `https://`).
+    pub url: String,
+    /// One attempt's time limit, in milliseconds.
+    pub timeout_ms: u64,
+    /// An environment variable of the daemon holding a bearer token for the
+    /// `Authorization` header; the token itself never appears in a bundle.
+    pub token_env: Option<String>,
+    /// The wait before the first retry, in milliseconds; it doubles per attempt.
+    pub first_backoff_ms: u64,
+    /// The longest wait between two attempts, in milliseconds.
+    pub max_backoff_ms: u64,
+    /// After this many attempts the host gives up and tells the plugin.
+    pub max_attempts: u32,
+}
+
+impl Endpoint {
+    /// The wait after failed attempt number `attempt` (from 1): the first backoff doubled
+    /// per attempt, capped.
+    pub fn backoff_ms(&self, attempt: u32) -> u64 {
+        let doublings = attempt.saturating_sub(1).min(40);
+        self.first_backoff_ms
+            .saturating_mul(1u64 << doublings)
+            .min(self.max_backoff_ms)
+    }
 }
 
 /// A tenant's validated bundle.

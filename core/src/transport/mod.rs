@@ -30,6 +30,9 @@ pub const DEAD: &str = "leitstand.dead";
 /// The alternate exchange and queue of events no tenant queue is bound for: the daemon
 /// reads them and dead-letters each with its reason (usually `unknown-tenant`).
 pub const UNROUTED: &str = "leitstand.unrouted";
+/// The quorum queue of `http.post` commands awaiting delivery, bound to
+/// `leitstand.commands` with `*.http.post`.
+pub const HTTP_QUEUE: &str = "leitstand.http";
 /// The header naming why a message was dead-lettered.
 pub const ERROR_HEADER: &str = "x-leitstand-error";
 /// The header with one human-readable line about it.

@@ -255,6 +255,22 @@ impl Message {
         })
     }
 
+    /// An event of the host's own for `leitstand.events` (an `http.response`): persistent,
+    /// `message_id` the event id, structured-mode CloudEvent body.
+    pub fn event(routing_key: String, id: &str, event_type: &str, body: Vec<u8>) -> Self {
+        let properties = BasicProperties::default()
+            .with_delivery_mode(PERSISTENT)
+            .with_message_id(id.into())
+            .with_content_type("application/cloudevents+json".into())
+            .with_type(event_type.into());
+        Self {
+            exchange: super::EVENTS_EXCHANGE.to_owned(),
+            routing_key,
+            properties,
+            body,
+        }
+    }
+
     /// A copy of an input for `leitstand.dead`: the body unchanged, the original
     /// properties and routing key kept, the reason headers added, persistent.
     pub fn dead_letter(

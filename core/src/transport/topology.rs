@@ -1,11 +1,12 @@
-//! Declaring the CONTRACT §4 names. Every declaration is idempotent, so the daemon declares
+//! Declaring the CONTRACT §4 names (and `leitstand.http`, the queue of plugins' HTTP
+//! deliveries). Every declaration is idempotent, so the daemon declares
 //! at each (re)connect and `leitstand topology` can provision ahead of it.
 
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Channel, ExchangeKind};
 
-use super::{COMMANDS_EXCHANGE, DEAD, EVENTS_EXCHANGE, TransportError, UNROUTED};
+use super::{COMMANDS_EXCHANGE, DEAD, EVENTS_EXCHANGE, HTTP_QUEUE, TransportError, UNROUTED};
 use crate::envelope::TenantId;
 
 /// The input queue of `tenant`: a quorum queue bound to `leitstand.events` with
@@ -74,7 +75,10 @@ impl Topology {
         // The dead-letter queue itself has no dead-letter exchange: nothing leaves it but
         // by an operator's hand.
         self.queue(ch, DEAD, DEAD, "", false).await?;
-        self.queue(ch, UNROUTED, UNROUTED, "", true).await
+        self.queue(ch, UNROUTED, UNROUTED, "", true).await?;
+        // Plugins' `http.post` commands, delivered by the daemons from here.
+        self.queue(ch, HTTP_QUEUE, COMMANDS_EXCHANGE, "*.http.post", true)
+            .await
     }
 
     /// Declares `tenant`'s input queue and its binding.

@@ -1,0 +1,238 @@
+//! The field's plugins against their fixture suites through the harness, the harness's
+//! report of a wrong expectation, and the host's fail-open fallback for a failing plugin.
+
+mod support;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use leitstand::harness;
+use leitstand::metrics::CustomMetrics;
+use leitstand::replay::Notice;
+use leitstand::sandbox::Sandbox;
+use serde_json::{Value, json};
+use support::PluginEntry;
+
+/// Every plugin with a fixture suite: (component, suite directory under plugins/).
+const SUITES: &[(&str, &str)] = &[
+    ("leitstand_template", "template/fixtures"),
+    ("leitstand_ministry", "ministry/fixtures"),
+    ("leitstand_escalation", "escalation/fixtures"),
+    ("leitstand_pool", "pool/fixtures"),
+];
+
+fn sandbox() -> Arc<Sandbox> {
+    Arc::new(
+        Sandbox::new(support::sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox"),
+    )
+}
+
+#[test]
+fn every_plugin_passes_its_fixture_suite() {
+    let sandbox = sandbox();
+    let mut failed = Vec::new();
+    let mut cases = 0;
+    for (guest, suite) in SUITES {
+        let wasm = support::guest(guest);
+        let dir = support::root().join("plugins").join(suite);
+        for case in harness::suite(&dir).expect("suite readable") {
+            cases += 1;
+            let report = harness::run_case(&sandbox, &wasm, &case).expect("case runs");
+            if !report.passed() {
+                failed.push(format!("{guest}: {report}"));
+            }
+        }
+    }
+    assert!(cases >= SUITES.len(), "every suite has cases");
+    assert!(
+        failed.is_empty(),
+        "{} case(s) failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+fn leitstand(args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leitstand"))
+        .args(args)
+        .env("LEITSTAND_LOG__FILTER", "warn")
+        .output()
+        .expect("leitstand runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[test]
+fn a_wrong_expectation_is_shown_line_by_line() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let case = tmp.path().join("routes-and-escalates");
+    let source = support::root().join("plugins/template/fixtures/routes-and-escalates");
+    std::fs::create_dir_all(&case).expect("case dir");
+    for f in ["config.toml", "events.jsonl", "expect.jsonl"] {
+        std::fs::copy(source.join(f), case.join(f)).expect("copy");
+    }
+    std::fs::copy(
+        support::root().join("plugins/template/fixtures/harness.toml"),
+        tmp.path().join("harness.toml"),
+    )
+    .expect("copy settings");
+    // The fixture now expects the wrong target on line 2 and misses line 4.
+    let expect = std::fs::read_to_string(case.join("expect.jsonl")).expect("read");
+    let mut lines: Vec<String> = expect.lines().map(str::to_owned).collect();
+    lines[1] = lines[1].replace("team-kreis", "team-stadt");
+    lines.remove(3);
+    std::fs::write(case.join("expect.jsonl"), lines.join("\n") + "\n").expect("write");
+
+    let wasm = support::guest("leitstand_template");
+    let (ok, said) = leitstand(&[
+        "plugin",
+        "test",
+        wasm.to_str().expect("utf-8 path"),
+        "--case",
+        case.to_str().expect("utf-8 path"),
+    ]);
+    assert!(!ok, "a wrong expectation fails the run:\n{said}");
+    let line = |prefix: &str, needle: &str| {
+        said.lines()
+            .any(|l| l.starts_with(prefix) && l.contains(needle))
+    };
+    assert!(said.contains("FAILED  routes-and-escalates"), "{said}");
+    assert!(line("  -    2  ", "\"target\":\"team-stadt\""), "{said}");
+    assert!(line("  +    2  ", "\"target\":\"team-kreis\""), "{said}");
+    assert!(line("  +    4  ", "\"cause\":\"e4\""), "{said}");
+    assert!(
+        line("       1  ", "\"cause\":\"e1\""),
+        "unchanged lines give context:\n{said}"
+    );
+    assert!(said.contains("1 case(s): 0 passed, 1 failed"), "{said}");
+
+    // Fixed again, the same case passes.
+    std::fs::copy(source.join("expect.jsonl"), case.join("expect.jsonl")).expect("restore");
+    let (ok, said) = leitstand(&[
+        "plugin",
+        "test",
+        wasm.to_str().expect("utf-8 path"),
+        "--case",
+        case.to_str().expect("utf-8 path"),
+    ]);
+    assert!(ok, "{said}");
+}
+
+#[test]
+fn plugin_new_starts_a_plugin_with_a_passing_fixture() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("Cargo.toml"), "[workspace]\n").expect("workspace");
+    let dir = tmp.path().to_str().expect("utf-8 path");
+    let (ok, said) = leitstand(&["plugin", "new", "rueckruf", "--dir", dir]);
+    assert!(ok, "{said}");
+    let manifest = std::fs::read_to_string(tmp.path().join("rueckruf/Cargo.toml")).expect("crate");
+    assert!(
+        manifest.contains("name = \"leitstand-rueckruf\""),
+        "{manifest}"
+    );
+    // The copied fixture passes against the template's component, which the new crate's
+    // source is until the integrator changes it.
+    let wasm = support::guest("leitstand_template");
+    let suite = tmp.path().join("rueckruf/fixtures");
+    let (ok, said) = leitstand(&[
+        "plugin",
+        "test",
+        wasm.to_str().expect("utf-8 path"),
+        "--suite",
+        suite.to_str().expect("utf-8 path"),
+    ]);
+    assert!(ok, "{said}");
+    let (ok, said) = leitstand(&["plugin", "new", "Bad_Name", "--dir", dir]);
+    assert!(
+        !ok && said.contains("\"Bad_Name\" is not a plugin name"),
+        "{said}"
+    );
+}
+
+/// A bundle of tenant `notruf` whose plugin `escalation` panics on every `call.offered`;
+/// `extra` are more keys of its `[[plugins]]` table.
+fn broken_escalation(extra: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    support::write_bundle(
+        tmp.path(),
+        "notruf",
+        "",
+        &[PluginEntry {
+            name: "escalation",
+            guest: "leitstand_hostile",
+            subscribe: &["call.offered"],
+            grant: &["call.route"],
+            limits: extra,
+            config: "mode = \"panic\"",
+        }],
+    );
+    tmp
+}
+
+/// A tenant whose emergency plugin fails on every event: the bundle's fallback routes
+/// every emergency call, and only emergency calls, to the partner.
+#[test]
+fn a_failing_emergency_plugin_still_yields_the_fallback_for_every_emergency_call() {
+    let tmp = broken_escalation(
+        "on_failure = \"ignore\"\n\
+         fallback = { type = \"call.route\", when = { priority = \"emergency\" }, \
+         copy = [\"call_id\", \"queue\"], \
+         data = { target = \"partner-notruf\", reason = \"fallback\" } }",
+    );
+    let mut events = Vec::new();
+    let mut emergencies = Vec::new();
+    for i in 0..60 {
+        let call = format!("c{i:03}");
+        let mut data = json!({"call_id": call, "queue": "notruf"});
+        if i % 3 == 0 {
+            data["priority"] = json!("emergency");
+            emergencies.push(call.clone());
+        } else if i % 3 == 1 {
+            data["priority"] = json!("normal");
+        }
+        let time = format!("2026-11-19T03:{:02}:{:02}+01:00", i / 60, i % 60);
+        events.push(support::event(
+            "notruf",
+            &format!("e{i}"),
+            "call.offered",
+            &time,
+            data,
+        ));
+    }
+    let run = support::replay(tmp.path(), &(events.join("\n") + "\n"));
+
+    let failures = run
+        .notices
+        .iter()
+        .filter(|n| matches!(n, Notice::PluginFailed { failure, .. } if failure.kind() == "guest-panic"))
+        .count();
+    assert_eq!(failures, 60, "the plugin failed on every call");
+    assert_eq!(run.report.replay.fallbacks, emergencies.len() as u64);
+    let routed: Vec<&Value> = run.commands.iter().collect();
+    assert_eq!(routed.len(), emergencies.len(), "{routed:?}");
+    for (command, call) in routed.iter().zip(&emergencies) {
+        assert_eq!(command["type"], "call.route");
+        assert_eq!(command["source"], "leitstand/notruf/escalation");
+        assert_eq!(
+            command["data"],
+            json!({"call_id": call, "queue": "notruf", "target": "partner-notruf", "reason": "fallback"})
+        );
+    }
+}
+
+/// A fallback must be a type the plugin is granted; the refusal names the key.
+#[test]
+fn a_fallback_of_an_ungranted_type_is_refused() {
+    let tmp = broken_escalation("fallback = { type = \"call.escalate\" }");
+    let (ok, said) = leitstand(&["bundle", "check", tmp.path().to_str().expect("utf-8 path")]);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("key `plugins.escalation.fallback.type`")
+            && said.contains("\"call.escalate\" is not granted"),
+        "{said}"
+    );
+}
