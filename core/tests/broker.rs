@@ -548,3 +548,71 @@ async fn topology_declares_the_contract_names_and_exits() {
         "{err}"
     );
 }
+
+/// The daemon emits a failing emergency plugin's fallback command for every emergency call
+/// (and for no other), and the failures are counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_emergency_plugin_yields_the_fallback_for_every_emergency_call() {
+    if skip() {
+        return;
+    }
+    let rig = Rig::new("fallback", &[]);
+    support::write_bundle(
+        &rig.bundles,
+        "notruf",
+        "",
+        &[PluginEntry {
+            name: "escalation",
+            guest: "leitstand_hostile",
+            subscribe: &["call.offered"],
+            grant: &["call.route"],
+            limits: "on_failure = \"ignore\"\n\
+                     fallback = { type = \"call.route\", when = { priority = \"emergency\" }, \
+                     copy = [\"call_id\"], data = { target = \"partner-notruf\" } }",
+            config: "mode = \"panic\"",
+        }],
+    );
+    let daemon = rig.daemon(&[]);
+    let (conn, ch) = rig.client().await;
+    let mut emergencies = BTreeSet::new();
+    let mut messages = Vec::new();
+    for n in 0..90 {
+        let mut event: serde_json::Value =
+            serde_json::from_slice(&offered("notruf", n)).expect("json");
+        if n % 3 == 0 {
+            event["data"]["priority"] = "emergency".into();
+            emergencies.insert(format!("c{n}"));
+        }
+        messages.push((
+            "notruf.call.offered".to_owned(),
+            serde_json::to_vec(&event).expect("json"),
+            structured(),
+        ));
+    }
+    publish_all(&ch, &messages).await;
+    let commands = collect(
+        &conn,
+        "test.commands",
+        |got| got.len() >= emergencies.len(),
+        Duration::from_secs(5),
+        Duration::from_secs(60),
+    )
+    .await;
+    let routed: BTreeSet<String> = commands
+        .iter()
+        .map(|m| {
+            let c: serde_json::Value = serde_json::from_slice(&m.body).expect("json");
+            assert_eq!(c["data"]["target"], "partner-notruf", "{c}");
+            c["data"]["call_id"].as_str().expect("call id").to_owned()
+        })
+        .collect();
+    assert_eq!(commands.len(), emergencies.len(), "{}", daemon.report());
+    assert_eq!(routed, emergencies);
+    daemon
+        .wait_for_metric(
+            "leitstand_fallbacks_total{plugin=\"escalation\",tenant=\"notruf\"} 30",
+            Duration::from_secs(10),
+        )
+        .await;
+    assert_eq!(depth(&conn, "leitstand.dead").await, 0);
+}

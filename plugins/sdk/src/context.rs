@@ -20,8 +20,14 @@ pub struct Context {
 
 impl Context {
     pub(crate) fn for_event(event: &Event) -> Self {
+        Self::at(event.time)
+    }
+
+    /// A context at event time `now`, for unit tests of a plugin's rule run natively
+    /// (the host's functions — state, log, metrics, the timezone — are not there).
+    pub fn at(now: Time) -> Self {
         Self {
-            now: event.time,
+            now,
             timezone: None,
             commands: Vec::new(),
             set_timers: Vec::new(),
