@@ -19,6 +19,7 @@ const SUITES: &[(&str, &str)] = &[
     ("leitstand_ministry", "ministry/fixtures"),
     ("leitstand_escalation", "escalation/fixtures"),
     ("leitstand_pool", "pool/fixtures"),
+    ("leitstand_rota", "rota/fixtures"),
 ];
 
 fn sandbox() -> Arc<Sandbox> {
