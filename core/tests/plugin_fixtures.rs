@@ -237,3 +237,46 @@ fn a_fallback_of_an_ungranted_type_is_refused() {
         "{said}"
     );
 }
+
+/// Endpoints are checked at load: a URL that is not http(s), and a plugin granted
+/// `http.post` without an endpoint to post to, are refused with the key named.
+#[test]
+fn unusable_endpoints_are_refused_with_their_key() {
+    let cases = [
+        (
+            "grant = [\"http.post\"]\nendpoints = { ministry = { url = \"ftp://portal.example/x\" } }",
+            "key `plugins.ministry.endpoints.ministry.url`: \"ftp://portal.example/x\" is not an http:// or https:// URL",
+        ),
+        (
+            "grant = [\"http.post\"]",
+            "key `plugins.ministry.endpoints`: the plugin is granted \"http.post\" but declares no endpoint",
+        ),
+        (
+            "endpoints = { ministry = { url = \"https://portal.example/x\" } }",
+            "key `plugins.ministry.grant`: the plugin declares endpoints but is not granted \"http.post\"",
+        ),
+        (
+            "grant = [\"http.post\"]\nendpoints = { ministry = { url = \"https://portal.example/x\", max_backoff_ms = 10 } }",
+            "key `plugins.ministry.endpoints.ministry.max_backoff_ms`: 10 is less than first_backoff_ms (1000)",
+        ),
+    ];
+    for (keys, expected) in cases {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let wasm = support::guest("leitstand_ministry");
+        std::fs::create_dir_all(tmp.path().join("rlp-impf")).expect("dir");
+        let digest = leitstand::tenants::WasmDigest::of(&std::fs::read(&wasm).expect("read"));
+        std::fs::write(
+            tmp.path().join("rlp-impf/tenant.toml"),
+            format!(
+                "id = \"rlp-impf\"\ntimezone = \"Europe/Berlin\"\n\n[[plugins]]\nname = \"ministry\"\n\
+                 wasm = \"{}\"\nsha256 = \"{digest}\"\nsubscribe = [\"booking.requested\"]\n{keys}\n\
+                 [plugins.config.centers.kl]\ncapacity_per_slot = 1\n",
+                wasm.display()
+            ),
+        )
+        .expect("manifest");
+        let (ok, said) = leitstand(&["bundle", "check", tmp.path().to_str().expect("utf-8 path")]);
+        assert!(!ok, "{keys}: {said}");
+        assert!(said.contains(expected), "{keys}:\n{said}");
+    }
+}
