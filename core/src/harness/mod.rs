@@ -893,7 +893,8 @@ const KEY_ORDER: [&str; 17] = [
     "data",
 ];
 
-/// One line as JSON text with its keys in [`KEY_ORDER`], others after them.
+/// One line as JSON text, its keys in a fixed order (time, cause, type, subject, …, data),
+/// others after them.
 pub fn render(line: &Line) -> String {
     let rank = |k: &str| {
         KEY_ORDER
