@@ -4,7 +4,7 @@
     python3 examples/generate.py                      # writes examples/day.jsonl
     python3 examples/generate.py --seed 7 --out /tmp/day.jsonl --by-interval
 
-The day is Thursday 2026-11-19 in Europe/Berlin. Two tenants outsource their hotlines:
+The day is Thursday 2026-11-19 in Europe/Berlin. Three tenants outsource their hotlines:
 
 * ``rlp-impf`` -- a state vaccination-appointment hotline, queue ``impf``, answered by a
   provider at the sites kaiserslautern (primary), pirmasens, saarbruecken and mainz, open
@@ -21,6 +21,12 @@ The day is Thursday 2026-11-19 in Europe/Berlin. Two tenants outsource their hot
   so 08:00-18:00 on this Thursday, with a mid-morning peak. Ten callers ring in the 45 minutes
   before opening or after closing, hear the "we are closed" announcement and hang up after
   2-8 s; they count as offered and abandoned like any other call.
+* ``notruf-pfalz`` -- a crisis and emergency line, queue ``notruf``, open around the clock,
+  staffed from ludwigshafen (one agent at night, three in the evening) with kaiserslautern
+  helping out in the evening. A share of the calls, most of those about violence, suicide
+  or poisoning, is offered with ``priority: "emergency"``; some of them wait long enough for
+  an escalation chain at 30, 60 and 120 s to run. Its draws come from a random stream of its
+  own, so the other tenants' events do not change with it.
 
 The call model is a proper queue simulation, one per tenant:
 
@@ -170,6 +176,19 @@ time    kaiserslautern pirmasens saarbruecken mainz
 20:00    3  0  0  0
 """
 
+# --- notruf-pfalz ----------------------------------------------------------------------------
+
+NOTRUF_BASE = hourly_curve({0: 7, 4: 4, 8: 6, 12: 8, 16: 10, 19: 14, 22: 12, 24: 8})
+
+# Thin at night, as such a line is: one agent until six, a second one by day, a third in
+# the evening peak; the partner site Kaiserslautern helps out in the evening.
+NOTRUF_ROTA = """
+time    ludwigshafen kaiserslautern
+""" + "".join(
+    f"{h:02d}:{m:02d}    {1 if h < 6 else 3 if 18 <= h < 23 else 2}  {1 if 19 <= h < 22 else 0}\n"
+    for h in range(24) for m in (0, 30)
+) + "24:00    1  0\n"
+
 # --- soest ------------------------------------------------------------------------------------
 
 SOEST_OPENING_HOURS = {0: ("08:00", "17:00"), 1: ("08:00", "17:00"), 2: ("08:00", "17:00"),
@@ -226,6 +245,7 @@ class Tenant:
     patience_mean: float = 90.0      # seconds
     short_abandon_share: float = 0.07
     talk_sigma: float = 0.6          # sigma of the talk time's lognormal
+    emergency_share: dict[str, float] = field(default_factory=dict)  # concern -> P(emergency)
 
     @property
     def primary(self) -> str:
@@ -260,6 +280,16 @@ TENANTS = [
         threshold=30, wrap_up=30, resolved_share=0.70,
         transfers={"kfz-zulassung": "kfz-stelle", "wohngeld": "sozialamt"},
         redial_share=0.25, closed_calls=10,
+    ),
+    Tenant(
+        name="notruf-pfalz",
+        queues={"notruf": (1.0, {"allgemein": (0.60, 420), "gewalt": (0.15, 600),
+                                 "suizid": (0.12, 900), "vergiftung": (0.13, 300)})},
+        sites={"ludwigshafen": "lu", "kaiserslautern": "kl"},
+        opens=clock("00:00"), closes=clock("24:00"), rate=NOTRUF_BASE, rota=NOTRUF_ROTA,
+        threshold=10, wrap_up=60, resolved_share=0.85, redial_share=0.6,
+        patience_mean=150.0, short_abandon_share=0.03,
+        emergency_share={"gewalt": 0.8, "suizid": 0.9, "vergiftung": 0.9, "allgemein": 0.05},
     ),
 ]
 
@@ -304,6 +334,7 @@ class Call:
     caller_ref: str
     attempt: int = 1
     closed: bool = False   # offered while the tenant is closed
+    priority: str = "normal"
 
 
 class Simulation:
@@ -351,7 +382,11 @@ class Simulation:
     def new_call(self, arrival: int, closed: bool = False) -> Call:
         queue = pick(self.rng, self.t.queues)
         concern = pick(self.rng, self.t.queues[queue][1])
-        return Call(arrival, queue, concern, self.pseudonym(), closed=closed)
+        call = Call(arrival, queue, concern, self.pseudonym(), closed=closed)
+        # Drawn only for tenants that take emergencies, so other tenants' draws stay as they were.
+        if self.t.emergency_share and self.rng.random() < self.t.emergency_share.get(concern, 0):
+            call.priority = "emergency"
+        return call
 
     def arrivals(self, start: int, end: int, rate) -> list[int]:
         """Whole-second arrival times of a Poisson process with rate(t) calls/hour, by thinning."""
@@ -401,7 +436,7 @@ class Simulation:
                     again = call.arrival + patience + 60 + int(self.rng.expovariate(1 / 300))
                     if again < t.closes:
                         redial = Call(again, call.queue, call.concern, call.caller_ref,
-                                      call.attempt + 1)
+                                      call.attempt + 1, priority=call.priority)
                         heapq.heappush(heap, (again, seq, redial))
                         seq += 1
                 continue
@@ -416,7 +451,7 @@ class Simulation:
 
     def offer(self, call: Call, call_id: str, site: str, leaves: int) -> None:
         self.emit(call.arrival, "call.offered", f"acd/{site}", call_id,
-                  {"call_id": call_id, "queue": call.queue, "site": site, "priority": "normal",
+                  {"call_id": call_id, "queue": call.queue, "site": site, "priority": call.priority,
                    "concern": call.concern, "caller_ref": call.caller_ref})
         if not call.closed:
             arrivals, departures = self.queued[site]

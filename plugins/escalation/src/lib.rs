@@ -184,7 +184,7 @@ impl Plugin for Escalation {
                     ctx.set_timer(&timer_name(&call.call_id), due, &pending)?;
                 }
                 metrics::count("escalations_started", 1)?;
-                log::info(&format!(
+                log::debug(&format!(
                     "call {} in queue {}: escalation chain started ({})",
                     call.call_id,
                     call.queue,
@@ -209,7 +209,7 @@ impl Plugin for Escalation {
                 }
                 if sent {
                     metrics::count("escalation_steps", 1)?;
-                    log::info(&format!(
+                    log::debug(&format!(
                         "call {}: escalation step {} sent",
                         pending.call_id, pending.step
                     ));
@@ -443,7 +443,7 @@ fn stop(ctx: &mut Context, call_id: &str, why: &str) -> Result<(), Error> {
     if state::get::<i64>(&key)?.is_some() {
         state::delete(&key)?;
         metrics::count("escalations_stopped", 1)?;
-        log::info(&format!("call {call_id} {why}: escalation chain stopped"));
+        log::debug(&format!("call {call_id} {why}: escalation chain stopped"));
     }
     Ok(())
 }
