@@ -1,7 +1,8 @@
 # Leitstand's two everyday commands (see README.md):
 #   make demo   replays the example day through the example bundles and prints the SLA report
 #   make test   runs the whole test suite (formatting, lints, unit and integration tests, docs)
-# Both install what they need: the wasm32-wasip2 target for the guest plugins.
+# Both install what they need: the wasm32-wasip2 target for the guest plugins, and
+# componentize-py (from PyPI, into target/python-venv) for the plugin written in Python.
 
 CARGO ?= cargo
 SHELL := /bin/bash
@@ -15,6 +16,7 @@ setup:
 # where the example bundles expect them, whatever CARGO_TARGET_DIR says for the host.
 guests: setup
 	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) build --release --locked
+	plugins/python/build.sh
 
 # Unit tests of the SDK and the plugins' pure logic run natively (their host imports are
 # not called there); the plugins' fixture suites run through the harness in `cargo test`.

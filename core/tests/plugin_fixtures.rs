@@ -20,6 +20,7 @@ const SUITES: &[(&str, &str)] = &[
     ("leitstand_escalation", "escalation/fixtures"),
     ("leitstand_pool", "pool/fixtures"),
     ("leitstand_rota", "rota/fixtures"),
+    ("leitstand_callback_py", "python/callback/fixtures"),
 ];
 
 fn sandbox() -> Arc<Sandbox> {
