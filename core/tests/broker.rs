@@ -557,20 +557,11 @@ async fn a_failing_emergency_plugin_yields_the_fallback_for_every_emergency_call
         return;
     }
     let rig = Rig::new("fallback", &[]);
-    support::write_bundle(
+    support::broken_escalation(
         &rig.bundles,
-        "notruf",
-        "",
-        &[PluginEntry {
-            name: "escalation",
-            guest: "leitstand_hostile",
-            subscribe: &["call.offered"],
-            grant: &["call.route"],
-            limits: "on_failure = \"ignore\"\n\
-                     fallback = { type = \"call.route\", when = { priority = \"emergency\" }, \
-                     copy = [\"call_id\"], data = { target = \"partner-notruf\" } }",
-            config: "mode = \"panic\"",
-        }],
+        "on_failure = \"ignore\"\n\
+         fallback = { type = \"call.route\", when = { priority = \"emergency\" }, \
+         copy = [\"call_id\"], data = { target = \"partner-notruf\" } }",
     );
     let daemon = rig.daemon(&[]);
     let (conn, ch) = rig.client().await;

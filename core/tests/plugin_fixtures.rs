@@ -11,7 +11,6 @@ use leitstand::metrics::CustomMetrics;
 use leitstand::replay::Notice;
 use leitstand::sandbox::Sandbox;
 use serde_json::{Value, json};
-use support::PluginEntry;
 
 /// Every plugin with a fixture suite: (component, suite directory under plugins/).
 const SUITES: &[(&str, &str)] = &[
@@ -68,6 +67,17 @@ fn leitstand(args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// `leitstand plugin test WASM <how> <dir>`.
+fn plugin_test(wasm: &std::path::Path, how: &str, dir: &std::path::Path) -> (bool, String) {
+    leitstand(&[
+        "plugin",
+        "test",
+        wasm.to_str().expect("utf-8 path"),
+        how,
+        dir.to_str().expect("utf-8 path"),
+    ])
+}
+
 #[test]
 fn a_wrong_expectation_is_shown_line_by_line() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -90,13 +100,7 @@ fn a_wrong_expectation_is_shown_line_by_line() {
     std::fs::write(case.join("expect.jsonl"), lines.join("\n") + "\n").expect("write");
 
     let wasm = support::guest("leitstand_template");
-    let (ok, said) = leitstand(&[
-        "plugin",
-        "test",
-        wasm.to_str().expect("utf-8 path"),
-        "--case",
-        case.to_str().expect("utf-8 path"),
-    ]);
+    let (ok, said) = plugin_test(&wasm, "--case", &case);
     assert!(!ok, "a wrong expectation fails the run:\n{said}");
     let line = |prefix: &str, needle: &str| {
         said.lines()
@@ -114,13 +118,7 @@ fn a_wrong_expectation_is_shown_line_by_line() {
 
     // Fixed again, the same case passes.
     std::fs::copy(source.join("expect.jsonl"), case.join("expect.jsonl")).expect("restore");
-    let (ok, said) = leitstand(&[
-        "plugin",
-        "test",
-        wasm.to_str().expect("utf-8 path"),
-        "--case",
-        case.to_str().expect("utf-8 path"),
-    ]);
+    let (ok, said) = plugin_test(&wasm, "--case", &case);
     assert!(ok, "{said}");
 }
 
@@ -140,13 +138,7 @@ fn plugin_new_starts_a_plugin_with_a_passing_fixture() {
     // source is until the integrator changes it.
     let wasm = support::guest("leitstand_template");
     let suite = tmp.path().join("rueckruf/fixtures");
-    let (ok, said) = leitstand(&[
-        "plugin",
-        "test",
-        wasm.to_str().expect("utf-8 path"),
-        "--suite",
-        suite.to_str().expect("utf-8 path"),
-    ]);
+    let (ok, said) = plugin_test(&wasm, "--suite", &suite);
     assert!(ok, "{said}");
     let (ok, said) = leitstand(&["plugin", "new", "Bad_Name", "--dir", dir]);
     assert!(
@@ -155,23 +147,10 @@ fn plugin_new_starts_a_plugin_with_a_passing_fixture() {
     );
 }
 
-/// A bundle of tenant `notruf` whose plugin `escalation` panics on every `call.offered`;
-/// `extra` are more keys of its `[[plugins]]` table.
+/// A temporary directory with [`support::broken_escalation`]'s bundle.
 fn broken_escalation(extra: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("tempdir");
-    support::write_bundle(
-        tmp.path(),
-        "notruf",
-        "",
-        &[PluginEntry {
-            name: "escalation",
-            guest: "leitstand_hostile",
-            subscribe: &["call.offered"],
-            grant: &["call.route"],
-            limits: extra,
-            config: "mode = \"panic\"",
-        }],
-    );
+    support::broken_escalation(tmp.path(), extra);
     tmp
 }
 

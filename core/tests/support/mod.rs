@@ -102,6 +102,25 @@ pub fn write_bundle(
     bdir
 }
 
+/// Writes the bundle of tenant `notruf` into `dir`: its plugin `escalation` panics on every
+/// `call.offered` (the hostile guest); `extra` are more keys of its `[[plugins]]` table
+/// (a fallback, a failure policy).
+pub fn broken_escalation(dir: &Path, extra: &str) {
+    write_bundle(
+        dir,
+        "notruf",
+        "",
+        &[PluginEntry {
+            name: "escalation",
+            guest: "leitstand_hostile",
+            subscribe: &["call.offered"],
+            grant: &["call.route"],
+            limits: extra,
+            config: "mode = \"panic\"",
+        }],
+    );
+}
+
 /// What an in-process replay produced.
 pub struct Run {
     pub report: ReplayReport,
