@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
-use crate::metrics::CustomMetrics;
+use crate::metrics::{Clock, CustomMetrics, Metrics, SlaMetrics};
 use crate::replay::{Notice, Replay, ReplayOptions};
 use crate::sandbox::Sandbox;
 use crate::state::{Detached, MemoryStore, StateStore};
@@ -63,6 +63,60 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         bundles: Option<PathBuf>,
     },
+    /// How many agents a load needs (Erlang C): e.g. 5,000 calls in 3 hours after a press
+    /// conference at 240 s handling time, 80 % answered within 20 s.
+    Staffing(StaffingArgs),
+    /// Replay events and write one tenant's day as a self-contained HTML page: service
+    /// level per queue and per 30 minutes against the target, with a chart.
+    Report(ClientReportArgs),
+}
+
+/// `leitstand staffing`.
+#[derive(Debug, clap::Args)]
+struct StaffingArgs {
+    /// Calls offered in the interval.
+    #[arg(long, value_name = "N", value_parser = crate::staffing::parse_calls)]
+    calls: f64,
+    /// The interval's length: `30m`, `3h`, `1800s` or seconds (`1800`).
+    #[arg(long, value_name = "DURATION", value_parser = crate::staffing::parse_duration)]
+    interval: f64,
+    /// Average handling time per call: `240s`, `4m` or seconds (`240`).
+    #[arg(long, value_name = "DURATION", value_parser = crate::staffing::parse_duration)]
+    aht: f64,
+    /// The service-level target LEVEL/SECONDS: `80/20` (or `0.8/20`) is 80 % of calls
+    /// answered within 20 s.
+    #[arg(long, value_name = "LEVEL/SECONDS")]
+    target: crate::staffing::Target,
+    /// The highest share of time agents may be busy: `0.85` or `85%` (default: no limit).
+    #[arg(long, value_name = "FRACTION", value_parser = crate::staffing::parse_max_occupancy)]
+    max_occupancy: Option<f64>,
+    /// The share of paid time agents are not on the phones (breaks, training, absence):
+    /// `0.3` or `30%`.
+    #[arg(long, value_name = "FRACTION", default_value = "0", value_parser = crate::staffing::parse_shrinkage)]
+    shrinkage: f64,
+    /// How to print the answer.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    format: ReportFormat,
+}
+
+/// `leitstand report`.
+#[derive(Debug, clap::Args)]
+struct ClientReportArgs {
+    /// A tenant bundle directory, or a directory of them.
+    #[arg(long, value_name = "DIR")]
+    bundles: PathBuf,
+    /// The tenant to report on.
+    #[arg(long, value_name = "ID")]
+    tenant: String,
+    /// The day, in the tenant's local time (default: the day of its first call event).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    day: Option<chrono::NaiveDate>,
+    /// Write the page here (default: standard output).
+    #[arg(long, value_name = "FILE.html")]
+    out: Option<PathBuf>,
+    /// The events, one CloudEvent per line.
+    #[arg(value_name = "EVENTS.jsonl")]
+    events: PathBuf,
 }
 
 /// `leitstand replay`.
@@ -89,6 +143,10 @@ struct ReplayArgs {
     /// and its pending timers fire.
     #[arg(long, value_name = "URL")]
     state: Option<String>,
+    /// Write the run's metrics here after the run, in the Prometheus text format the
+    /// daemon serves on /metrics (the SLA families count what the report counts).
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -215,6 +273,8 @@ pub fn main() -> ExitCode {
                 Ok(())
             })
         }
+        Command::Staffing(args) => staffing(&args),
+        Command::Report(args) => client_report(&config, &args),
     };
     match result {
         Ok(code) => code,
@@ -242,6 +302,42 @@ fn sandbox(config: &Config) -> anyhow::Result<Arc<Sandbox>> {
     ))
 }
 
+/// The bundles under `dir` for a replay, whose plugins read and write through the
+/// replay's batch views only. `None` after printing the bundles' errors and `what` did not
+/// happen.
+fn replay_dispatcher(
+    config: &Config,
+    dir: &Path,
+    what: &str,
+) -> anyhow::Result<Option<Dispatcher>> {
+    let detached: Arc<dyn StateStore> = Arc::new(Detached);
+    match Dispatcher::load(dir, sandbox(config)?, detached) {
+        Ok(d) => Ok(Some(d)),
+        Err(errors) => {
+            print_bundle_errors(&errors);
+            eprintln!("leitstand: {} bundle error(s); {what}", errors.len());
+            Ok(None)
+        }
+    }
+}
+
+/// The runtime a replay's store calls run on (the replay itself runs outside it).
+fn replay_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("leitstand-store")
+        .build()
+        .context("starting the async runtime")
+}
+
+/// Metrics for a replay: ages and opening hours read on the replay's event clock.
+fn replay_metrics(config: &Config) -> anyhow::Result<Metrics> {
+    let sla = SlaMetrics::new(config.metrics.sla_window_minutes, Clock::Event)
+        .context("registering metrics")?;
+    Metrics::with_sla(Arc::new(CustomMetrics::new()), sla).context("registering metrics")
+}
+
 fn print_bundle_errors(errors: &[BundleError]) {
     for e in errors {
         eprintln!("error: {e}");
@@ -251,18 +347,8 @@ fn print_bundle_errors(errors: &[BundleError]) {
 fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let input = File::open(&args.events)
         .with_context(|| format!("cannot open events {}", args.events.display()))?;
-    // Plugins read and write through the replay's batch views; nothing else may.
-    let detached: Arc<dyn StateStore> = Arc::new(Detached);
-    let dispatcher = match Dispatcher::load(&args.bundles, sandbox(config)?, detached) {
-        Ok(d) => d,
-        Err(errors) => {
-            print_bundle_errors(&errors);
-            eprintln!(
-                "leitstand: {} bundle error(s); nothing replayed",
-                errors.len()
-            );
-            return Ok(ExitCode::from(EXIT_USAGE));
-        }
+    let Some(dispatcher) = replay_dispatcher(config, &args.bundles, "nothing replayed")? else {
+        return Ok(ExitCode::from(EXIT_USAGE));
     };
     let mut commands: Box<dyn Write> = match &args.commands {
         Some(path) => {
@@ -287,12 +373,7 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         timer_horizon: chrono::Duration::hours(i64::from(args.timer_horizon_hours)),
         ..ReplayOptions::default()
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("leitstand-store")
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = replay_runtime()?;
     let store_config = StoreConfig {
         url: args
             .state
@@ -303,15 +384,26 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let store = runtime
         .block_on(Store::open(&store_config))
         .context("opening the replay's store")?;
-    let report = Replay::new(
+    let metrics = match &args.metrics {
+        Some(_) => Some(Arc::new(replay_metrics(config)?)),
+        None => None,
+    };
+    let mut replay = Replay::new(
         &dispatcher,
         store,
         runtime.handle().clone(),
         options,
         &mut commands,
         &mut on_notice,
-    )
-    .run(reader)?;
+    );
+    if let Some(m) = &metrics {
+        replay = replay.with_metrics(m.clone());
+    }
+    let report = replay.run(reader)?;
+    if let (Some(path), Some(m)) = (&args.metrics, &metrics) {
+        std::fs::write(path, m.render())
+            .with_context(|| format!("cannot write metrics {}", path.display()))?;
+    }
     progress.finish_and_clear();
     let s = &report.replay;
     eprintln!(
@@ -450,4 +542,101 @@ fn bundle_check(config: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn staffing(args: &StaffingArgs) -> anyhow::Result<ExitCode> {
+    use crate::staffing::{Goal, Load, MAX_TRAFFIC_ERLANGS, Plan};
+    let load = Load {
+        calls: args.calls,
+        interval_seconds: args.interval,
+        aht_seconds: args.aht,
+    };
+    let goal = Goal {
+        level: args.target.level,
+        within_seconds: args.target.within_seconds,
+        max_occupancy: args.max_occupancy,
+    };
+    let Some(plan) = Plan::new(&load, &goal, args.shrinkage) else {
+        anyhow::bail!(
+            "--calls {} with --aht {} s over --interval {} s is {:.0} Erlangs, more than the \
+             {MAX_TRAFFIC_ERLANGS:.0} Leitstand staffs",
+            args.calls,
+            args.aht,
+            args.interval,
+            load.traffic_erlangs()
+        );
+    };
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        ReportFormat::Table => write!(out, "{plan}")?,
+        ReportFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, &plan)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client_report(config: &Config, args: &ClientReportArgs) -> anyhow::Result<ExitCode> {
+    let tenant = crate::envelope::TenantId::parse(&args.tenant)
+        .map_err(|e| anyhow::anyhow!("--tenant {:?}: {e}", args.tenant))?;
+    let input = File::open(&args.events)
+        .with_context(|| format!("cannot open events {}", args.events.display()))?;
+    let Some(dispatcher) = replay_dispatcher(config, &args.bundles, "no report")? else {
+        return Ok(ExitCode::from(EXIT_USAGE));
+    };
+    let Some(bundle) = dispatcher.bundle(&tenant).cloned() else {
+        let known: Vec<String> = dispatcher.bundles().map(|b| b.tenant.to_string()).collect();
+        anyhow::bail!(
+            "--tenant {tenant}: no bundle for this tenant in {} (tenants: {})",
+            args.bundles.display(),
+            known.join(", ")
+        );
+    };
+    let runtime = replay_runtime()?;
+    let store = runtime
+        .block_on(Store::open(&StoreConfig {
+            url: THROW_AWAY_STORE.to_owned(),
+            ..config.store.clone()
+        }))
+        .context("opening the replay's store")?;
+    let options = ReplayOptions {
+        limits: config.intake.limits(),
+        ..ReplayOptions::default()
+    };
+    let mut commands = std::io::sink();
+    let mut on_notice = |n: Notice| report_notice(&n);
+    let report = Replay::new(
+        &dispatcher,
+        store,
+        runtime.handle().clone(),
+        options,
+        &mut commands,
+        &mut on_notice,
+    )
+    .run(BufReader::with_capacity(1 << 16, input))?;
+    let Some(figures) = report.tenants.iter().find(|t| t.tenant == tenant.as_str()) else {
+        anyhow::bail!("--tenant {tenant}: the replay reported nothing for this tenant");
+    };
+    let day =
+        crate::report::DayReport::new(figures, &bundle, args.day).map_err(|e| match args.day {
+            Some(d) => anyhow::anyhow!("--day {d}: {e}"),
+            None => anyhow::anyhow!("{e}"),
+        })?;
+    let html = day.to_html();
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, html)
+                .with_context(|| format!("cannot write the report {}", path.display()))?;
+            eprintln!(
+                "report: {} ({}) on {} written to {}",
+                day.name,
+                day.tenant,
+                day.day,
+                path.display()
+            );
+        }
+        None => std::io::stdout().lock().write_all(html.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,25 @@ pub struct Config {
     pub daemon: DaemonConfig,
     /// Where state, timers, processed ids and the outbox are kept.
     pub store: StoreConfig,
+    /// How the live SLA figures are kept.
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// The rolling window of `leitstand_service_level`, in minutes of event time.
+    /// Default 30.
+    pub sla_window_minutes: u32,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            sla_window_minutes: 30,
+        }
+    }
 }
 
 /// `[intake]`.

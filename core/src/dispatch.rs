@@ -110,6 +110,9 @@ pub struct Outcome {
     pub invoked: usize,
     /// Plugins that failed and whose bundle fallback command was emitted in their place.
     pub fallbacks: Vec<String>,
+    /// How long each plugin that ran took (host time, instantiation to checked output),
+    /// in bundle order.
+    pub durations: Vec<(String, std::time::Duration)>,
 }
 
 /// A tenant with its bundle and its prepared plugins.
@@ -422,7 +425,12 @@ fn run<'a>(
     let mut outcome = Outcome::default();
     for plugin in targets {
         outcome.invoked += 1;
-        match sandbox.invoke(plugin, scope, &view) {
+        let started = std::time::Instant::now();
+        let result = sandbox.invoke(plugin, scope, &view);
+        outcome
+            .durations
+            .push((plugin.name().to_owned(), started.elapsed()));
+        match result {
             Ok(out) => {
                 let source = format!("leitstand/{}/{}", rt.bundle.tenant, plugin.name());
                 for (position, c) in out.commands.into_iter().enumerate() {

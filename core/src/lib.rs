@@ -17,6 +17,10 @@
 //! - [`store`]: the durable store (SQLite or PostgreSQL): state, timers, processed ids,
 //!   the outbox and tenant leases, written per batch in one transaction.
 //! - [`sla`]: service-level accounting per tenant, queue and interval (CONTRACT §5).
+//! - [`staffing`]: Erlang C: agents required for a load and a service-level target,
+//!   agents scheduled after shrinkage (`leitstand staffing`).
+//! - [`report`]: the client report, one tenant's day as a self-contained HTML page
+//!   (`leitstand report`).
 //! - [`metrics`]: the daemon's Prometheus metrics and the custom metrics plugins report.
 //! - [`http`]: the daemon's HTTP endpoints (`/metrics`, `/healthz`, `/readyz`) and the
 //!   health flags behind them.
@@ -44,8 +48,10 @@ pub mod harness;
 pub mod http;
 pub mod metrics;
 pub mod replay;
+pub mod report;
 pub mod sandbox;
 pub mod sla;
+pub mod staffing;
 pub mod state;
 pub mod store;
 pub mod tenants;

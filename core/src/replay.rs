@@ -18,6 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dispatch::{Dispatcher, Outcome, routing_key_tenant};
 use crate::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection, TenantId};
+use crate::metrics::Metrics;
 use crate::sla::{SlaBook, SlaReport};
 use crate::state::{StateStore, Timer, TimerSchedule};
 use crate::store::view::{BatchView, Cache};
@@ -158,6 +159,7 @@ pub struct Replay<'a> {
     stats: ReplayStats,
     commands: &'a mut dyn Write,
     notices: &'a mut dyn FnMut(Notice),
+    metrics: Option<Arc<Metrics>>,
 }
 
 /// One tenant's part of the batch in progress.
@@ -203,6 +205,25 @@ impl<'a> Replay<'a> {
             stats: ReplayStats::default(),
             commands,
             notices,
+            metrics: None,
+        }
+    }
+
+    /// Counts the run in `metrics` as the daemon would count it: the SLA families from
+    /// the same events the report counts, events by outcome, dead letters by reason,
+    /// plugin calls and failures, fallbacks, timers and commands. At the end the
+    /// interval in progress is closed, so that the staffing gauges show the last interval.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        for bundle in self.dispatcher.bundles() {
+            metrics.sla.open(bundle);
+        }
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count_event(&self, tenant: &str, outcome: &str) {
+        if let Some(m) = &self.metrics {
+            m.events_total.with_label_values(&[tenant, outcome]).inc();
         }
     }
 
@@ -274,6 +295,9 @@ impl<'a> Replay<'a> {
         self.flush()?;
         self.stats.timers_pending = self.timers.len() as u64;
         self.commands.flush().context("writing commands")?;
+        if let Some(m) = &self.metrics {
+            m.sla.close_intervals();
+        }
         Ok(ReplayReport {
             tenants: self.sla.report().tenants,
             replay: self.stats,
@@ -306,7 +330,7 @@ impl<'a> Replay<'a> {
                 self.timers.set(t.into_timer(&tenant));
             }
             for entry in &outbox {
-                self.write_command(&entry.body)?;
+                self.write_command(&tenant, &entry.body)?;
             }
             let seqs: Vec<i64> = outbox.iter().map(|e| e.seq).collect();
             self.block_on(store.outbox_done(&tenant, &seqs))?;
@@ -350,7 +374,7 @@ impl<'a> Replay<'a> {
         }
         for (tenant, index) in std::mem::take(&mut self.order) {
             let body = self.tenants[&tenant].commit.outbox[index].body.clone();
-            self.write_command(&body)?;
+            self.write_command(&tenant, &body)?;
         }
         self.commands.flush().context("writing commands")?;
         for (tenant, batch) in &mut self.tenants {
@@ -365,10 +389,16 @@ impl<'a> Replay<'a> {
         Ok(())
     }
 
-    fn write_command(&mut self, body: &[u8]) -> anyhow::Result<()> {
+    /// Writes one command `tenant`'s plugins decided on.
+    fn write_command(&mut self, tenant: &TenantId, body: &[u8]) -> anyhow::Result<()> {
         self.commands.write_all(body).context("writing commands")?;
         self.commands.write_all(b"\n").context("writing commands")?;
         self.stats.commands += 1;
+        if let Some(m) = &self.metrics {
+            m.commands_published_total
+                .with_label_values(&[tenant.as_str()])
+                .inc();
+        }
         Ok(())
     }
 
@@ -385,6 +415,7 @@ impl<'a> Replay<'a> {
         let key = event_key(&env);
         if self.seen.contains(&key) || self.processed_earlier(&env)? {
             self.stats.duplicates += 1;
+            self.count_event(self.known_tenant(&env.tenant), "duplicate");
             (self.notices)(Notice::Duplicate { line: line_no });
             return Ok(());
         }
@@ -400,7 +431,8 @@ impl<'a> Replay<'a> {
         let outcome = match self.dispatcher.dispatch_in(&env, routed, view) {
             Ok(o) => o,
             Err(rejection) => {
-                self.reject(line_no, rejection);
+                let tenant = self.known_tenant(&env.tenant).to_owned();
+                self.reject_for(&tenant, line_no, rejection);
                 return Ok(());
             }
         };
@@ -409,7 +441,11 @@ impl<'a> Replay<'a> {
         self.clock = Some(self.clock.map_or(env.time, |c| c.max(env.time)));
         if let Some(bundle) = self.dispatcher.bundle(&env.tenant) {
             self.sla.record(bundle, &env);
+            if let Some(m) = &self.metrics {
+                m.sla.observe(bundle, &env);
+            }
         }
+        self.count_event(env.tenant.as_str(), "processed");
         self.apply(Some(line_no), &env, outcome)?;
         if let Some(batch) = self.tenants.get_mut(&env.tenant) {
             batch
@@ -434,6 +470,29 @@ impl<'a> Replay<'a> {
     }
 
     fn reject(&mut self, line: u64, rejection: Rejection) {
+        self.reject_for("", line, rejection);
+    }
+
+    /// The tenant label of an event: its tenant when a bundle serves it, else empty, so
+    /// that no input creates series (as in the daemon).
+    fn known_tenant<'t>(&self, tenant: &'t TenantId) -> &'t str {
+        if self.dispatcher.bundle(tenant).is_some() {
+            tenant.as_str()
+        } else {
+            ""
+        }
+    }
+
+    /// Refuses a line; `tenant` is the label it counts under (empty when unknown).
+    fn reject_for(&mut self, tenant: &str, line: u64, rejection: Rejection) {
+        if let Some(m) = &self.metrics {
+            m.events_total
+                .with_label_values(&[tenant, "dead_lettered"])
+                .inc();
+            m.dead_letters_total
+                .with_label_values(&[tenant, rejection.reason.code()])
+                .inc();
+        }
         self.stats.rejected += 1;
         *self
             .stats
@@ -454,6 +513,11 @@ impl<'a> Replay<'a> {
             }
             fired += 1;
             self.stats.timers_fired += 1;
+            if let Some(m) = &self.metrics {
+                m.timers_fired_total
+                    .with_label_values(&[timer.tenant.as_str()])
+                    .inc();
+            }
             let Some(batch) = self.tenants.get_mut(&timer.tenant) else {
                 continue; // its tenant is gone; nothing can receive it
             };
@@ -476,6 +540,27 @@ impl<'a> Replay<'a> {
     fn apply(&mut self, line: Option<u64>, env: &Envelope, outcome: Outcome) -> anyhow::Result<()> {
         self.stats.plugin_calls += outcome.invoked as u64;
         self.stats.fallbacks += outcome.fallbacks.len() as u64;
+        if let Some(m) = &self.metrics {
+            let t = env.tenant.as_str();
+            for plugin in &outcome.fallbacks {
+                m.fallbacks_total.with_label_values(&[t, plugin]).inc();
+            }
+            for failed in &outcome.failures {
+                m.plugin_calls_total
+                    .with_label_values(&[t, &failed.plugin, failed.failure.kind()])
+                    .inc();
+            }
+            for (plugin, took) in &outcome.durations {
+                m.plugin_call_seconds
+                    .with_label_values(&[t, plugin])
+                    .observe(took.as_secs_f64());
+            }
+            for plugin in outcome.effects.keys() {
+                m.plugin_calls_total
+                    .with_label_values(&[t, plugin, "ok"])
+                    .inc();
+            }
+        }
         for failed in outcome.failures {
             if let crate::sandbox::PluginFailure::StateUnavailable(detail) = &failed.failure {
                 anyhow::bail!("the store failed while a plugin read its state: {detail}");

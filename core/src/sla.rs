@@ -90,7 +90,23 @@ impl Counts {
         ratio(self.talk_seconds, self.ended as f64)
     }
 
-    fn add(&mut self, event: &DomainEvent, sla: &SlaSettings) {
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: &Counts) {
+        self.offered += other.offered;
+        self.answered += other.answered;
+        self.answered_within += other.answered_within;
+        self.abandoned += other.abandoned;
+        self.short_abandoned += other.short_abandoned;
+        self.abandoned_within += other.abandoned_within;
+        self.answered_wait_seconds += other.answered_wait_seconds;
+        self.ended += other.ended;
+        self.talk_seconds += other.talk_seconds;
+        self.resolution_known += other.resolution_known;
+        self.resolved += other.resolved;
+    }
+
+    /// Counts one call event under the queue's settings `sla`; other events are ignored.
+    pub fn add(&mut self, event: &DomainEvent, sla: &SlaSettings) {
         let t = f64::from(sla.threshold_seconds);
         let s = f64::from(sla.short_abandon_seconds);
         match event {
@@ -124,6 +140,46 @@ impl Counts {
             _ => {}
         }
     }
+}
+
+/// The Erlang C staffing of one interval (CONTRACT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Staffing {
+    /// Agents on the phones needed to meet the queue's target, before shrinkage.
+    pub agents_required: u32,
+    /// Agents to schedule after the queue's shrinkage.
+    pub agents_scheduled: u32,
+    /// The service level `agents_required` reach at the interval's load.
+    pub service_level: f64,
+}
+
+/// The Erlang C staffing of one interval: its offered calls over [`INTERVAL_MINUTES`], its
+/// AHT (the interval's talk time over its ended calls; when the interval has no ended
+/// call, the AHT of `running`, the queue's counts up to and including this interval), and
+/// the queue's target, threshold, maximum occupancy and shrinkage. `None` without offered
+/// calls or without any AHT.
+pub fn interval_staffing(
+    interval: &Counts,
+    running: &Counts,
+    sla: &SlaSettings,
+) -> Option<Staffing> {
+    let aht = interval.aht_seconds().or_else(|| running.aht_seconds())?;
+    let load = crate::staffing::Load {
+        calls: interval.offered as f64,
+        interval_seconds: (INTERVAL_MINUTES * 60) as f64,
+        aht_seconds: aht,
+    };
+    let goal = crate::staffing::Goal {
+        level: sla.target,
+        within_seconds: f64::from(sla.threshold_seconds),
+        max_occupancy: sla.max_occupancy,
+    };
+    let r = crate::staffing::recommend(&load, &goal)?;
+    Some(Staffing {
+        agents_required: r.agents,
+        agents_scheduled: crate::staffing::scheduled(r.agents, sla.shrinkage),
+        service_level: r.service_level,
+    })
 }
 
 #[derive(Debug, Clone)]
@@ -227,10 +283,14 @@ impl SlaBook {
                     .map(|(qid, q)| {
                         let mut line =
                             QueueReport::from_counts(qid, &q.display_name, &q.sla, &q.total);
+                        let mut running = Counts::default();
                         line.intervals = q
                             .intervals
                             .iter()
-                            .map(|(start, c)| IntervalReport::new(*start, t.timezone, &q.sla, c))
+                            .map(|(start, c)| {
+                                running.merge(c);
+                                IntervalReport::new(*start, t.timezone, &q.sla, c, &running)
+                            })
                             .collect();
                         line
                     })
@@ -334,7 +394,10 @@ pub struct QueueReport {
 }
 
 impl QueueReport {
-    fn from_counts(queue: &str, name: &str, sla: &SlaSettings, c: &Counts) -> Self {
+    /// The figures of `queue` (readable `name`) from its counts `c` under `sla`, without
+    /// intervals: how the report's totals are made, and how a report over part of the
+    /// intervals (one day) makes its own.
+    pub fn from_counts(queue: &str, name: &str, sla: &SlaSettings, c: &Counts) -> Self {
         let service_level = c.service_level(sla.abandon_policy);
         Self {
             queue: queue.to_owned(),
@@ -386,10 +449,21 @@ pub struct IntervalReport {
     pub abandon_rate: Option<f64>,
     /// Mean talk time.
     pub aht_seconds: Option<f64>,
+    /// Erlang C agents needed for this interval's load at the target, before shrinkage.
+    pub agents_required: Option<u32>,
+    /// Agents to schedule after shrinkage.
+    pub agents_scheduled: Option<u32>,
+    /// The service level `agents_required` would reach at this interval's load.
+    pub service_level_planned: Option<f64>,
+    /// The counts behind these figures (not part of the JSON report), so that intervals
+    /// can be added up exactly.
+    #[serde(skip)]
+    pub counts: Counts,
 }
 
 impl IntervalReport {
-    fn new(start: DateTime<Utc>, tz: Tz, sla: &SlaSettings, c: &Counts) -> Self {
+    fn new(start: DateTime<Utc>, tz: Tz, sla: &SlaSettings, c: &Counts, running: &Counts) -> Self {
+        let staffing = interval_staffing(c, running, sla);
         let end = start + chrono::Duration::minutes(INTERVAL_MINUTES);
         let fmt = |t: DateTime<Utc>| {
             t.with_timezone(&tz)
@@ -407,6 +481,10 @@ impl IntervalReport {
             asa_seconds: c.asa_seconds(),
             abandon_rate: c.abandon_rate(),
             aht_seconds: c.aht_seconds(),
+            agents_required: staffing.map(|s| s.agents_required),
+            agents_scheduled: staffing.map(|s| s.agents_scheduled),
+            service_level_planned: staffing.map(|s| s.service_level),
+            counts: *c,
         }
     }
 }
@@ -417,6 +495,10 @@ fn pct(v: Option<f64>) -> String {
 
 fn secs(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.1} s"))
+}
+
+fn count(v: Option<u32>) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| v.to_string())
 }
 
 fn clock(rfc3339: &str) -> &str {
@@ -480,14 +562,22 @@ impl std::fmt::Display for SlaReport {
                 writeln!(f, "  {} per 30 minutes", q.queue)?;
                 writeln!(
                     f,
-                    "    {:<13} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}",
-                    "interval", "offered", "answered", "abandoned", "SL", "ASA", "abandon"
+                    "    {:<13} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>7} {:>9}",
+                    "interval",
+                    "offered",
+                    "answered",
+                    "abandoned",
+                    "SL",
+                    "ASA",
+                    "abandon",
+                    "agents",
+                    "scheduled"
                 )?;
                 for i in &q.intervals {
                     let missed = i.service_level.is_some_and(|l| l < q.target);
                     writeln!(
                         f,
-                        "    {}–{}   {:>8} {:>8} {:>9} {:>9} {:>8} {:>9}{}",
+                        "    {}–{}   {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>7} {:>9}{}",
                         clock(&i.start),
                         clock(&i.end),
                         i.offered,
@@ -496,6 +586,8 @@ impl std::fmt::Display for SlaReport {
                         pct(i.service_level),
                         secs(i.asa_seconds),
                         pct(i.abandon_rate),
+                        count(i.agents_required),
+                        count(i.agents_scheduled),
                         if missed { "  below target" } else { "" }
                     )?;
                 }
@@ -526,6 +618,8 @@ mod tests {
             target: 0.8,
             short_abandon_seconds: 5,
             abandon_policy: AbandonPolicy::ExcludeShort,
+            max_occupancy: None,
+            shrinkage: 0.0,
         }
     }
 
@@ -575,6 +669,92 @@ mod tests {
         only_short.add(&DomainEvent::CallAbandoned(left(2.0)), &settings());
         assert_eq!(only_short.service_level(AbandonPolicy::ExcludeShort), None);
         assert_eq!(only_short.service_level(AbandonPolicy::Count), Some(0.0));
+    }
+
+    fn offered_and_ended(calls: u64, talk_seconds: f64) -> Counts {
+        Counts {
+            offered: calls,
+            ended: calls,
+            talk_seconds: talk_seconds * calls as f64,
+            ..Counts::default()
+        }
+    }
+
+    /// CONTRACT §5's staffing check through an interval's counts.
+    #[test]
+    fn an_interval_is_staffed_by_erlang_c() {
+        let sla = SlaSettings {
+            max_occupancy: Some(0.85),
+            shrinkage: 0.3,
+            ..settings()
+        };
+        let c = offered_and_ended(100, 180.0);
+        let s = interval_staffing(&c, &c, &sla).expect("staffed");
+        assert_eq!((s.agents_required, s.agents_scheduled), (14, 20));
+        assert_eq!(format!("{:.3}", s.service_level), "0.888");
+        let capped = SlaSettings {
+            max_occupancy: Some(0.70),
+            ..sla
+        };
+        let s = interval_staffing(&c, &c, &capped).expect("staffed");
+        assert_eq!((s.agents_required, s.agents_scheduled), (15, 22));
+    }
+
+    #[test]
+    fn an_interval_without_ended_calls_borrows_the_queue_aht() {
+        let sla = settings();
+        let mut running = offered_and_ended(100, 180.0);
+        let quiet = Counts {
+            offered: 100,
+            ..Counts::default()
+        };
+        running.merge(&quiet);
+        let s = interval_staffing(&quiet, &running, &sla).expect("staffed");
+        assert_eq!(s.agents_required, 14);
+        // Nothing offered, or no call ended yet anywhere: nothing to staff.
+        assert_eq!(interval_staffing(&Counts::default(), &running, &sla), None);
+        assert_eq!(interval_staffing(&quiet, &quiet, &sla), None);
+    }
+
+    #[test]
+    fn the_interval_table_shows_the_staffing() {
+        let sla = SlaSettings {
+            shrinkage: 0.3,
+            ..settings()
+        };
+        let mut c = offered_and_ended(100, 180.0);
+        c.answered = 100;
+        c.answered_within = 70;
+        let start = DateTime::parse_from_rfc3339("2026-11-19T09:00:00+01:00")
+            .expect("time")
+            .with_timezone(&Utc);
+        let tz: Tz = "Europe/Berlin".parse().expect("zone");
+        let mut q = QueueReport::from_counts("q", "Q", &sla, &c);
+        q.intervals = vec![IntervalReport::new(start, tz, &sla, &c, &c)];
+        assert_eq!(q.intervals[0].agents_required, Some(14));
+        assert_eq!(q.intervals[0].agents_scheduled, Some(20));
+        let report = SlaReport {
+            tenants: vec![TenantReport {
+                tenant: "t".into(),
+                name: "T".into(),
+                timezone: "Europe/Berlin".into(),
+                queues: vec![q],
+            }],
+        };
+        let text = report.to_string();
+        let row = text
+            .lines()
+            .find(|l| l.contains("09:00–09:30"))
+            .expect("an interval row");
+        assert!(row.contains(" 14 ") && row.contains(" 20 "), "{row}");
+        assert!(row.ends_with("below target"), "{row}");
+        let json = serde_json::to_value(&report).expect("json");
+        let i = &json["tenants"][0]["queues"][0]["intervals"][0];
+        assert_eq!(i["agents_required"], 14);
+        assert!(
+            i.get("counts").is_none(),
+            "counts stay out of the JSON: {i}"
+        );
     }
 
     #[test]

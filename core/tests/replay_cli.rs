@@ -4,21 +4,12 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use support::PluginEntry;
 
-fn leitstand(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_leitstand"))
-        .args(args)
-        .env(
-            "LEITSTAND_SANDBOX__COMPILE_CACHE",
-            support::sandbox_config().compile_cache.expect("cache dir"),
-        )
-        .output()
-        .expect("leitstand runs")
-}
+use support::leitstand;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()

@@ -133,7 +133,12 @@ fn lines(errors: &[crate::tenants::BundleError]) -> String {
 /// Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
     let custom = Arc::new(CustomMetrics::new());
-    let metrics = Arc::new(Metrics::new(custom.clone()).context("registering metrics")?);
+    let sla = crate::metrics::SlaMetrics::new(
+        config.metrics.sla_window_minutes,
+        crate::metrics::Clock::Wall,
+    )
+    .context("registering metrics")?;
+    let metrics = Arc::new(Metrics::with_sla(custom.clone(), sla).context("registering metrics")?);
     let sandbox =
         Arc::new(Sandbox::new(config.sandbox.clone(), custom).context("starting the sandbox")?);
     // Plugins read state through each batch's view of the store, never through this.
@@ -247,6 +252,7 @@ async fn probe_store(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
             Ok(Ok(()))
         );
         shared.health.set_store(ok);
+        shared.metrics.store_connected.set(i64::from(ok));
     }
 }
 
@@ -599,6 +605,8 @@ async fn reconcile(
                 s.start_worker(shared, Source::Tenant(slot, fence)).await?;
             }
             None if s.stop_worker(&name) => {
+                // The new owner exports the tenant's figures from here on.
+                shared.metrics.sla.close(&slot.tenant);
                 tracing::info!(tenant = %name, "no longer processing the tenant here: its consumer stops");
             }
             _ => {}
@@ -630,6 +638,7 @@ async fn reload(
     }
     for tenant in &report.removed {
         s.stop_worker(tenant.as_str());
+        shared.metrics.sla.close(tenant);
         tracing::warn!(tenant = %tenant, "bundle removed: its consumer stops, its queue keeps its events");
     }
     for tenant in &report.added {

@@ -80,6 +80,9 @@ struct Built {
     timer_changes: BTreeMap<Key, (TimerChange, Timer)>,
     next_timer_seq: i64,
     next_outbox_seq: i64,
+    /// Indices of the deliveries whose events were dispatched for the first time: the
+    /// ones the SLA figures count once the batch is committed.
+    dispatched: Vec<usize>,
 }
 
 /// Why a batch could not be built.
@@ -102,6 +105,8 @@ pub struct TenantWorker {
     next_outbox_seq: i64,
     /// Set when a commit was refused for a lost lease.
     lease_lost: bool,
+    /// The bundle the SLA figures were last opened with.
+    sla_bundle: Option<Arc<crate::tenants::Bundle>>,
 }
 
 impl TenantWorker {
@@ -145,6 +150,7 @@ impl TenantWorker {
                         next_timer_seq: timer_seq + 1,
                         next_outbox_seq: (outbox_seq + 1).max(term_start),
                         lease_lost: false,
+                        sla_bundle: None,
                     };
                     return Some((worker, outbox));
                 }
@@ -169,6 +175,7 @@ async fn store_pause(
     stop: &watch::Receiver<bool>,
 ) -> bool {
     shared.health.set_store(false);
+    shared.metrics.store_connected.set(0);
     shared
         .metrics
         .store_failures_total
@@ -201,6 +208,7 @@ pub async fn run(
     else {
         return Ok(Ended::Stopped);
     };
+    worker.follow_bundle();
     let (relay_tx, relay_rx) = mpsc::channel::<Vec<OutboxEntry>>(RELAY_DEPTH);
     let mut relay = tokio::spawn(relay(
         shared.clone(),
@@ -336,9 +344,19 @@ impl TenantWorker {
         let tenant = self.slot.tenant.clone();
         let label = tenant.as_str();
         let m = self.shared.metrics.clone();
+        let bundle = self.follow_bundle();
         m.events_in_flight
             .with_label_values(&[label])
             .add(deliveries.len() as i64);
+        m.events_received_total
+            .with_label_values(&[label])
+            .inc_by(deliveries.len() as u64);
+        let redelivered = deliveries.iter().filter(|d| d.redelivered).count();
+        if redelivered > 0 {
+            m.redeliveries_total
+                .with_label_values(&[label])
+                .inc_by(redelivered as u64);
+        }
         let now = Utc::now().timestamp_millis();
         let batch_max = self.shared.store_config.batch_max.max(1);
         let mut due = Vec::new();
@@ -425,6 +443,18 @@ impl TenantWorker {
         m.store_commit_seconds
             .with_label_values(&[label])
             .observe(commit_started.elapsed().as_secs_f64());
+        m.store_connected.set(1);
+        // Committed: the events count towards the SLA figures, once.
+        let received = chrono::DateTime::from_timestamp_millis(now).unwrap_or_else(Utc::now);
+        for &i in &built.dispatched {
+            if let Some(Ok(env)) = verdicts.get(i) {
+                m.sla.observe(&bundle, env);
+                let lag = (received - env.time).num_milliseconds() as f64 / 1000.0;
+                m.event_lag_seconds
+                    .with_label_values(&[label])
+                    .observe(lag.max(0.0));
+            }
+        }
         // Committed: memory follows, inputs are acknowledged, messages go out.
         self.cache.apply(&built.commit.writes);
         for ((plugin, name), (change, timer)) in built.timer_changes {
@@ -468,6 +498,28 @@ impl TenantWorker {
             m.event_seconds.with_label_values(&[label]).observe(took);
         }
         Ok(true)
+    }
+
+    /// Opens the tenant's SLA figures and plugin gauges for its current bundle: when the
+    /// worker starts (so that an open tenant without events is seen) and after a reload
+    /// (queues, targets and hours may have changed). Returns the bundle.
+    fn follow_bundle(&mut self) -> Arc<crate::tenants::Bundle> {
+        let bundle = self.slot.runtime().bundle.clone();
+        if !self
+            .sla_bundle
+            .as_ref()
+            .is_some_and(|b| Arc::ptr_eq(b, &bundle))
+        {
+            let m = &self.shared.metrics;
+            m.sla.open(&bundle);
+            for p in &bundle.plugins {
+                m.plugin_quarantined
+                    .with_label_values(&[self.slot.tenant.as_str(), p.name.as_str()])
+                    .set(0);
+            }
+            self.sla_bundle = Some(bundle.clone());
+        }
+        bundle
     }
 
     /// Whether a commit whose answer was lost did land.
@@ -547,7 +599,8 @@ impl TenantWorker {
             let _ignored_policy = b.apply(&env, outcome, |_| FailurePolicy::Ignore)?;
         }
         let mut in_batch = HashSet::new();
-        for (delivery, verdict) in deliveries.iter().zip(verdicts) {
+        let mut dispatched = Vec::new();
+        for (i, (delivery, verdict)) in deliveries.iter().zip(verdicts).enumerate() {
             let routing_key = delivery.routing_key.as_str();
             let env = match verdict {
                 Ok(env) => env,
@@ -565,6 +618,7 @@ impl TenantWorker {
             let routed = routing_key_tenant(routing_key);
             match rt.dispatch_in(&sandbox, env, Some(routed), state.clone()) {
                 Ok(outcome) => {
+                    dispatched.push(i);
                     let policy = |plugin: &str| rt.failure_policy(plugin);
                     match b.apply(env, outcome, policy)? {
                         Ok(()) => b.count("processed"),
@@ -591,6 +645,7 @@ impl TenantWorker {
             timer_changes: b.timer_changes,
             next_timer_seq: b.next_timer_seq,
             next_outbox_seq: b.next_outbox_seq,
+            dispatched,
         })
     }
 }
@@ -657,6 +712,12 @@ impl Builder<'_> {
         policy: impl Fn(&str) -> FailurePolicy,
     ) -> Result<Result<(), Rejection>, BuildError> {
         let mut dead = Vec::new();
+        for (plugin, took) in &outcome.durations {
+            self.metrics
+                .plugin_call_seconds
+                .with_label_values(&[self.tenant.as_str(), plugin])
+                .observe(took.as_secs_f64());
+        }
         for plugin in &outcome.fallbacks {
             self.metrics
                 .fallbacks_total
@@ -779,7 +840,11 @@ async fn relay(
     store: Store,
     mut rx: mpsc::Receiver<Vec<OutboxEntry>>,
 ) -> Result<(), TransportError> {
-    type InFlight = Vec<(OutboxEntry, Message, lapin::PublisherConfirm)>;
+    /// A relayed batch: when its first message was published, and its messages.
+    type InFlight = (
+        Instant,
+        Vec<(OutboxEntry, Message, lapin::PublisherConfirm)>,
+    );
     let (tx, mut confirmed_rx) = mpsc::channel::<InFlight>(RELAY_DEPTH);
     // Aborted with the relay: a confirm task outliving its worker could clear messages
     // after the tenant's next worker started.
@@ -804,7 +869,9 @@ async fn relay(
                         continue;
                     }
                 };
-                let Some(chunk) = chunk else { break };
+                let Some((published, chunk)) = chunk else {
+                    break;
+                };
                 if done.is_empty() {
                     due = tokio::time::Instant::now() + OUTBOX_CLEAR;
                 }
@@ -858,6 +925,8 @@ async fn relay(
                     }
                     done.push(entry.seq);
                 }
+                m.publish_confirm_seconds
+                    .observe(published.elapsed().as_secs_f64());
                 if done.len() >= OUTBOX_CLEAR_ROWS {
                     clear(&shared, &store, &tenant, &mut done).await;
                 }
@@ -868,12 +937,13 @@ async fn relay(
     });
     while let Some(entries) = rx.recv().await {
         let mut chunk = Vec::with_capacity(entries.len());
+        let published = Instant::now();
         for entry in entries {
             let message = Message::from_outbox(&entry)?;
             let confirm = publisher.message_confirm(&message).await?;
             chunk.push((entry, message, confirm));
         }
-        if tx.send(chunk).await.is_err() {
+        if tx.send((published, chunk)).await.is_err() {
             break;
         }
     }

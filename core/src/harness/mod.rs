@@ -447,6 +447,8 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             target: 0.8,
             short_abandon_seconds: 5,
             abandon_policy: crate::tenants::AbandonPolicy::ExcludeShort,
+            max_occupancy: None,
+            shrinkage: 0.0,
         },
         queues: BTreeMap::new(),
         plugins: vec![PluginSpec {
@@ -462,6 +464,7 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             fallback: None,
             endpoints,
         }],
+        hours: None,
     })
 }
 

@@ -11,6 +11,7 @@
 //! and a plugin's own bounded metric name, never a call id, caller or agent.
 
 mod custom;
+mod sla;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -22,6 +23,7 @@ use prometheus::{
 };
 
 pub use custom::{CustomMetricError, CustomMetrics, CustomValue, MAX_NAMES_PER_PLUGIN};
+pub use sla::{Clock, MAX_SITES, MAX_UNDECLARED_QUEUES, MAX_WAITING_CALLS, OTHER, SlaMetrics};
 
 /// Buckets for one plugin call: 10 µs to 1 s. A typical call is well under a millisecond;
 /// the top buckets show calls running into the sandbox's time limit.
@@ -113,12 +115,41 @@ pub struct Metrics {
     /// `leitstand_http_deliveries_total{tenant, plugin, outcome}`: `http.post` deliveries
     /// settled, by `outcome`: `delivered`, `rejected` or `gave-up`.
     pub http_deliveries_total: IntCounterVec,
+    /// `leitstand_events_received_total{tenant}`: deliveries taken off the tenant's queue,
+    /// before any check.
+    pub events_received_total: IntCounterVec,
+    /// `leitstand_redeliveries_total{tenant}`: deliveries the broker marked as redelivered.
+    pub redeliveries_total: IntCounterVec,
+    /// `leitstand_event_lag_seconds{tenant}`: receive time minus event time of accepted
+    /// events, 100 ms to 1 h buckets.
+    pub event_lag_seconds: HistogramVec,
+    /// `leitstand_publish_confirm_seconds`: from publishing a relayed batch of commands to
+    /// the broker's last confirm of it.
+    pub publish_confirm_seconds: prometheus::Histogram,
+    /// `leitstand_store_connected`: 1 while the last store operation succeeded, else 0.
+    pub store_connected: IntGauge,
+    /// `leitstand_plugin_quarantined{tenant, plugin}`: 1 while the plugin is switched off
+    /// after repeated failures, 0 while it runs.
+    pub plugin_quarantined: IntGaugeVec,
+    /// The live SLA figures per tenant and queue (docs/METRICS.md).
+    pub sla: Arc<SlaMetrics>,
 }
+
+/// Buckets for event lag: 100 ms to 1 h. ACDs stamp events when they happen; minutes of
+/// lag mean a backlog in front of Leitstand.
+const LAG_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+];
 
 impl Metrics {
     /// Creates and registers every family, and plugins' custom metrics from `custom`,
     /// which are read at each scrape. Fails only if two families clash, i.e. on a bug.
     pub fn new(custom: Arc<CustomMetrics>) -> prometheus::Result<Self> {
+        Self::with_sla(custom, SlaMetrics::new(30, Clock::Wall)?)
+    }
+
+    /// As [`Metrics::new`], with the live SLA figures kept by `sla` (its window and clock).
+    pub fn with_sla(custom: Arc<CustomMetrics>, sla: SlaMetrics) -> prometheus::Result<Self> {
         let registry = Registry::new();
         let r = &registry;
         let metrics = Self {
@@ -322,11 +353,74 @@ impl Metrics {
                     &["tenant", "plugin", "outcome"],
                 )?,
             )?,
+            events_received_total: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "leitstand_events_received_total",
+                        "Deliveries taken off the tenant's input queue, before any check.",
+                    ),
+                    &["tenant"],
+                )?,
+            )?,
+            redeliveries_total: register(
+                r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "leitstand_redeliveries_total",
+                        "Deliveries the broker marked as redelivered.",
+                    ),
+                    &["tenant"],
+                )?,
+            )?,
+            event_lag_seconds: register(
+                r,
+                HistogramVec::new(
+                    HistogramOpts::new(
+                        "leitstand_event_lag_seconds",
+                        "Receive time minus event time of accepted events.",
+                    )
+                    .buckets(LAG_BUCKETS.to_vec()),
+                    &["tenant"],
+                )?,
+            )?,
+            publish_confirm_seconds: register(
+                r,
+                prometheus::Histogram::with_opts(
+                    HistogramOpts::new(
+                        "leitstand_publish_confirm_seconds",
+                        "From publishing a relayed batch of commands to the broker's last \
+                         confirm of it.",
+                    )
+                    .buckets(EVENT_BUCKETS.to_vec()),
+                )?,
+            )?,
+            store_connected: register(
+                r,
+                IntGauge::new(
+                    "leitstand_store_connected",
+                    "1 while the last store operation succeeded, else 0.",
+                )?,
+            )?,
+            plugin_quarantined: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "leitstand_plugin_quarantined",
+                        "1 while the plugin is switched off after repeated failures.",
+                    ),
+                    &["tenant", "plugin"],
+                )?,
+            )?,
+            sla: Arc::new(sla),
             registry,
         };
         metrics
             .registry
             .register(Box::new(PluginMetrics::new(custom)?))?;
+        metrics
+            .registry
+            .register(Box::new(SharedCollector(metrics.sla.clone())))?;
         Ok(metrics)
     }
 
@@ -360,13 +454,26 @@ fn register<C: Collector + Clone + 'static>(
     Ok(collector)
 }
 
+/// A collector shared with the code that feeds it.
+struct SharedCollector(Arc<SlaMetrics>);
+
+impl Collector for SharedCollector {
+    fn desc(&self) -> Vec<&Desc> {
+        self.0.desc()
+    }
+
+    fn collect(&self) -> Vec<MetricFamily> {
+        self.0.collect()
+    }
+}
+
 /// Plugins' custom metrics as two families, one per kind, so that two plugins using one
 /// name as different kinds never produce conflicting `# TYPE` lines.
 struct PluginMetrics {
     source: Arc<CustomMetrics>,
-    /// `leitstand_plugin_counter_total{tenant, plugin, name}`.
+    /// `leitstand_plugin_metric_total{tenant, plugin, name}`.
     counters: IntCounterVec,
-    /// `leitstand_plugin_gauge{tenant, plugin, name}`.
+    /// `leitstand_plugin_metric{tenant, plugin, name}`.
     gauges: GaugeVec,
     /// Held while the families are refilled and collected, so that two scrapes at once
     /// do not see each other's half-filled families.
@@ -379,14 +486,14 @@ impl PluginMetrics {
             source,
             counters: IntCounterVec::new(
                 Opts::new(
-                    "leitstand_plugin_counter_total",
+                    "leitstand_plugin_metric_total",
                     "Counters plugins report through the metrics capability, by their name.",
                 ),
                 &["tenant", "plugin", "name"],
             )?,
             gauges: GaugeVec::new(
                 Opts::new(
-                    "leitstand_plugin_gauge",
+                    "leitstand_plugin_metric",
                     "Gauges plugins report through the metrics capability, by their name.",
                 ),
                 &["tenant", "plugin", "name"],
@@ -529,6 +636,12 @@ mod tests {
         m.http_deliveries_total
             .with_label_values(&["t", "p", "delivered"])
             .inc();
+        m.events_received_total.with_label_values(&["t"]).inc();
+        m.redeliveries_total.with_label_values(&["t"]).inc();
+        m.event_lag_seconds.with_label_values(&["t"]).observe(0.4);
+        m.publish_confirm_seconds.observe(0.003);
+        m.store_connected.set(1);
+        m.plugin_quarantined.with_label_values(&["t", "p"]).set(0);
     }
 
     #[test]
@@ -558,6 +671,12 @@ mod tests {
             ("leitstand_fallbacks_total", "counter"),
             ("leitstand_http_attempts_total", "counter"),
             ("leitstand_http_deliveries_total", "counter"),
+            ("leitstand_events_received_total", "counter"),
+            ("leitstand_redeliveries_total", "counter"),
+            ("leitstand_event_lag_seconds", "histogram"),
+            ("leitstand_publish_confirm_seconds", "histogram"),
+            ("leitstand_store_connected", "gauge"),
+            ("leitstand_plugin_quarantined", "gauge"),
         ];
         for (name, kind) in expected {
             assert_eq!(
@@ -656,11 +775,11 @@ mod tests {
         let text = m.render();
         let types = type_lines(&text);
         assert_eq!(
-            types.get("leitstand_plugin_counter_total"),
+            types.get("leitstand_plugin_metric_total"),
             Some(&vec!["counter".to_owned()])
         );
         assert_eq!(
-            types.get("leitstand_plugin_gauge"),
+            types.get("leitstand_plugin_metric"),
             Some(&vec!["gauge".to_owned()])
         );
         let labels = |plugin| {
@@ -671,15 +790,15 @@ mod tests {
             ]
         };
         assert_eq!(
-            value(&text, "leitstand_plugin_counter_total", &labels("router")),
+            value(&text, "leitstand_plugin_metric_total", &labels("router")),
             Some(5.0)
         );
         assert_eq!(
-            value(&text, "leitstand_plugin_gauge", &labels("planner")),
+            value(&text, "leitstand_plugin_metric", &labels("planner")),
             Some(7.5)
         );
         assert_eq!(
-            value(&text, "leitstand_plugin_gauge", &labels("router")),
+            value(&text, "leitstand_plugin_metric", &labels("router")),
             None
         );
 
@@ -689,11 +808,11 @@ mod tests {
             .expect("ok");
         let text = m.render();
         assert_eq!(
-            value(&text, "leitstand_plugin_gauge", &labels("planner")),
+            value(&text, "leitstand_plugin_metric", &labels("planner")),
             Some(1.0)
         );
         assert_eq!(
-            value(&text, "leitstand_plugin_counter_total", &labels("router")),
+            value(&text, "leitstand_plugin_metric_total", &labels("router")),
             Some(5.0)
         );
     }

@@ -33,6 +33,8 @@ struct TenantFile {
     /// Plugins, in the order they run.
     #[serde(default)]
     plugins: Vec<PluginFile>,
+    /// Opening hours.
+    hours: Option<super::hours::HoursFile>,
 }
 
 /// `[sla]`; every key has a default.
@@ -51,6 +53,11 @@ struct SlaFile {
     /// Default `exclude-short`.
     #[serde(default = "default_policy")]
     abandon_policy: AbandonPolicy,
+    /// Staffing: the highest occupancy to plan for, in (0, 1]. Default none.
+    max_occupancy: Option<f64>,
+    /// Staffing: the share of paid time not on the phones, in [0, 1). Default 0.
+    #[serde(default)]
+    shrinkage: f64,
 }
 
 impl Default for SlaFile {
@@ -60,6 +67,8 @@ impl Default for SlaFile {
             target: default_target(),
             short_abandon_seconds: default_short(),
             abandon_policy: default_policy(),
+            max_occupancy: None,
+            shrinkage: 0.0,
         }
     }
 }
@@ -96,6 +105,8 @@ struct SlaOverride {
     target: Option<f64>,
     short_abandon_seconds: Option<u32>,
     abandon_policy: Option<AbandonPolicy>,
+    max_occupancy: Option<f64>,
+    shrinkage: Option<f64>,
 }
 
 /// `[[plugins]]`.
@@ -211,11 +222,18 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             format!("{:?} is not an IANA timezone", raw.timezone),
         )
     })?;
+    let hours = raw
+        .hours
+        .map(super::Hours::from_file)
+        .transpose()
+        .map_err(|(k, r)| err(&k, r))?;
     let sla = SlaSettings {
         threshold_seconds: raw.sla.threshold_seconds,
         target: raw.sla.target,
         short_abandon_seconds: raw.sla.short_abandon_seconds,
         abandon_policy: raw.sla.abandon_policy,
+        max_occupancy: raw.sla.max_occupancy,
+        shrinkage: raw.sla.shrinkage,
     };
     check_sla(&sla).map_err(|(k, r)| err(&format!("sla.{k}"), r))?;
 
@@ -227,6 +245,8 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             target: o.target.unwrap_or(sla.target),
             short_abandon_seconds: o.short_abandon_seconds.unwrap_or(sla.short_abandon_seconds),
             abandon_policy: o.abandon_policy.unwrap_or(sla.abandon_policy),
+            max_occupancy: o.max_occupancy.or(sla.max_occupancy),
+            shrinkage: o.shrinkage.unwrap_or(sla.shrinkage),
         };
         check_sla(&qsla).map_err(|(k, r)| err(&format!("queues.{id}.sla.{k}"), r))?;
         queues.insert(
@@ -351,6 +371,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
         sla,
         queues,
         plugins,
+        hours,
     })
 }
 
@@ -457,6 +478,20 @@ fn check_sla(s: &SlaSettings) -> Result<(), (&'static str, String)> {
     if s.threshold_seconds == 0 {
         return Err(("threshold_seconds", "must be at least 1".into()));
     }
+    if let Some(m) = s.max_occupancy
+        && !(m > 0.0 && m <= 1.0)
+    {
+        return Err((
+            "max_occupancy",
+            format!("{m} is not a fraction in (0, 1] (85 % is 0.85)"),
+        ));
+    }
+    if !(0.0..1.0).contains(&s.shrinkage) {
+        return Err((
+            "shrinkage",
+            format!("{} is not a fraction in [0, 1) (30 % is 0.3)", s.shrinkage),
+        ));
+    }
     Ok(())
 }
 
@@ -549,6 +584,45 @@ mod tests {
         assert_eq!(b.sla_for("notruf").threshold_seconds, 10);
         assert_eq!(b.sla_for("notruf").abandon_policy, AbandonPolicy::Count);
         assert_eq!(b.sla_for("other").threshold_seconds, 20);
+    }
+
+    #[test]
+    fn staffing_settings_default_and_override_per_queue() {
+        let (_d, b) = bundle("id = \"t1\"\ntimezone = \"UTC\"\n", b"");
+        let b = b.expect("valid");
+        assert_eq!(b.sla.max_occupancy, None);
+        assert_eq!(b.sla.shrinkage, 0.0);
+        let (_d, b) = bundle(
+            "id = \"t1\"\ntimezone = \"UTC\"\n[sla]\nmax_occupancy = 0.85\nshrinkage = 0.3\n\
+             [queues.notruf]\nsla = { max_occupancy = 0.7, shrinkage = 0 }\n",
+            b"",
+        );
+        let b = b.expect("valid");
+        assert_eq!(b.sla_for("other").max_occupancy, Some(0.85));
+        assert_eq!(b.sla_for("other").shrinkage, 0.3);
+        assert_eq!(b.sla_for("notruf").max_occupancy, Some(0.7));
+        assert_eq!(b.sla_for("notruf").shrinkage, 0.0);
+    }
+
+    #[test]
+    fn bad_staffing_settings_are_named_with_their_key() {
+        for (lines, key, says) in [
+            ("[sla]\nmax_occupancy = 0\n", "sla.max_occupancy", "(0, 1]"),
+            ("[sla]\nmax_occupancy = 85\n", "sla.max_occupancy", "(0, 1]"),
+            ("[sla]\nshrinkage = 1.0\n", "sla.shrinkage", "[0, 1)"),
+            ("[sla]\nshrinkage = -0.1\n", "sla.shrinkage", "[0, 1)"),
+            (
+                "[queues.q]\nsla = { shrinkage = 30 }\n",
+                "queues.q.sla.shrinkage",
+                "[0, 1)",
+            ),
+        ] {
+            let toml = format!("id = \"t1\"\ntimezone = \"UTC\"\n{lines}");
+            let (_d, b) = bundle(&toml, b"");
+            let e = b.expect_err(&toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.reason.contains(says), "{e}");
+        }
     }
 
     #[test]

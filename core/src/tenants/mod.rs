@@ -6,12 +6,15 @@
 //! the dispatcher joins the two.
 
 mod file;
+mod hours;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
+
+pub use hours::Hours;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -112,6 +115,11 @@ pub struct SlaSettings {
     pub short_abandon_seconds: u32,
     /// How abandons count.
     pub abandon_policy: AbandonPolicy,
+    /// Staffing: the highest occupancy (traffic / agents) to plan for.
+    pub max_occupancy: Option<f64>,
+    /// Staffing: the share of paid time agents are not on the phones (breaks, training,
+    /// absence), in [0, 1).
+    pub shrinkage: f64,
 }
 
 /// A queue the tenant's calls wait in.
@@ -267,6 +275,8 @@ pub struct Bundle {
     pub queues: BTreeMap<String, QueueSpec>,
     /// Plugins in the order they run.
     pub plugins: Vec<PluginSpec>,
+    /// Opening hours, when the bundle declares them (`[hours]`).
+    pub hours: Option<Hours>,
 }
 
 impl Bundle {

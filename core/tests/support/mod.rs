@@ -4,6 +4,7 @@
 
 pub mod broker;
 pub mod database;
+pub mod ops;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,6 +43,24 @@ pub fn guest(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The `leitstand` binary of this build, sharing the tests' compile cache.
+pub fn leitstand_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_leitstand"));
+    command.env(
+        "LEITSTAND_SANDBOX__COMPILE_CACHE",
+        sandbox_config().compile_cache.expect("cache dir"),
+    );
+    command
+}
+
+/// Runs `leitstand ARGS…` to its end.
+pub fn leitstand(args: &[&str]) -> std::process::Output {
+    leitstand_command()
+        .args(args)
+        .output()
+        .expect("leitstand runs")
 }
 
 /// The sandbox configuration tests use: a shared on-disk compile cache keeps repeated

@@ -209,8 +209,8 @@ pub mod log {
     }
 }
 
-/// Custom metrics, exported by the daemon as `leitstand_plugin_counter_total` and
-/// `leitstand_plugin_gauge` with the labels tenant, plugin and name. Names are
+/// Custom metrics, exported by the daemon as `leitstand_plugin_metric_total` and
+/// `leitstand_plugin_metric` with the labels tenant, plugin and name. Names are
 /// `[a-z][a-z0-9_]*`.
 pub mod metrics {
     use super::Error;
