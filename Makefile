@@ -7,7 +7,7 @@
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: demo test setup guests guest-tests lint bench broker database
+.PHONY: demo test setup guests guest-tests lint bench broker database ops-tools
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -54,7 +54,23 @@ database:
 	fi
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
 
-test: guests guest-tests lint broker database
+# Debian tools the tests use, installed when missing: promtool and prometheus (package
+# prometheus) for the rule checks and the live dashboard test of ops/, systemd-analyze
+# (package systemd) for the unit check, chromium for the HTML report's test. On a machine
+# running systemd, Debian's prometheus package also enables a Prometheus service on :9090.
+ops-tools:
+	@missing=""; \
+	{ command -v promtool && command -v prometheus; } >/dev/null || missing="$$missing prometheus"; \
+	command -v systemd-analyze >/dev/null || missing="$$missing systemd"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		echo "installing$$missing"; \
+		$$sudo apt-get update && \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
+	fi
+
+test: guests guest-tests lint broker database ops-tools
 	$(CARGO) test --locked --workspace
 
 bench: guests broker database
