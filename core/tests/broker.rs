@@ -16,7 +16,7 @@ use support::PluginEntry;
 use support::broker::{
     Daemon, Rig, TENANTS, Vhost, assert_drained, by_tenant, collect, depth, expect_all_commands,
     expected_ids, offered, publish, publish_all, publisher, route_id, router_bundles, skip,
-    structured, tenant_queues, three_tenant_events as events, wait_for_depth,
+    structured, tenant_queues, three_tenant_events as events,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -292,27 +292,53 @@ async fn bad_messages_are_dead_lettered_with_their_reason_and_good_ones_processe
     assert_drained(&conn, queues).await;
 }
 
-/// Publishes `n` events, stops the daemon with `stop` once some commands are out, starts
-/// it again, and checks that every command arrives.
+/// Publishes `n` events, starts the daemon, stops it with `stop` once it has taken a tenth
+/// of them, starts it again, and checks that every command arrives.
 async fn stop_midway(test: &str, n: usize, stop: impl FnOnce(&mut Daemon)) {
     let rig = Rig::new(test, &TENANTS);
     let env = [("LEITSTAND_DAEMON__GRACE_SECONDS", "20")];
-    let mut daemon = rig.daemon(&env);
+    // Every event waits in its queue before the daemon starts, so that the stop below
+    // falls in the middle of its work however fast it is.
+    rig.topology();
     let (conn, ch) = rig.client().await;
     publish_all(&ch, &events(n)).await;
-    wait_for_depth(&conn, "test.commands", (n / 10) as u32, &daemon).await;
-    stop(&mut daemon);
-    let remaining: u32 = {
-        let mut sum = 0;
+    let mut daemon = rig.daemon(&env);
+    // Stop once the daemon has taken a tenth of the events off the tenant queues: counted
+    // at the queues, not at the commands, which its relay may confirm far behind.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut queued = 0;
         for t in TENANTS {
-            sum += depth(&conn, &format!("leitstand.tenant.{t}")).await;
+            queued += depth(&conn, &format!("leitstand.tenant.{t}")).await;
         }
-        sum
-    };
-    assert!(
-        remaining > 0,
-        "the daemon was stopped too late to prove anything"
-    );
+        if (queued as usize) <= n - n / 10 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon took nothing off the queues:\n{}",
+            daemon.report()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop(&mut daemon);
+    // What the stopped daemon held unacknowledged goes back to the queues once the broker
+    // has seen its connection close, which may take a moment after the process is gone.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut remaining = 0;
+        for t in TENANTS {
+            remaining += depth(&conn, &format!("leitstand.tenant.{t}")).await;
+        }
+        if remaining > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon was stopped too late to prove anything"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let again = rig.daemon(&env);
     expect_all_commands(&conn, &expected_ids(n), &again).await;
 }

@@ -359,6 +359,22 @@ impl Rig {
         Daemon::start(&self.vhost, &self.bundles, self.tmp.path(), env)
     }
 
+    /// Declares the contract's topology for the rig's bundles with `leitstand topology`,
+    /// so that events can wait in the tenant queues before a daemon starts.
+    pub fn topology(&self) {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_leitstand"))
+            .args(["topology", "--bundles"])
+            .arg(&self.bundles)
+            .env("LEITSTAND_AMQP__URL", self.vhost.url())
+            .output()
+            .expect("leitstand topology");
+        assert!(
+            out.status.success(),
+            "leitstand topology: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// A connection with the queue `test.commands` tapping `leitstand.commands`, and a
     /// confirm-mode channel to publish on. Call it once the topology is declared.
     pub async fn client(&self) -> (Connection, Channel) {
