@@ -89,6 +89,7 @@ fn main() -> anyhow::Result<()> {
         tenant: bundle.tenant.clone(),
         timezone: Arc::from(bundle.timezone.name()),
         state: Arc::new(MemoryStore::new()),
+        quota: Arc::new(leitstand::sandbox::TenantQuota::new(bundle.limits)),
     };
     let body = br#"{"specversion":"1.0","id":"bench-1","source":"acd/kaiserslautern","type":"call.offered","tenant":"rlp-impf","time":"2026-11-19T11:05:00+01:00","data":{"call_id":"c-1","queue":"impf","site":"kaiserslautern","priority":"normal","concern":"termin","caller_ref":"p-0001"}}"#;
     let env = parse_structured(body, IntakeLimits::default(), chrono::Utc::now())

@@ -2,6 +2,7 @@
 //! subcommand. Errors at this level are reported with their context and an exit code;
 //! the work itself lives in the library modules.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -18,7 +19,8 @@ use crate::replay::{Notice, Replay, ReplayOptions};
 use crate::sandbox::Sandbox;
 use crate::state::{Detached, MemoryStore, StateStore};
 use crate::store::{Store, StoreConfig};
-use crate::tenants::BundleError;
+use crate::tenants::signature::{self, SecretKey, SignaturePolicy, TrustedKeys};
+use crate::tenants::{self, BundleError};
 
 /// The store of a replay without `--state`: gone when the replay ends.
 const THROW_AWAY_STORE: &str = "sqlite::memory:";
@@ -160,11 +162,41 @@ enum ReportFormat {
 /// `leitstand bundle …`.
 #[derive(Debug, Subcommand)]
 enum BundleCommand {
-    /// Validate bundles without running them: keys, values, wasm pins, plugin configs.
+    /// Validate bundles without running them: keys, values, wasm pins, plugin configs, and
+    /// their signatures when `bundles.require_signature` is set.
     Check {
         /// A tenant bundle directory, or a directory of them.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+    },
+    /// Make a key pair for signing bundles: NAME.key (the secret, readable by its owner
+    /// only) and NAME.pub (the public key and its key id). Never overwrites a file.
+    Keygen {
+        /// The key's name: NAME.key and NAME.pub are written.
+        #[arg(long, value_name = "NAME")]
+        out: PathBuf,
+    },
+    /// Sign bundles: write DIR/signature.toml over the manifest, each plugin's wasm file
+    /// and every other file of the bundle directory. Refuses a bundle `bundle check`
+    /// refuses.
+    Sign {
+        /// A tenant bundle directory, or a directory of them.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The secret key (NAME.key of `bundle keygen`).
+        #[arg(long, value_name = "NAME.key")]
+        key: PathBuf,
+    },
+    /// Check bundles' signatures: signed by a trusted key, and no file changed since. Says
+    /// which key signed; otherwise names what is wrong and exits non-zero.
+    Verify {
+        /// A tenant bundle directory, or a directory of them.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// A public key to trust (NAME.pub), or a directory of them; repeatable. Default:
+        /// `bundles.trusted_keys` of the configuration.
+        #[arg(long = "trusted-key", value_name = "NAME.pub|DIR")]
+        trusted_keys: Vec<PathBuf>,
     },
 }
 
@@ -253,7 +285,7 @@ pub fn main() -> ExitCode {
     init_logging(&config.log.filter);
     let result = match cli.command {
         Command::Replay(args) => replay(&config, &args),
-        Command::Bundle(BundleCommand::Check { dir }) => bundle_check(&config, &dir),
+        Command::Bundle(command) => bundle(&config, command),
         Command::Plugin(PluginCommand::Test(args)) => plugin_test(&config, &args),
         Command::Plugin(PluginCommand::New { name, dir }) => {
             crate::harness::template::create(&dir, &name).map(|created| {
@@ -517,14 +549,63 @@ fn report_notice(n: &Notice) {
     }
 }
 
+fn bundle(config: &Config, command: BundleCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        BundleCommand::Check { dir } => bundle_check(config, &dir),
+        BundleCommand::Keygen { out } => {
+            let (secret, public, id) = signature::keygen(&out)?;
+            println!(
+                "key {id}: secret {} (keep it private), public {} (trust it with \
+                 --trusted-key or bundles.trusted_keys)",
+                secret.display(),
+                public.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        BundleCommand::Sign { dir, key } => bundle_sign(config, &dir, &key),
+        BundleCommand::Verify { dir, trusted_keys } => bundle_verify(config, &dir, &trusted_keys),
+    }
+}
+
 fn bundle_check(config: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
+    // With `bundles.require_signature`, a bundle is judged as the daemon judges it: its
+    // signature first, then everything else.
+    let policy = SignaturePolicy::new(
+        config.bundles.require_signature,
+        &config.bundles.trusted_keys,
+    )?;
+    let mut signers = BTreeMap::new();
+    if let SignaturePolicy::Required(trusted) = &policy {
+        let mut errors = Vec::new();
+        match tenants::bundle_dirs(dir) {
+            Ok(dirs) => {
+                for d in dirs {
+                    match signature::load_verified(&d, trusted) {
+                        Ok((b, v)) => {
+                            signers.insert(b.dir, v.signer.id());
+                        }
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+        if !errors.is_empty() {
+            print_bundle_errors(&errors);
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
     match Dispatcher::load(dir, sandbox(config)?, state) {
         Ok(d) => {
             for b in d.bundles() {
                 let plugins: Vec<&str> = b.plugins.iter().map(|p| p.name.as_str()).collect();
+                let signed = signers
+                    .get(&b.dir)
+                    .map(|id| format!(", signed by key {id}"))
+                    .unwrap_or_default();
                 println!(
-                    "ok: tenant {} ({}), {} queue(s), plugins: {}",
+                    "ok: tenant {} ({}), {} queue(s), plugins: {}{signed}",
                     b.tenant,
                     b.manifest.display(),
                     b.queues.len(),
@@ -542,6 +623,78 @@ fn bundle_check(config: &Config, dir: &Path) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+/// `leitstand bundle sign`: checks the bundles as `bundle check` does (signatures aside),
+/// then signs each; signs nothing when one is refused.
+fn bundle_sign(config: &Config, dir: &Path, key: &Path) -> anyhow::Result<ExitCode> {
+    let key = SecretKey::read(key)?;
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let dispatcher = match Dispatcher::load(dir, sandbox(config)?, state) {
+        Ok(d) => d,
+        Err(errors) => {
+            print_bundle_errors(&errors);
+            eprintln!(
+                "leitstand: {} bundle error(s); nothing signed",
+                errors.len()
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    for b in dispatcher.bundles() {
+        let statement = signature::sign(b, &key).map_err(|e| e.in_bundle(&b.dir))?;
+        println!(
+            "signed: tenant {} ({}) with key {}: manifest, {} plugin(s), {} other file(s)",
+            b.tenant,
+            b.dir.join(signature::SIGNATURE_FILE).display(),
+            key.id(),
+            statement.plugins.len(),
+            statement.files.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `leitstand bundle verify`: each bundle's signature, as the daemon checks it with
+/// `bundles.require_signature`.
+fn bundle_verify(config: &Config, dir: &Path, keys: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let keys = if keys.is_empty() {
+        &config.bundles.trusted_keys
+    } else {
+        keys
+    };
+    if keys.is_empty() {
+        anyhow::bail!("no key to trust: give --trusted-key NAME.pub (or set bundles.trusted_keys)");
+    }
+    let trusted = TrustedKeys::read(keys)?;
+    let dirs = match tenants::bundle_dirs(dir) {
+        Ok(d) => d,
+        Err(e) => {
+            print_bundle_errors(&[e]);
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut failed = 0;
+    for d in dirs {
+        match signature::load_verified(&d, &trusted) {
+            Ok((b, v)) => println!(
+                "ok: tenant {} ({}) signed by key {} ({})",
+                b.tenant,
+                d.display(),
+                v.signer.id(),
+                v.signer.source().display()
+            ),
+            Err(e) => {
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn staffing(args: &StaffingArgs) -> anyhow::Result<ExitCode> {

@@ -4,14 +4,14 @@
 //! Owns the raw → typed step for daemon settings and nothing else; tenant bundles have
 //! their own format in [`crate::tenants`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::daemon::DaemonConfig;
-use crate::envelope::{DEFAULT_MAX_EVENT_BYTES, IntakeLimits};
+use crate::envelope::IntakeLimits;
 use crate::http::HttpConfig;
 use crate::sandbox::SandboxConfig;
 use crate::store::StoreConfig;
@@ -37,6 +37,22 @@ pub struct Config {
     pub store: StoreConfig,
     /// How the live SLA figures are kept.
     pub metrics: MetricsConfig,
+    /// Which bundles are accepted: signatures and the keys trusted to make them.
+    pub bundles: BundlesConfig,
+}
+
+/// `[bundles]`: which tenant bundles `leitstand run` (at start and on every reload) and
+/// `leitstand bundle check` accept.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BundlesConfig {
+    /// Refuse a bundle without a valid `signature.toml` by one of `trusted_keys`, or with
+    /// any file changed since it was signed. Default false: signatures are not checked.
+    pub require_signature: bool,
+    /// Public key files (`NAME.pub` of `leitstand bundle keygen`), or directories whose
+    /// `*.pub` files are all trusted. Read at start and again at every reload. Default
+    /// none.
+    pub trusted_keys: Vec<PathBuf>,
 }
 
 /// `[metrics]`.
@@ -63,12 +79,25 @@ pub struct IntakeConfig {
     /// The largest event accepted, in bytes; larger ones are dead-lettered `too-large`.
     /// Default 65536 (CONTRACT §1).
     pub max_event_bytes: usize,
+    /// The deepest nesting of arrays and objects accepted; deeper events are dead-lettered
+    /// `too-deep`. Default 32.
+    pub max_json_depth: usize,
+    /// The longest string (key or value) in `data` accepted, in bytes; longer ones are
+    /// dead-lettered `string-too-long`. Default 65536.
+    pub max_string_bytes: usize,
+    /// The longest attribute value (`id`, `source`, `type`, `subject`, …) accepted, in
+    /// bytes; longer ones are dead-lettered `string-too-long`. Default 1024.
+    pub max_attribute_bytes: usize,
 }
 
 impl Default for IntakeConfig {
     fn default() -> Self {
+        let d = IntakeLimits::default();
         Self {
-            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_event_bytes: d.max_event_bytes,
+            max_json_depth: d.max_json_depth,
+            max_string_bytes: d.max_string_bytes,
+            max_attribute_bytes: d.max_attribute_bytes,
         }
     }
 }
@@ -78,6 +107,9 @@ impl IntakeConfig {
     pub fn limits(&self) -> IntakeLimits {
         IntakeLimits {
             max_event_bytes: self.max_event_bytes,
+            max_json_depth: self.max_json_depth,
+            max_string_bytes: self.max_string_bytes,
+            max_attribute_bytes: self.max_attribute_bytes,
         }
     }
 }
@@ -144,6 +176,16 @@ mod tests {
             let c = Config::load(None).map_err(|e| *e)?;
             assert_eq!(c.amqp.url, "amqp://u:p@broker:5672/%2f");
             assert_eq!(c.http.listen.port(), 9000);
+
+            assert_eq!(c.bundles, BundlesConfig::default());
+            jail.set_env("LEITSTAND_BUNDLES__REQUIRE_SIGNATURE", "true");
+            jail.set_env("LEITSTAND_BUNDLES__TRUSTED_KEYS", "[keys/ops.pub, keys/ci]");
+            let c = Config::load(None).map_err(|e| *e)?;
+            assert!(c.bundles.require_signature);
+            assert_eq!(
+                c.bundles.trusted_keys,
+                [PathBuf::from("keys/ops.pub"), PathBuf::from("keys/ci")]
+            );
 
             jail.create_file("bad.toml", "[intake]\nmax_event_byte = 1\n")?;
             let e = Config::load(Some(Path::new("bad.toml"))).expect_err("unknown key");

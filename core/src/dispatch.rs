@@ -8,16 +8,18 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::envelope::{Envelope, RejectReason, Rejection, TenantId};
+use crate::metrics::Refusal;
 use crate::sandbox::{
-    CommandDecision, EventView, PluginFailure, PrepareError, PreparedPlugin, Sandbox, TenantScope,
-    TimerDecision,
+    CommandDecision, EventView, PluginFailure, PluginOutput, PrepareError, PreparedPlugin, Sandbox,
+    TenantQuota, TenantScope, TimerDecision,
 };
 use crate::state::{StateStore, StateWrites, Timer};
 use crate::tenants::{self, Bundle, BundleError, FailurePolicy, Fallback};
@@ -110,9 +112,11 @@ pub struct Outcome {
     pub invoked: usize,
     /// Plugins that failed and whose bundle fallback command was emitted in their place.
     pub fallbacks: Vec<String>,
-    /// How long each plugin that ran took (host time, instantiation to checked output),
-    /// in bundle order.
+    /// How long each plugin call took (host time, instantiation to checked output), in
+    /// bundle order; a retried plugin appears once per call.
     pub durations: Vec<(String, std::time::Duration)>,
+    /// Calls repeated under a plugin's `retry` policy.
+    pub retries: usize,
 }
 
 /// A tenant with its bundle and its prepared plugins.
@@ -121,6 +125,31 @@ pub struct TenantRuntime {
     pub bundle: Arc<Bundle>,
     plugins: Vec<PreparedPlugin>,
     scope: TenantScope,
+    /// Consecutive failures and quarantine per plugin, by name. A new runtime (a reloaded
+    /// bundle) starts with every plugin switched on.
+    breakers: Mutex<BTreeMap<String, Breaker>>,
+}
+
+/// One plugin's run of failures and its quarantine.
+#[derive(Debug, Clone, Default)]
+struct Breaker {
+    /// Failed events in a row.
+    consecutive: u32,
+    /// Switched off until then.
+    until: Option<Instant>,
+    /// The next quarantine's length (doubling from the policy's backoff).
+    next_backoff: Option<Duration>,
+}
+
+/// A plugin's quarantine as the daemon exports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineState {
+    /// The plugin.
+    pub plugin: String,
+    /// Whether it is switched off now.
+    pub quarantined: bool,
+    /// Failed events in a row.
+    pub consecutive_failures: u32,
 }
 
 impl TenantRuntime {
@@ -138,6 +167,7 @@ impl TenantRuntime {
                     PrepareError::Component(_) => "wasm",
                     PrepareError::Config(_) => "config",
                     PrepareError::Limits(_) => "limits",
+                    PrepareError::Capability(_) => "capabilities",
                 };
                 BundleError::new(
                     &bundle.manifest,
@@ -151,11 +181,13 @@ impl TenantRuntime {
             tenant: bundle.tenant.clone(),
             timezone: Arc::from(tz),
             state,
+            quota: Arc::new(TenantQuota::new(bundle.limits)),
         };
         Ok(Self {
             bundle: Arc::new(bundle),
             plugins,
             scope,
+            breakers: Mutex::new(BTreeMap::new()),
         })
     }
 }
@@ -235,7 +267,74 @@ impl TenantRuntime {
             tenant: self.scope.tenant.clone(),
             timezone: self.scope.timezone.clone(),
             state,
+            quota: self.scope.quota.clone(),
         }
+    }
+
+    /// Each plugin's quarantine now, in bundle order.
+    pub fn quarantine(&self) -> Vec<QuarantineState> {
+        let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        self.bundle
+            .plugins
+            .iter()
+            .map(|p| {
+                let b = breakers.get(&p.name);
+                QuarantineState {
+                    plugin: p.name.clone(),
+                    quarantined: b.and_then(|b| b.until).is_some_and(|until| until > now),
+                    consecutive_failures: b.map_or(0, |b| b.consecutive),
+                }
+            })
+            .collect()
+    }
+
+    /// Why `plugin` is not to be called now, when it is quarantined.
+    fn switched_off(&self, plugin: &str) -> Option<PluginFailure> {
+        let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let b = breakers.get(plugin)?;
+        let until = b.until?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(PluginFailure::Quarantined(format!(
+            "switched off after {} failed events in a row, for {} s more",
+            b.consecutive,
+            left.as_secs() + 1
+        )))
+    }
+
+    /// Records one event's result of `spec`'s plugin: a success switches it on again, the
+    /// policy's number of failures in a row switches it off.
+    fn record(&self, spec: &tenants::PluginSpec, failed: bool) {
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let b = breakers.entry(spec.name.clone()).or_default();
+        let policy = spec.quarantine;
+        if !failed {
+            if b.until.take().is_some() || b.consecutive >= policy.after_failures {
+                tracing::info!(
+                    tenant = %self.bundle.tenant,
+                    plugin = %spec.name,
+                    "plugin back in service after its quarantine"
+                );
+            }
+            *b = Breaker::default();
+            return;
+        }
+        b.consecutive = b.consecutive.saturating_add(1);
+        if b.consecutive < policy.after_failures {
+            return;
+        }
+        let backoff = b
+            .next_backoff
+            .unwrap_or(Duration::from_secs(policy.backoff_seconds));
+        b.until = Some(Instant::now() + backoff);
+        b.next_backoff = Some((backoff * 2).min(Duration::from_secs(policy.max_backoff_seconds)));
+        tracing::warn!(
+            tenant = %self.bundle.tenant,
+            plugin = %spec.name,
+            failures = b.consecutive,
+            backoff_seconds = backoff.as_secs(),
+            "plugin quarantined: switched off after failing events in a row"
+        );
     }
 
     fn check_own(&self, env: &Envelope) -> Result<(), Rejection> {
@@ -252,7 +351,7 @@ impl TenantRuntime {
         ))
     }
 
-    /// Whether `plugin` of this tenant dead-letters the events it fails on.
+    /// What `plugin` of this tenant does with the events it fails on.
     pub fn failure_policy(&self, plugin: &str) -> FailurePolicy {
         self.bundle
             .plugins
@@ -424,12 +523,35 @@ fn run<'a>(
     let time = env.time.to_rfc3339_opts(SecondsFormat::Millis, true);
     let mut outcome = Outcome::default();
     for plugin in targets {
-        outcome.invoked += 1;
-        let started = std::time::Instant::now();
-        let result = sandbox.invoke(plugin, scope, &view);
-        outcome
-            .durations
-            .push((plugin.name().to_owned(), started.elapsed()));
+        let Some(spec) = rt.bundle.plugins.iter().find(|p| p.name == plugin.name()) else {
+            continue;
+        };
+        let result = match rt.switched_off(plugin.name()) {
+            Some(off) => Err(off),
+            None => {
+                let result = invoke(sandbox, plugin, spec, scope, &view, &mut outcome);
+                let result = result.and_then(|out| {
+                    let limit = rt.bundle.limits.commands_per_event;
+                    if outcome.commands.len() + out.commands.len() > limit {
+                        sandbox.metrics().refused(
+                            Refusal::Quota,
+                            &rt.bundle.tenant,
+                            plugin.name(),
+                            "commands-per-event",
+                        );
+                        return Err(PluginFailure::QuotaExceeded(format!(
+                            "the tenant's plugins may emit at most {limit} commands per event"
+                        )));
+                    }
+                    Ok(out)
+                });
+                // A store failure is not the plugin's; it neither counts nor resets.
+                if !matches!(result, Err(PluginFailure::StateUnavailable(_))) {
+                    rt.record(spec, result.is_err());
+                }
+                result
+            }
+        };
         match result {
             Ok(out) => {
                 let source = format!("leitstand/{}/{}", rt.bundle.tenant, plugin.name());
@@ -449,12 +571,9 @@ fn run<'a>(
             }
             Err(failure) => {
                 // A store failure is retried with the whole batch; no fail-open for it.
-                let fallback = rt
-                    .bundle
-                    .plugins
-                    .iter()
-                    .find(|spec| spec.name == plugin.name())
-                    .and_then(|spec| spec.fallback.as_ref())
+                let fallback = spec
+                    .fallback
+                    .as_ref()
                     .filter(|_| !matches!(failure, PluginFailure::StateUnavailable(_)))
                     .and_then(|f| fallback_command(f, env));
                 if let Some(c) = fallback {
@@ -472,6 +591,48 @@ fn run<'a>(
         }
     }
     outcome
+}
+
+/// Calls `plugin` on one event, again up to its `retries` when its policy is to retry
+/// and the failure is its own; records every call's duration.
+fn invoke(
+    sandbox: &Sandbox,
+    plugin: &PreparedPlugin,
+    spec: &tenants::PluginSpec,
+    scope: &TenantScope,
+    view: &EventView,
+    outcome: &mut Outcome,
+) -> Result<PluginOutput, PluginFailure> {
+    let attempts = match spec.on_failure {
+        FailurePolicy::Retry => 1 + spec.retries,
+        _ => 1,
+    };
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        outcome.invoked += 1;
+        let started = Instant::now();
+        let result = sandbox.invoke(plugin, scope, view);
+        outcome
+            .durations
+            .push((plugin.name().to_owned(), started.elapsed()));
+        match result {
+            Err(PluginFailure::StateUnavailable(e)) => {
+                return Err(PluginFailure::StateUnavailable(e));
+            }
+            Err(failure) if attempt < attempts => {
+                tracing::debug!(
+                    tenant = %scope.tenant,
+                    plugin = plugin.name(),
+                    attempt,
+                    kind = failure.kind(),
+                    "plugin failed; calling it again"
+                );
+                outcome.retries += 1;
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The bundle's fallback command for `env`, when the fallback applies to it: the fixed

@@ -105,10 +105,11 @@ impl DomainEvent {
                 priority: match d.opt_string("priority")?.as_deref() {
                     None | Some("normal") => Priority::Normal,
                     Some("emergency") => Priority::Emergency,
-                    Some(other) => {
-                        return Err(format!(
-                            "field `priority` is {other:?}, expected \"normal\" or \"emergency\""
-                        ));
+                    // The value is not repeated: it may be anything a sender put there.
+                    Some(_) => {
+                        return Err(
+                            "field `priority` is not \"normal\" or \"emergency\"".to_owned()
+                        );
                     }
                 },
             }),
@@ -146,9 +147,7 @@ impl DomainEvent {
                     && channel != "phone"
                     && channel != "web"
                 {
-                    return Err(format!(
-                        "field `channel` is {channel:?}, expected \"phone\" or \"web\""
-                    ));
+                    return Err("field `channel` is not \"phone\" or \"web\"".to_owned());
                 }
                 Self::BookingRequested {
                     booking_id: d.string("booking_id")?,

@@ -69,6 +69,11 @@ pub enum RejectReason {
     TenantMismatch,
     /// The event exceeds the configured size limit.
     TooLarge,
+    /// The event's JSON nests deeper than the configured limit.
+    TooDeep,
+    /// A string in the event (an attribute, a key or a value of `data`) is longer than the
+    /// configured limit.
+    StringTooLong,
     /// A plugin failed on the event (CONTRACT §4 `plugin-failed`).
     PluginFailed,
 }
@@ -85,6 +90,8 @@ impl RejectReason {
             Self::UnknownTenant => "unknown-tenant",
             Self::TenantMismatch => "tenant-mismatch",
             Self::TooLarge => "too-large",
+            Self::TooDeep => "too-deep",
+            Self::StringTooLong => "string-too-long",
             Self::PluginFailed => "plugin-failed",
         }
     }
@@ -149,13 +156,126 @@ impl Envelope {
 pub struct IntakeLimits {
     /// The largest accepted event in bytes.
     pub max_event_bytes: usize,
+    /// The deepest nesting of arrays and objects accepted (the event object is level 1).
+    pub max_json_depth: usize,
+    /// The longest string accepted in `data` (a key or a value), in bytes.
+    pub max_string_bytes: usize,
+    /// The longest attribute value accepted (`id`, `source`, `type`, `subject`, …), in
+    /// bytes.
+    pub max_attribute_bytes: usize,
 }
+
+/// The default deepest nesting of an event's JSON.
+pub const DEFAULT_MAX_JSON_DEPTH: usize = 32;
+/// The default longest string in an event's `data`, in bytes: as long as the default
+/// event, so that any event of 64 KiB is accepted whatever its shape (CONTRACT §1).
+pub const DEFAULT_MAX_STRING_BYTES: usize = DEFAULT_MAX_EVENT_BYTES;
+/// The default longest attribute value, in bytes.
+pub const DEFAULT_MAX_ATTRIBUTE_BYTES: usize = 1024;
 
 impl Default for IntakeLimits {
     fn default() -> Self {
         Self {
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
+            max_json_depth: DEFAULT_MAX_JSON_DEPTH,
+            max_string_bytes: DEFAULT_MAX_STRING_BYTES,
+            max_attribute_bytes: DEFAULT_MAX_ATTRIBUTE_BYTES,
         }
+    }
+}
+
+/// Refuses JSON nested deeper than the limit or holding a longer string than the limit;
+/// the detail names the path (`data.notes[3]`) but never the content.
+pub fn check_shape(value: &Value, limits: IntakeLimits) -> Result<(), Rejection> {
+    fn walk(
+        v: &Value,
+        depth: usize,
+        path: &mut String,
+        limits: IntakeLimits,
+    ) -> Result<(), Rejection> {
+        let long = |path: &str, len: usize, max: usize| {
+            Rejection::new(
+                RejectReason::StringTooLong,
+                format!(
+                    "{} has {len} bytes, the limit is {max}",
+                    if path.is_empty() { "the event" } else { path },
+                ),
+            )
+        };
+        // An attribute is a string at the top level other than `data`.
+        let attribute = depth == 2 && !path.starts_with("data");
+        let max = if attribute {
+            limits.max_attribute_bytes
+        } else {
+            limits.max_string_bytes
+        };
+        match v {
+            Value::String(s) if s.len() > max => Err(long(path, s.len(), max)),
+            Value::Array(_) | Value::Object(_) if depth > limits.max_json_depth => {
+                Err(Rejection::new(
+                    RejectReason::TooDeep,
+                    format!(
+                        "{} nests deeper than {} levels",
+                        if path.is_empty() { "the event" } else { path },
+                        limits.max_json_depth
+                    ),
+                ))
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("[{i}]"));
+                    walk(item, depth + 1, path, limits)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Object(map) => {
+                for (k, item) in map {
+                    let len = path.len();
+                    let max = if depth == 1 {
+                        limits.max_attribute_bytes
+                    } else {
+                        limits.max_string_bytes
+                    };
+                    if k.len() > max {
+                        let at = if path.is_empty() {
+                            "an attribute name".to_owned()
+                        } else {
+                            format!("a key in {path}")
+                        };
+                        return Err(long(&at, k.len(), max));
+                    }
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    // Keys are named only when short and printable.
+                    if k.len() <= 64 && k.chars().all(|c| c.is_ascii_graphic()) {
+                        path.push_str(k);
+                    } else {
+                        path.push_str("<key>");
+                    }
+                    walk(item, depth + 1, path, limits)?;
+                    path.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, 1, &mut String::new(), limits)
+}
+
+/// [`check_shape`] of an event given as its attributes.
+fn check_attributes(
+    attrs: Map<String, Value>,
+    limits: IntakeLimits,
+) -> Result<Map<String, Value>, Rejection> {
+    let value = Value::Object(attrs);
+    check_shape(&value, limits)?;
+    match value {
+        Value::Object(attrs) => Ok(attrs),
+        _ => Ok(Map::new()),
     }
 }
 
@@ -177,13 +297,23 @@ pub fn parse_structured(
             ),
         )
     })?;
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        Rejection::new(
-            RejectReason::MalformedJson,
-            format!("body is not valid JSON: {e}"),
-        )
-    })?;
+    let value: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
+    check_shape(&value, limits)?;
     parse_value(value, received)
+}
+
+/// A JSON parse error as a rejection: serde_json's own nesting limit is `too-deep`.
+fn json_error(e: &serde_json::Error) -> Rejection {
+    if e.to_string().starts_with("recursion limit exceeded") {
+        return Rejection::new(
+            RejectReason::TooDeep,
+            format!("body nests too deep to parse: {e}"),
+        );
+    }
+    Rejection::new(
+        RejectReason::MalformedJson,
+        format!("body is not valid JSON: {e}"),
+    )
 }
 
 /// Reads a structured-mode event that is already parsed as JSON (its size checked by the
@@ -226,14 +356,10 @@ pub fn parse_binary<'a>(
                 ),
             )
         })?;
-        let data: Value = serde_json::from_str(text).map_err(|e| {
-            Rejection::new(
-                RejectReason::MalformedJson,
-                format!("body is not valid JSON: {e}"),
-            )
-        })?;
+        let data: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
         attrs.insert("data".to_owned(), data);
     }
+    let attrs = check_attributes(attrs, limits)?;
     from_attributes(attrs, received)
 }
 
@@ -469,6 +595,48 @@ mod tests {
         let body = v.to_string();
         assert_eq!(body.len(), DEFAULT_MAX_EVENT_BYTES);
         parse_structured(body.as_bytes(), IntakeLimits::default(), now()).expect("accepted");
+    }
+
+    #[test]
+    fn deep_nesting_and_long_strings_are_refused_with_their_path() {
+        let limits = IntakeLimits {
+            max_json_depth: 4,
+            max_string_bytes: 10,
+            max_attribute_bytes: 30,
+            ..IntakeLimits::default()
+        };
+        let refuse = |v: &Value| {
+            parse_structured(v.to_string().as_bytes(), limits, now()).expect_err("refused")
+        };
+        // The event (1), data (2), data.a (3) and data.a.b (4) may be objects; data.a.b.c
+        // (5) may not.
+        let mut v = offered();
+        v["data"]["a"] = json!({"b": {"c": {}}});
+        let e = refuse(&v);
+        assert_eq!(e.reason, RejectReason::TooDeep, "{e}");
+        assert_eq!(e.detail, "data.a.b.c nests deeper than 4 levels");
+        v["data"]["a"] = json!({"b": {"c": 1}});
+        parse_structured(v.to_string().as_bytes(), limits, now()).expect("4 levels");
+
+        let mut v = offered();
+        v["data"]["notes"] = json!(["ok", "x".repeat(11)]);
+        let e = refuse(&v);
+        assert_eq!(e.reason, RejectReason::StringTooLong);
+        assert_eq!(e.detail, "data.notes[1] has 11 bytes, the limit is 10");
+        assert!(!e.detail.contains("xxx"), "no content in the detail");
+
+        let mut v = offered();
+        v["subject"] = json!("s".repeat(31));
+        let e = refuse(&v);
+        assert_eq!(e.reason, RejectReason::StringTooLong);
+        assert_eq!(e.detail, "subject has 31 bytes, the limit is 30");
+
+        // serde_json's own nesting limit (128) is reported as too deep, too.
+        let body = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let e =
+            parse_structured(body.as_bytes(), IntakeLimits::default(), now()).expect_err("refused");
+        assert_eq!(e.reason, RejectReason::TooDeep);
+        assert_eq!(e.reason.code(), "too-deep");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The daemon's HTTP endpoints (CONTRACT §6): `GET /metrics`, `GET /healthz`, `GET /readyz`.
+//! The daemon's HTTP endpoints: `GET /metrics`, `GET /healthz`, `GET /readyz` (CONTRACT §6)
+//! and the operators' state-changing endpoints under `/admin/` (`POST /admin/reload`).
 //!
-//! Owns the routes and the [`Health`] flags behind the two probes. It judges nothing itself:
-//! the daemon reports what it knows (broker connected, store reachable, consumers running,
-//! draining, bundles loaded, supervisor alive) and this module only turns that into answers. It never touches
-//! the broker, bundles or plugins.
+//! Owns the routes, who may call them, and the [`Health`] flags behind the two probes. It
+//! judges nothing itself: the daemon reports what it knows (broker connected, store
+//! reachable, consumers running, draining, bundles loaded, supervisor alive) and this module
+//! only turns that into answers. It never touches the broker, bundles or plugins; an admin
+//! endpoint only hands the daemon a request (a [`Notify`], a handle the daemon passes in).
 //!
 //! - `/healthz` (liveness) fails only when the daemon's supervisor loop has stopped
 //!   beating, i.e. when restarting the process is the remedy.
@@ -11,20 +13,37 @@
 //!   store, no consumers, draining for shutdown, or no bundle loaded — and names each
 //!   failing check.
 //! - `/metrics` is [`Metrics::render`].
+//! - `POST /admin/reload` reloads the bundles, as SIGHUP does ([`reload_endpoint`]).
+//!
+//! Access. Everything is served on `http.listen`, the loopback address by default. Reading
+//! (`GET`, `HEAD`) needs no credentials. Every other request — any method that may change
+//! state, on any path — and every request under `/admin/` must carry
+//! `Authorization: Bearer <admin token>` ([`AdminToken`], from `http.admin_token_env` or
+//! `http.admin_token_file`). One guard in front of the whole router decides this, so an
+//! endpoint added later cannot forget it. Without a configured token those requests are
+//! answered 403 (the endpoints are off); a missing or wrong token 401 with
+//! `WWW-Authenticate: Bearer`. The token is compared in constant time, only its digest is
+//! kept, and it is never logged.
 
+use std::fmt;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 
@@ -35,13 +54,21 @@ const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
-    /// The address `/metrics`, `/healthz` and `/readyz` listen on. Default
-    /// `127.0.0.1:9464`; set `0.0.0.0:9464` for a scraper on another host. The endpoints
-    /// have no authentication and expose tenant ids.
+    /// The address the endpoints listen on. Default `127.0.0.1:9464`, reachable from this
+    /// host only; set `0.0.0.0:9464` for a scraper on another host. Reading (`/metrics`,
+    /// `/healthz`, `/readyz`) needs no credentials and shows tenant and plugin names.
     pub listen: SocketAddr,
     /// How long the daemon's supervisor may go without a heartbeat before `/healthz`
     /// answers 503, in seconds. Default 30.
     pub stall_seconds: u64,
+    /// The name of an environment variable holding the bearer token of the state-changing
+    /// endpoints (`POST /admin/…`), e.g. `LEITSTAND_ADMIN_TOKEN`. Default none: with
+    /// neither this nor `admin_token_file` those endpoints are off and answer 403. A name
+    /// whose variable is not set stops the daemon at start.
+    pub admin_token_env: Option<String>,
+    /// A file holding that token (surrounding whitespace is ignored), e.g. a systemd
+    /// credential. Read once at start. At most one of `admin_token_env` and this is set.
+    pub admin_token_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -49,6 +76,8 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9464)),
             stall_seconds: 30,
+            admin_token_env: None,
+            admin_token_file: None,
         }
     }
 }
@@ -58,6 +87,204 @@ impl HttpConfig {
     pub fn stall_limit(&self) -> Duration {
         Duration::from_secs(self.stall_seconds)
     }
+
+    /// The admin token from the variable `admin_token_env` names or from
+    /// `admin_token_file`; `None` when neither is set (the admin endpoints are off).
+    pub fn admin_token(&self) -> Result<Option<AdminToken>, AdminTokenError> {
+        self.admin_token_from(|name| std::env::var_os(name))
+    }
+
+    /// [`admin_token`](Self::admin_token) with the environment as a function.
+    fn admin_token_from(
+        &self,
+        env: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Option<AdminToken>, AdminTokenError> {
+        let refuse = |key, reason: String| Err(AdminTokenError { key, reason });
+        match (&self.admin_token_env, &self.admin_token_file) {
+            (None, None) => Ok(None),
+            (Some(_), Some(_)) => refuse(
+                "admin_token_env",
+                "set it or http.admin_token_file, not both".into(),
+            ),
+            (Some(name), None) => {
+                if name.is_empty() {
+                    return refuse(
+                        "admin_token_env",
+                        "is empty; it names an environment variable".into(),
+                    );
+                }
+                let Some(value) = env(name) else {
+                    return refuse(
+                        "admin_token_env",
+                        format!("names the environment variable {name}, which is not set"),
+                    );
+                };
+                let Some(value) = value.to_str() else {
+                    return refuse(
+                        "admin_token_env",
+                        format!("the value of {name} is not UTF-8"),
+                    );
+                };
+                match AdminToken::new(value) {
+                    Ok(token) => Ok(Some(token)),
+                    Err(reason) => {
+                        refuse("admin_token_env", format!("the value of {name} {reason}"))
+                    }
+                }
+            }
+            (None, Some(path)) => {
+                let text = match std::fs::read_to_string(path) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        return refuse(
+                            "admin_token_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                    }
+                };
+                warn_if_others_may_read(path);
+                match AdminToken::new(&text) {
+                    Ok(token) => Ok(Some(token)),
+                    Err(reason) => refuse(
+                        "admin_token_file",
+                        format!("the content of {} {reason}", path.display()),
+                    ),
+                }
+            }
+        }
+    }
+}
+
+/// Warns when a token file is readable or writable by other users than its owner.
+fn warn_if_others_may_read(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                file = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the admin token file is open to other users; make it 0600 or 0400"
+            );
+        }
+    }
+}
+
+/// Why the admin token could not be read; the daemon does not start.
+#[derive(Debug, thiserror::Error)]
+#[error("http.{key}: {reason}")]
+pub struct AdminTokenError {
+    /// The configuration key.
+    pub key: &'static str,
+    /// What is wrong, never the token itself.
+    pub reason: String,
+}
+
+/// The bearer token of the state-changing endpoints.
+///
+/// Only its SHA-256 digest is kept; a presented token is hashed the same way and the two
+/// digests compared in constant time, so neither the token's length nor the position of a
+/// first wrong character shows in the answer's timing. `Debug` shows nothing of it.
+#[derive(Clone)]
+pub struct AdminToken {
+    digest: [u8; 32],
+}
+
+impl AdminToken {
+    /// The fewest characters a token may have.
+    pub const MIN_LEN: usize = 16;
+
+    /// Takes `raw` without its surrounding whitespace. It must have at least
+    /// [`MIN_LEN`](Self::MIN_LEN) characters, all of them allowed in a bearer token
+    /// (RFC 6750: letters, digits, `-._~+/`, trailing `=`), as `openssl rand -hex 32` or
+    /// `openssl rand -base64 32` make. The error never repeats the token.
+    pub fn new(raw: &str) -> Result<Self, String> {
+        let token = raw.trim();
+        if token.len() < Self::MIN_LEN {
+            return Err(format!(
+                "is too short for an admin token: it needs at least {} characters \
+                 (make one with `openssl rand -hex 32`)",
+                Self::MIN_LEN
+            ));
+        }
+        let body = token.trim_end_matches('=');
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+        if body.is_empty() || !body.bytes().all(allowed) {
+            return Err(
+                "is not a bearer token: only letters, digits, `-._~+/` and trailing `=` \
+                 are allowed"
+                    .into(),
+            );
+        }
+        Ok(Self {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        })
+    }
+
+    /// Whether `presented` is this token.
+    pub fn matches(&self, presented: &str) -> bool {
+        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+        bool::from(self.digest.ct_eq(&digest))
+    }
+}
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+/// The state-changing endpoints, all under `/admin/` and all behind the admin token.
+///
+/// The daemon builds it with one [`route`](Self::route) per endpoint, each handler with its
+/// own state, e.g.
+/// `.route("plugins/{tenant}/{plugin}/enable", post(enable).with_state(registry))`.
+/// The guard in front of the router checks the token; a handler only does its work.
+pub struct Admin {
+    token: Option<AdminToken>,
+    routes: Router,
+}
+
+impl Admin {
+    /// No endpoints yet. Without a `token` every admin request is answered 403.
+    pub fn new(token: Option<AdminToken>) -> Self {
+        Self {
+            token,
+            routes: Router::new(),
+        }
+    }
+
+    /// Serves `endpoint` at `/admin/<path>`; `path` may capture segments (`{tenant}`), as
+    /// in axum's `Router::route`.
+    pub fn route(mut self, path: &str, endpoint: MethodRouter) -> Self {
+        let path = format!("/admin/{}", path.trim_start_matches('/'));
+        self.routes = self.routes.route(&path, endpoint);
+        self
+    }
+
+    /// Whether a token is configured, i.e. the admin endpoints are on.
+    pub fn enabled(&self) -> bool {
+        self.token.is_some()
+    }
+}
+
+/// `POST /admin/reload`: asks the daemon to reload its bundles, as SIGHUP does, by
+/// notifying `reload`. Answers 202 at once; the reload itself is logged and counted in
+/// `leitstand_bundle_reloads_total` (a refused bundle leaves the running one in place).
+pub fn reload_endpoint(reload: Arc<Notify>) -> MethodRouter {
+    post(move || {
+        let reload = reload.clone();
+        async move {
+            tracing::info!("POST /admin/reload: reloading bundles");
+            reload.notify_one();
+            (
+                StatusCode::ACCEPTED,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                "reload requested; the outcome is in the log and in \
+                 leitstand_bundle_reloads_total\n",
+            )
+        }
+    })
 }
 
 /// What the daemon reports about itself, read by `/healthz` and `/readyz`.
@@ -201,13 +428,115 @@ struct Endpoints {
     health: Health,
 }
 
-fn router(metrics: Arc<Metrics>, health: Health) -> Router {
+/// What the guard in front of the router knows: the admin token, if any.
+#[derive(Clone)]
+struct Guard {
+    token: Option<Arc<AdminToken>>,
+}
+
+fn router(metrics: Arc<Metrics>, health: Health, admin: Admin) -> Router {
+    let guard = Guard {
+        token: admin.token.map(Arc::new),
+    };
     Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(not_found)
         .with_state(Endpoints { metrics, health })
+        .merge(admin.routes)
+        // Last, so that it sees every request first, matched or not.
+        .layer(middleware::from_fn_with_state(guard, require_token))
+}
+
+/// Whether a request needs the admin token: anything but reading, and anything under
+/// `/admin/`. The path is the one the router matches (not decoded or normalised).
+fn needs_token(method: &Method, path: &str) -> bool {
+    let reading = method == Method::GET || method == Method::HEAD;
+    !reading || path == "/admin" || path.starts_with("/admin/")
+}
+
+/// What the `Authorization` header holds.
+enum Presented<'a> {
+    Missing,
+    NotBearer,
+    Token(&'a str),
+}
+
+fn presented(headers: &HeaderMap) -> Presented<'_> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Presented::Missing;
+    };
+    let Ok(value) = value.to_str() else {
+        return Presented::NotBearer;
+    };
+    // `Bearer` alone (the header's trailing space is trimmed) is an empty token.
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Presented::Token(token.trim())
+    } else {
+        Presented::NotBearer
+    }
+}
+
+/// The guard: lets reading through, and a state-changing request only with the token.
+async fn require_token(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    if !needs_token(request.method(), request.uri().path()) {
+        return next.run(request).await;
+    }
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or_else(|| "unknown".to_owned(), |c| c.0.to_string());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let Some(token) = &guard.token else {
+        tracing::warn!(%method, path, %peer, "refused a state-changing request: the admin endpoints are off");
+        return refusal(
+            StatusCode::FORBIDDEN,
+            None,
+            "the admin endpoints are off: no admin token is configured \
+             (http.admin_token_env or http.admin_token_file)\n",
+        );
+    };
+    match presented(request.headers()) {
+        Presented::Token(t) if token.matches(t) => {
+            tracing::info!(%method, path, %peer, "admin request with a valid token");
+            next.run(request).await
+        }
+        Presented::Token(_) => {
+            tracing::warn!(%method, path, %peer, "refused an admin request: wrong token");
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                Some(r#"Bearer realm="leitstand", error="invalid_token""#),
+                "the bearer token is not the admin token\n",
+            )
+        }
+        Presented::Missing | Presented::NotBearer => {
+            tracing::warn!(%method, path, %peer, "refused an admin request: no bearer token");
+            refusal(
+                StatusCode::UNAUTHORIZED,
+                Some(r#"Bearer realm="leitstand""#),
+                "this request needs `Authorization: Bearer <admin token>`\n",
+            )
+        }
+    }
+}
+
+fn refusal(status: StatusCode, challenge: Option<&'static str>, text: &'static str) -> Response {
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        text,
+    )
+        .into_response();
+    if let Some(challenge) = challenge {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
+    }
+    response
 }
 
 async fn metrics_text(State(e): State<Endpoints>) -> Response {
@@ -244,18 +573,26 @@ async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-/// Serves the endpoints on `listener` until `shutdown` completes, then finishes the
-/// requests in progress and returns. Errors are those of accepting connections.
+/// Serves the endpoints on `listener`, with the operators' `admin` endpoints, until
+/// `shutdown` completes, then finishes the requests in progress and returns. Errors are
+/// those of accepting connections.
 pub async fn serve(
     listener: TcpListener,
     metrics: Arc<Metrics>,
     health: Health,
+    admin: Admin,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+        let admin = if admin.enabled() {
+            "on (bearer token)"
+        } else {
+            "off (no admin token configured)"
+        };
+        tracing::info!(%addr, admin, "serving /metrics, /healthz, /readyz and /admin/");
     }
-    axum::serve(listener, router(metrics, health))
+    let app = router(metrics, health, admin).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -278,10 +615,14 @@ mod tests {
 
     impl Server {
         async fn start(metrics: Arc<Metrics>, health: Health) -> Self {
+            Self::with_admin(metrics, health, Admin::new(None)).await
+        }
+
+        async fn with_admin(metrics: Arc<Metrics>, health: Health, admin: Admin) -> Self {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let addr = listener.local_addr().expect("addr");
             let (stop, stopped) = oneshot::channel::<()>();
-            let task = tokio::spawn(serve(listener, metrics, health, async {
+            let task = tokio::spawn(serve(listener, metrics, health, admin, async {
                 let _ = stopped.await;
             }));
             Self { addr, stop, task }
@@ -289,9 +630,20 @@ mod tests {
 
         /// `GET path` over a fresh connection: status, lower-cased headers, body.
         async fn get(&self, path: &str) -> (u16, String, String) {
+            self.send("GET", path, &[]).await
+        }
+
+        /// `method path` with extra header lines (`Name: value`) and no body.
+        async fn send(&self, method: &str, path: &str, headers: &[&str]) -> (u16, String, String) {
             let mut stream = TcpStream::connect(self.addr).await.expect("connect");
-            let request =
-                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            let mut request = format!(
+                "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: 0\r\n"
+            );
+            for h in headers {
+                request.push_str(h);
+                request.push_str("\r\n");
+            }
+            request.push_str("\r\n");
             stream.write_all(request.as_bytes()).await.expect("write");
             let mut raw = Vec::new();
             stream.read_to_end(&mut raw).await.expect("read");
@@ -458,6 +810,315 @@ mod tests {
             assert_eq!(server.get(path).await.0, 404, "{path}");
         }
         server.stop().await;
+    }
+
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    fn token() -> AdminToken {
+        AdminToken::new(TOKEN).expect("a valid token")
+    }
+
+    /// A server whose admin endpoints are `reload` (and, when `token` is set, on).
+    async fn admin_server(token: Option<AdminToken>) -> (Server, Arc<Notify>) {
+        let reload = Arc::new(Notify::new());
+        let admin = Admin::new(token).route("reload", reload_endpoint(reload.clone()));
+        (
+            Server::with_admin(metrics(), ready_health(), admin).await,
+            reload,
+        )
+    }
+
+    /// Whether `reload` was notified (now or within a moment).
+    async fn notified(reload: &Notify) -> bool {
+        tokio::time::timeout(Duration::from_millis(200), reload.notified())
+            .await
+            .is_ok()
+    }
+
+    #[test]
+    fn http_listens_on_localhost_by_default() {
+        let config = crate::config::Config::default();
+        assert_eq!(config.http.listen.to_string(), "127.0.0.1:9464");
+        assert!(config.http.listen.ip().is_loopback());
+        assert_eq!(config.http.admin_token_env, None);
+        assert_eq!(config.http.admin_token_file, None);
+    }
+
+    #[tokio::test]
+    async fn admin_endpoints_are_off_without_a_token() {
+        let (server, reload) = admin_server(None).await;
+        let bearer = format!("Authorization: Bearer {TOKEN}");
+        for headers in [vec![], vec![bearer.as_str()]] {
+            let (status, _, body) = server.send("POST", "/admin/reload", &headers).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(body.contains("admin endpoints are off"), "{body}");
+            assert!(body.contains("http.admin_token_env"), "{body}");
+        }
+        assert!(
+            !notified(&reload).await,
+            "a refused request reloads nothing"
+        );
+        // Reading still works.
+        assert_eq!(server.get("/metrics").await.0, 200);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn admin_endpoints_need_the_bearer_token() {
+        let (server, reload) = admin_server(Some(token())).await;
+
+        let (status, head, body) = server.send("POST", "/admin/reload", &[]).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(
+            head.contains(r#"www-authenticate: bearer realm="leitstand""#),
+            "{head}"
+        );
+        assert!(body.contains("Authorization: Bearer"), "{body}");
+
+        let wrong = [
+            "Authorization: Bearer 0123456789abcdef0123456789abcdeF".to_owned(),
+            "Authorization: Bearer 0123456789abcdef".to_owned(),
+            format!("Authorization: Bearer {TOKEN}0"),
+            "Authorization: Bearer ".to_owned(),
+        ];
+        for h in &wrong {
+            let (status, head, _) = server.send("POST", "/admin/reload", &[h]).await;
+            assert_eq!(status, 401, "{h}");
+            assert!(head.contains(r#"error="invalid_token""#), "{head}");
+        }
+        let basic = format!("Authorization: Basic {TOKEN}");
+        let (status, head, _) = server.send("POST", "/admin/reload", &[&basic]).await;
+        assert_eq!(status, 401, "another scheme");
+        assert!(head.contains("www-authenticate: bearer"), "{head}");
+        assert!(
+            !notified(&reload).await,
+            "a refused request reloads nothing"
+        );
+
+        // The scheme is case-insensitive (RFC 7235).
+        for scheme in ["Bearer", "bearer"] {
+            let h = format!("Authorization: {scheme} {TOKEN}");
+            let (status, _, body) = server.send("POST", "/admin/reload", &[&h]).await;
+            assert_eq!(status, 202, "{body}");
+            assert!(body.starts_with("reload requested"), "{body}");
+            assert!(notified(&reload).await, "the daemon is asked to reload");
+        }
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn reading_needs_no_token_and_everything_else_does() {
+        let (server, _reload) = admin_server(Some(token())).await;
+        for path in ["/metrics", "/healthz", "/readyz"] {
+            assert_eq!(server.get(path).await.0, 200, "GET {path}");
+            assert_eq!(server.send("HEAD", path, &[]).await.0, 200, "HEAD {path}");
+            let junk = "Authorization: Bearer nonsense";
+            assert_eq!(server.send("GET", path, &[junk]).await.0, 200, "{path}");
+        }
+        // Any other method, on any path, passes the guard only with the token: an
+        // endpoint added outside `Admin` cannot forget it.
+        for (method, path) in [
+            ("POST", "/metrics"),
+            ("PUT", "/readyz"),
+            ("DELETE", "/admin/reload"),
+            ("POST", "/nowhere"),
+        ] {
+            assert_eq!(
+                server.send(method, path, &[]).await.0,
+                401,
+                "{method} {path}"
+            );
+        }
+        // Under /admin/ even reading needs it.
+        assert_eq!(server.get("/admin/reload").await.0, 401);
+        assert_eq!(server.get("/admin/nowhere").await.0, 401);
+        let bearer = format!("Authorization: Bearer {TOKEN}");
+        assert_eq!(server.send("POST", "/metrics", &[&bearer]).await.0, 405);
+        assert_eq!(server.send("GET", "/admin/reload", &[&bearer]).await.0, 405);
+        assert_eq!(server.send("POST", "/nowhere", &[&bearer]).await.0, 404);
+        server.stop().await;
+    }
+
+    #[tokio::test]
+    async fn an_admin_endpoint_is_one_line_and_guarded() {
+        use axum::extract::Path as Captured;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let admin = Admin::new(Some(token())).route(
+            "plugins/{tenant}/{plugin}/enable",
+            post(
+                move |Captured((tenant, plugin)): Captured<(String, String)>| {
+                    let record = record.clone();
+                    async move {
+                        record
+                            .lock()
+                            .expect("lock")
+                            .push(format!("{tenant}/{plugin}"));
+                        StatusCode::NO_CONTENT
+                    }
+                },
+            ),
+        );
+        let server = Server::with_admin(metrics(), ready_health(), admin).await;
+        let path = "/admin/plugins/soest/router/enable";
+        assert_eq!(server.send("POST", path, &[]).await.0, 401);
+        let bearer = format!("Authorization: Bearer {TOKEN}");
+        assert_eq!(server.send("POST", path, &[&bearer]).await.0, 204);
+        assert_eq!(*seen.lock().expect("lock"), ["soest/router"]);
+        server.stop().await;
+    }
+
+    /// A log sink for one test's thread.
+    #[derive(Clone, Default)]
+    struct LogSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for LogSink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LogSink {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_never_reach_the_log() {
+        let sink = LogSink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        // The test's runtime runs the server on this thread, so its events land here.
+        let _log = tracing::subscriber::set_default(subscriber);
+
+        let (server, _reload) = admin_server(Some(token())).await;
+        let wrong = "fedcba9876543210fedcba9876543210";
+        let h = format!("Authorization: Bearer {wrong}");
+        assert_eq!(server.send("POST", "/admin/reload", &[&h]).await.0, 401);
+        let h = format!("Authorization: Bearer {TOKEN}");
+        assert_eq!(server.send("POST", "/admin/reload", &[&h]).await.0, 202);
+        server.stop().await;
+
+        let log = sink.text();
+        assert!(
+            log.contains("refused an admin request: wrong token"),
+            "{log}"
+        );
+        assert!(log.contains("admin request with a valid token"), "{log}");
+        assert!(
+            log.contains("peer=127.0.0.1:"),
+            "who asked is logged: {log}"
+        );
+        for secret in [TOKEN, wrong, &TOKEN[..8], &wrong[..8]] {
+            assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+        }
+        assert_eq!(format!("{:?}", token()), "AdminToken(..)");
+    }
+
+    #[test]
+    fn admin_tokens_are_checked_and_compared_exactly() {
+        let t = token();
+        assert!(t.matches(TOKEN));
+        for other in [
+            "",
+            "0123456789abcdef",
+            &TOKEN[1..],
+            &format!("{TOKEN} "),
+            "x",
+        ] {
+            assert!(!t.matches(other), "{other:?}");
+        }
+        // Surrounding whitespace (a file's newline) is not part of the token.
+        assert!(
+            AdminToken::new(&format!("  {TOKEN}\n"))
+                .expect("trimmed")
+                .matches(TOKEN)
+        );
+        assert!(
+            AdminToken::new("c2VjcmV0LXNlY3JldC1zZWNyZXQ=").is_ok(),
+            "base64"
+        );
+
+        let e = AdminToken::new("short").expect_err("too short");
+        assert!(e.contains("at least 16 characters"), "{e}");
+        let e = AdminToken::new("0123456789 abcdef0123").expect_err("a space");
+        assert!(e.contains("not a bearer token"), "{e}");
+        assert!(
+            !e.contains("0123456789"),
+            "the error repeats the token: {e}"
+        );
+        assert!(AdminToken::new("================").is_err());
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_named_variable_or_a_file() {
+        let env = |name: &str| (name == "LEITSTAND_TEST_ADMIN").then(|| TOKEN.into());
+        let none = |_: &str| None;
+
+        let c = HttpConfig::default();
+        assert!(c.admin_token_from(env).expect("none configured").is_none());
+
+        let c = HttpConfig {
+            admin_token_env: Some("LEITSTAND_TEST_ADMIN".into()),
+            ..HttpConfig::default()
+        };
+        let t = c.admin_token_from(env).expect("read").expect("a token");
+        assert!(t.matches(TOKEN));
+        let e = c.admin_token_from(none).expect_err("unset");
+        assert_eq!(
+            e.to_string(),
+            "http.admin_token_env: names the environment variable LEITSTAND_TEST_ADMIN, \
+             which is not set"
+        );
+        let short = |_: &str| Some("tiny".into());
+        let e = c.admin_token_from(short).expect_err("short");
+        assert!(
+            e.to_string().contains("LEITSTAND_TEST_ADMIN is too short"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("tiny"), "{e}");
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let file = dir.path().join("admin-token");
+        std::fs::write(&file, format!("{TOKEN}\n")).expect("write");
+        let c = HttpConfig {
+            admin_token_file: Some(file.clone()),
+            ..HttpConfig::default()
+        };
+        let t = c.admin_token_from(none).expect("read").expect("a token");
+        assert!(t.matches(TOKEN));
+
+        let c = HttpConfig {
+            admin_token_file: Some(dir.path().join("missing")),
+            ..HttpConfig::default()
+        };
+        let e = c.admin_token_from(none).expect_err("missing file");
+        assert!(
+            e.to_string()
+                .starts_with("http.admin_token_file: cannot read "),
+            "{e}"
+        );
+
+        let c = HttpConfig {
+            admin_token_env: Some("LEITSTAND_TEST_ADMIN".into()),
+            admin_token_file: Some(file),
+            ..HttpConfig::default()
+        };
+        let e = c.admin_token_from(env).expect_err("both");
+        assert!(e.to_string().contains("not both"), "{e}");
+
+        let c: HttpConfig =
+            toml::from_str("admin_token_env = \"LEITSTAND_ADMIN_TOKEN\"").expect("toml");
+        assert_eq!(c.admin_token_env.as_deref(), Some("LEITSTAND_ADMIN_TOKEN"));
     }
 
     #[test]

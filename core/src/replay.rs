@@ -216,6 +216,12 @@ impl<'a> Replay<'a> {
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         for bundle in self.dispatcher.bundles() {
             metrics.sla.open(bundle);
+            for p in &bundle.plugins {
+                metrics
+                    .plugin_quarantined
+                    .with_label_values(&[bundle.tenant.as_str(), &p.name])
+                    .set(0);
+            }
         }
         self.metrics = Some(metrics);
         self
@@ -297,6 +303,13 @@ impl<'a> Replay<'a> {
         self.commands.flush().context("writing commands")?;
         if let Some(m) = &self.metrics {
             m.sla.close_intervals();
+            for (tenant, rt) in self.dispatcher.runtimes() {
+                for q in rt.quarantine() {
+                    m.plugin_quarantined
+                        .with_label_values(&[tenant.as_str(), &q.plugin])
+                        .set(i64::from(q.quarantined));
+                }
+            }
         }
         Ok(ReplayReport {
             tenants: self.sla.report().tenants,

@@ -11,7 +11,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
 
-use crate::sla::{Counts, INTERVAL_MINUTES, IntervalReport, QueueReport, TenantReport};
+use crate::sla::{
+    Counts, FirstContactReport, INTERVAL_MINUTES, IntervalReport, QueueReport, ResolutionLine,
+    SERVICE_CENTER, TenantReport, UNKNOWN_CONCERN,
+};
 use crate::tenants::{AbandonPolicy, Bundle, SlaSettings};
 
 /// Why there is no report to render.
@@ -62,6 +65,9 @@ pub struct DayReport {
     /// Every queue of the tenant, sorted by id; a queue without calls that day shows
     /// zeros and no ratios.
     pub queues: Vec<DayQueue>,
+    /// First-contact resolution per concern and per department of the calls that ended
+    /// that day.
+    pub first_contact: FirstContactReport,
 }
 
 /// The local date of an interval (its start is local RFC 3339).
@@ -129,6 +135,7 @@ impl DayReport {
             day,
             sla: bundle.sla,
             queues,
+            first_contact: tenant.first_contact.of_day(day),
         })
     }
 
@@ -158,6 +165,7 @@ impl DayReport {
         for q in &self.queues {
             self.write_queue(out, q);
         }
+        self.write_first_contact(out);
         self.write_footer(out);
         out.push_str("</body>\n</html>\n");
     }
@@ -172,6 +180,7 @@ impl DayReport {
              <div><dt>Timezone</dt><dd>{tz}</dd></div>\n\
              <div><dt>Target</dt><dd data-key=\"target\">{target}</dd></div>\n\
              <div><dt>Abandoned calls</dt><dd>{policy}</dd></div>\n\
+             {first_contact}\
              <div><dt>Tenant</dt><dd>{tenant}</dd></div>\n\
              </dl>\n</header>\n",
             name = esc(&self.name),
@@ -180,8 +189,69 @@ impl DayReport {
             tz = esc(&self.timezone),
             target = esc(&target_text(s)),
             policy = esc(&policy_text(s)),
+            first_contact = s.first_contact_target.map_or_else(String::new, |t| format!(
+                "<div><dt>First-contact target</dt><dd data-key=\"first_contact_target\">{}</dd></div>\n",
+                esc(&pct_plain(t))
+            )),
             tenant = esc(&self.tenant),
         );
+    }
+
+    /// The day's first-contact resolution: the tenant's total against its target, then a
+    /// table per concern and one per department. Nothing when no call ended that day.
+    fn write_first_contact(&self, out: &mut String) {
+        let fc = &self.first_contact;
+        if fc.total.ended == 0 {
+            return;
+        }
+        out.push_str(
+            "<section class=\"first-contact\" data-section=\"first_contact\">\n\
+             <h2>First-contact resolution</h2>\n<table class=\"summary\">\n<tbody>\n",
+        );
+        let verdict = match fc.total.target_met {
+            Some(true) => "<span class=\"met\">target met</span>",
+            Some(false) => "<span class=\"missed\">target missed</span>",
+            None => "",
+        };
+        let vs = fc.target.map_or_else(String::new, |t| {
+            format!(
+                " <span class=\"vs\">vs. target {}</span> {verdict}",
+                pct(Some(t))
+            )
+        });
+        let _ = writeln!(
+            out,
+            "<tr><th scope=\"row\">Settled at first contact</th><td data-key=\"first_contact_resolution\" \
+             data-value=\"{}\">{}{vs}</td></tr>\n\
+             <tr><th scope=\"row\">Calls ended</th>\
+             <td data-key=\"ended\" data-value=\"{ended}\">{ended} <span class=\"vs\">\
+             ({reported} said whether settled, {handed_on} handed on)</span></td></tr>\n\
+             </tbody>\n</table>",
+            json_number(fc.total.first_contact_resolution),
+            pct(fc.total.first_contact_resolution),
+            ended = fc.total.ended,
+            reported = fc.total.resolution_reported,
+            handed_on = fc.total.handed_on,
+        );
+        let concerns: Vec<(Option<&str>, String, &ResolutionLine)> = fc
+            .by_concern
+            .iter()
+            .map(|c| {
+                let name = c.concern.as_deref();
+                (name, name.unwrap_or(UNKNOWN_CONCERN).to_owned(), &c.figures)
+            })
+            .collect();
+        write_resolution_table(out, "concern", "Concern", &concerns);
+        let departments: Vec<(Option<&str>, String, &ResolutionLine)> = fc
+            .by_department
+            .iter()
+            .map(|d| {
+                let name = d.department.as_deref();
+                (name, name.unwrap_or(SERVICE_CENTER).to_owned(), &d.figures)
+            })
+            .collect();
+        write_resolution_table(out, "department", "Department", &departments);
+        out.push_str("</section>\n");
     }
 
     fn write_queue(&self, out: &mut String, q: &DayQueue) {
@@ -277,7 +347,19 @@ impl DayReport {
             "First-contact resolution",
             "first_contact_resolution",
             json_number(f.first_contact_resolution),
-            pct(f.first_contact_resolution),
+            match (f.first_contact_target, f.first_contact_target_met) {
+                (Some(t), met) => format!(
+                    "{} <span class=\"vs\">vs. target {}</span>{}",
+                    pct(f.first_contact_resolution),
+                    pct(Some(t)),
+                    match met {
+                        Some(true) => " <span class=\"met\">target met</span>",
+                        Some(false) => " <span class=\"missed\">target missed</span>",
+                        None => "",
+                    }
+                ),
+                (None, _) => pct(f.first_contact_resolution),
+            },
         );
         row(
             "Peak agents required (scheduled)",
@@ -479,7 +561,9 @@ impl DayReport {
              <li>Abandon rate: (abandoned − short abandons) / (answered + abandoned − short abandons).</li>\n\
              <li>Average handling time (AHT): the mean talk time of ended calls. \
              First-contact resolution: ended calls settled at first contact / ended calls that \
-             reported whether they were.</li>\n\
+             reported whether they were. A call's concern is the one named when it was \
+             offered (“(unknown)” when none was); a call handed on names the department it \
+             went to, the others stay with the service center.</li>\n\
              <li>“–” means there were no calls to compute a figure from; it is not zero.</li>\n\
              <li>Agents required: the least number of agents on the phones that meets the target \
              for the interval's offered calls and handling time by Erlang C \
@@ -493,6 +577,56 @@ impl DayReport {
             env!("CARGO_PKG_VERSION")
         );
     }
+}
+
+/// A table of first-contact figures, one row per concern or department (`kind`); a row
+/// carries its key as `data-<kind>` (empty for unknown or the service center) and its
+/// figures as `data-key` / `data-value` cells, as the JSON report writes them.
+fn write_resolution_table(
+    out: &mut String,
+    kind: &str,
+    heading: &str,
+    rows: &[(Option<&str>, String, &ResolutionLine)],
+) {
+    let _ = writeln!(
+        out,
+        "<table class=\"intervals resolution\" data-table=\"by_{kind}\">\n<thead><tr>\
+         <th scope=\"col\">{heading}</th><th scope=\"col\">Ended</th>\
+         <th scope=\"col\">Reported</th><th scope=\"col\">Settled</th>\
+         <th scope=\"col\">Handed on</th><th scope=\"col\">First-contact resolution</th>\
+         </tr></thead>\n<tbody>"
+    );
+    for (key, shown, l) in rows {
+        let below = l.target_met == Some(false);
+        let cell = |key: &str, value: String, shown: String| {
+            format!("<td data-key=\"{key}\" data-value=\"{value}\">{shown}</td>")
+        };
+        let n = |key: &str, v: u64| cell(key, v.to_string(), v.to_string());
+        let _ = writeln!(
+            out,
+            "<tr data-{kind}=\"{}\"{}><th scope=\"row\">{}</th>{}{}{}{}{}</tr>",
+            esc(key.unwrap_or_default()),
+            if below { " class=\"below\"" } else { "" },
+            esc(shown),
+            n("ended", l.ended),
+            n("resolution_reported", l.resolution_reported),
+            n("resolved", l.resolved),
+            n("handed_on", l.handed_on),
+            cell(
+                "first_contact_resolution",
+                json_number(l.first_contact_resolution),
+                if below {
+                    format!(
+                        "{} <span class=\"flag\">below target</span>",
+                        pct(l.first_contact_resolution)
+                    )
+                } else {
+                    pct(l.first_contact_resolution)
+                }
+            ),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n");
 }
 
 fn write_intervals(out: &mut String, q: &DayQueue) {
@@ -594,6 +728,9 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .intervals tbody th { text-align: left; font-weight: normal; white-space: nowrap; }
 .intervals tr.below td, .intervals tr.below th { background: var(--below); }
 .intervals tr.below td[data-key=service_level] { color: var(--below-ink); font-weight: 700; }
+.resolution { margin-bottom: 20px; }
+.resolution thead th:first-child { text-align: left; }
+.resolution tr.below td[data-key=first_contact_resolution] { color: var(--below-ink); font-weight: 700; }
 .flag { font-size: 11px; font-weight: 600; text-transform: uppercase; }
 .chart { margin: 16px 0 8px; }
 .chart svg { display: block; font-size: 11px; }
@@ -754,6 +891,7 @@ mod tests {
             abandon_policy: AbandonPolicy::ExcludeShort,
             max_occupancy: None,
             shrinkage: 0.0,
+            first_contact_target: None,
         }
     }
 
@@ -803,6 +941,7 @@ mod tests {
             day: NaiveDate::from_ymd_opt(2026, 11, 19).expect("date"),
             sla: s,
             queues: vec![DayQueue { figures, sla: s }],
+            first_contact: FirstContactReport::default(),
         }
     }
 
@@ -895,5 +1034,72 @@ mod tests {
         assert_eq!(nice_ceiling(17), 20);
         assert_eq!(nice_ceiling(51), 100);
         assert_eq!(nice_ceiling(200), 200);
+    }
+
+    #[test]
+    fn the_first_contact_section_shows_concerns_and_departments_against_the_target() {
+        use crate::sla::{EndedCall, FirstContactRows};
+        use std::sync::Arc;
+        let mut rows = FirstContactRows::default();
+        let call =
+            |concern: Option<&str>, department: Option<&str>, resolved: Option<bool>| EndedCall {
+                concern: concern.map(Arc::from),
+                department: department.map(Arc::from),
+                resolved,
+            };
+        rows.add(&call(Some("abfall"), None, Some(true)));
+        rows.add(&call(Some("abfall"), None, Some(true)));
+        rows.add(&call(Some("wohngeld"), Some("sozialamt"), Some(false)));
+        rows.add(&call(None, None, None));
+        let mut day = page("T", "Q", vec![interval("09:00", 4, 4, 4)]);
+        day.sla.first_contact_target = Some(0.65);
+        day.first_contact = FirstContactReport::from_rows(Some(0.65), &rows, 0);
+        let html = day.to_html();
+        assert!(
+            html.contains("data-key=\"first_contact_target\">65 %"),
+            "{html}"
+        );
+        let section = &html[html
+            .find("data-section=\"first_contact\"")
+            .expect("a first-contact section")..];
+        let row = |attr: &str| {
+            section
+                .lines()
+                .find(|l| l.starts_with(&format!("<tr {attr}")))
+                .unwrap_or_else(|| panic!("{attr} row"))
+                .to_owned()
+        };
+        let abfall = row("data-concern=\"abfall\"");
+        assert!(
+            abfall.contains("data-key=\"first_contact_resolution\" data-value=\"1.0\">100.0 %"),
+            "{abfall}"
+        );
+        assert!(!abfall.contains("below"), "{abfall}");
+        let wohngeld = row("data-concern=\"wohngeld\"");
+        assert!(wohngeld.contains("class=\"below\""), "{wohngeld}");
+        assert!(
+            wohngeld.contains("data-key=\"handed_on\" data-value=\"1\""),
+            "{wohngeld}"
+        );
+        // Unknown concern: nothing reported, so no figure, a dash, never 0.
+        let unknown = row("data-concern=\"\"");
+        assert!(unknown.contains(UNKNOWN_CONCERN), "{unknown}");
+        assert!(
+            unknown.contains("data-key=\"first_contact_resolution\" data-value=\"\">–</td>"),
+            "{unknown}"
+        );
+        let center = row("data-department=\"\"");
+        assert!(center.contains(SERVICE_CENTER), "{center}");
+        assert!(
+            center.contains("data-key=\"first_contact_resolution\" data-value=\"1.0\">100.0 %"),
+            "{center}"
+        );
+        assert!(row("data-department=\"sozialamt\"").contains("class=\"below\""));
+        // 2 of 3 reported: 66.7 % meets 65 %.
+        assert!(section.contains("66.7 % <span class=\"vs\">vs. target 65.0 %</span> <span class=\"met\">target met</span>"));
+        // A day without ended calls has no such section.
+        let quiet = page("T", "Q", vec![interval("09:00", 4, 4, 4)]).to_html();
+        assert!(!quiet.contains("data-section=\"first_contact\""));
+        assert!(!quiet.contains("first_contact_target"));
     }
 }

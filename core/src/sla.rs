@@ -2,14 +2,19 @@
 //! the tenant's local time (CONTRACT §5).
 //!
 //! Owns the counting rules and the ratios (four abandon policies, ASA, abandon rate,
-//! first-contact resolution, AHT; `None` for a zero denominator). It reads accepted
-//! envelopes and bundles' SLA settings; it neither parses events nor knows any transport.
+//! first-contact resolution, AHT; `None` for a zero denominator), and first-contact
+//! resolution per concern and per department ([`FirstContact`]). It reads accepted
+//! envelopes (their typed reading, and the two optional `data` fields it alone uses:
+//! `concern` of `call.offered`, `transferred_to` of `call.ended`) and bundles' SLA
+//! settings; it neither validates events nor knows any transport.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Timelike, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::domain::DomainEvent;
 use crate::envelope::{Envelope, TenantId};
@@ -142,6 +147,249 @@ impl Counts {
     }
 }
 
+/// Offers of calls not yet ended or abandoned one tenant remembers, to find an ended
+/// call's concern. When a new offer finds the memory full, the longest-remembered tenth
+/// is forgotten (counted in [`FirstContact::offers_forgotten`]); those calls, should they
+/// still end, count under an unknown concern.
+pub const MAX_REMEMBERED_OFFERS: usize = 100_000;
+/// Distinct concerns counted by name per tenant, in the order they are first offered;
+/// later ones count as [`OTHER`].
+pub const MAX_CONCERNS: usize = 32;
+/// Distinct departments counted by name per tenant, in the order calls are first handed
+/// on to them; later ones count as [`OTHER`].
+pub const MAX_DEPARTMENTS: usize = 32;
+/// The name concerns and departments beyond their bound count under.
+pub const OTHER: &str = "_other";
+
+/// Ended calls of one concern or one department, by what they said about resolution
+/// (CONTRACT §5: first-contact resolution = `resolved: true` / `resolved` present).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resolution {
+    /// `call.ended` events.
+    pub ended: u64,
+    /// Of them, those that said whether they were resolved.
+    pub resolution_reported: u64,
+    /// Of them, those with `resolved: true`.
+    pub resolved: u64,
+    /// Of the ended calls, those handed on to a department (`transferred_to`).
+    pub handed_on: u64,
+}
+
+impl Resolution {
+    /// Counts one ended call.
+    pub fn add(&mut self, call: &EndedCall) {
+        self.ended += 1;
+        if let Some(resolved) = call.resolved {
+            self.resolution_reported += 1;
+            if resolved {
+                self.resolved += 1;
+            }
+        }
+        if call.department.is_some() {
+            self.handed_on += 1;
+        }
+    }
+
+    /// Adds the counts of `other`.
+    pub fn merge(&mut self, other: &Resolution) {
+        self.ended += other.ended;
+        self.resolution_reported += other.resolution_reported;
+        self.resolved += other.resolved;
+        self.handed_on += other.handed_on;
+    }
+
+    /// Resolved at first contact over ended calls that reported `resolved`; `None` when
+    /// none did.
+    pub fn first_contact_resolution(&self) -> Option<f64> {
+        ratio(self.resolved as f64, self.resolution_reported as f64)
+    }
+}
+
+/// An ended call as first-contact resolution counts it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedCall {
+    /// The concern its `call.offered` named (bounded by [`MAX_CONCERNS`]); `None` when
+    /// unknown: the offer was not seen, named no concern, or was forgotten.
+    pub concern: Option<Arc<str>>,
+    /// The department it was handed on to, its `transferred_to` (bounded by
+    /// [`MAX_DEPARTMENTS`]); `None` when it was not handed on: the service center that
+    /// answered it settled or closed it itself.
+    pub department: Option<Arc<str>>,
+    /// Its `resolved`, when it said.
+    pub resolved: Option<bool>,
+}
+
+/// Ended calls per concern and per department.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FirstContactRows {
+    /// By concern; `None`: unknown.
+    pub by_concern: BTreeMap<Option<Arc<str>>, Resolution>,
+    /// By department; `None`: not handed on (the service center itself).
+    pub by_department: BTreeMap<Option<Arc<str>>, Resolution>,
+}
+
+impl FirstContactRows {
+    /// Counts one ended call under its concern and under its department.
+    pub fn add(&mut self, call: &EndedCall) {
+        self.by_concern
+            .entry(call.concern.clone())
+            .or_default()
+            .add(call);
+        self.by_department
+            .entry(call.department.clone())
+            .or_default()
+            .add(call);
+    }
+
+    /// Adds the rows of `other`.
+    pub fn merge(&mut self, other: &FirstContactRows) {
+        for (k, r) in &other.by_concern {
+            self.by_concern.entry(k.clone()).or_default().merge(r);
+        }
+        for (k, r) in &other.by_department {
+            self.by_department.entry(k.clone()).or_default().merge(r);
+        }
+    }
+
+    /// All ended calls together.
+    pub fn total(&self) -> Resolution {
+        let mut all = Resolution::default();
+        for r in self.by_concern.values() {
+            all.merge(r);
+        }
+        all
+    }
+}
+
+/// A remembered offer.
+#[derive(Debug, Clone)]
+struct Offer {
+    concern: Arc<str>,
+    at: DateTime<Utc>,
+}
+
+/// One tenant's memory for first-contact resolution: `call.ended` names no concern, so
+/// the concern of each call is taken from its `call.offered` (by `call_id`) and kept
+/// until the call ends or is abandoned. Memory is bounded: at most
+/// [`MAX_REMEMBERED_OFFERS`] offers (each as a 16-byte digest of its call id and a shared
+/// concern name), [`MAX_CONCERNS`] concern and [`MAX_DEPARTMENTS`] department names.
+///
+/// The report ([`SlaBook`]) and the live metrics each feed one with the same accepted,
+/// first-seen events, so that both attribute every ended call alike.
+#[derive(Debug, Clone, Default)]
+pub struct FirstContact {
+    offers: HashMap<[u8; 16], Offer>,
+    concerns: Vec<Arc<str>>,
+    departments: Vec<Arc<str>>,
+    forgotten: u64,
+}
+
+/// A non-empty string field of the event's `data`.
+fn data_text<'e>(env: &'e Envelope, field: &str) -> Option<&'e str> {
+    env.data
+        .get(field)
+        .and_then(serde_json::Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+/// `name` as counted: itself when already known or while fewer than `max` are, else
+/// [`OTHER`].
+fn bounded(names: &mut Vec<Arc<str>>, name: &str, max: usize) -> Arc<str> {
+    if let Some(known) = names.iter().find(|n| &***n == name) {
+        return known.clone();
+    }
+    if names.len() < max {
+        let new: Arc<str> = Arc::from(name);
+        names.push(new.clone());
+        return new;
+    }
+    match names.iter().find(|n| &***n == OTHER) {
+        Some(other) => other.clone(),
+        None => {
+            // Kept beyond `max`: the one name for all the rest.
+            let other: Arc<str> = Arc::from(OTHER);
+            names.push(other.clone());
+            other
+        }
+    }
+}
+
+fn call_key(call_id: &str) -> [u8; 16] {
+    let digest = Sha256::digest(call_id.as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+impl FirstContact {
+    /// Takes one accepted, first-seen event of the tenant: remembers the concern of a
+    /// `call.offered`, forgets it at `call.abandoned`, and for a `call.ended` forgets it
+    /// and returns the call with its concern and department. Other events return `None`.
+    ///
+    /// An offer without a concern leaves what an earlier offer of the same call said.
+    pub fn observe(&mut self, env: &Envelope) -> Option<EndedCall> {
+        match env.domain.as_ref()? {
+            DomainEvent::CallOffered(e) => {
+                let concern = data_text(env, "concern")?;
+                let concern = bounded(&mut self.concerns, concern, MAX_CONCERNS);
+                let key = call_key(&e.call_id);
+                if !self.offers.contains_key(&key) && self.offers.len() >= MAX_REMEMBERED_OFFERS {
+                    self.forget_oldest();
+                }
+                self.offers.insert(
+                    key,
+                    Offer {
+                        concern,
+                        at: env.time,
+                    },
+                );
+                None
+            }
+            DomainEvent::CallAbandoned(e) => {
+                self.offers.remove(&call_key(&e.call_id));
+                None
+            }
+            DomainEvent::CallEnded(e) => {
+                let concern = self.offers.remove(&call_key(&e.call_id)).map(|o| o.concern);
+                let department = data_text(env, "transferred_to")
+                    .map(|d| bounded(&mut self.departments, d, MAX_DEPARTMENTS));
+                Some(EndedCall {
+                    concern,
+                    department,
+                    resolved: e.resolved,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Offers forgotten because the memory was full.
+    pub fn offers_forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// Offers remembered now.
+    pub fn offers_remembered(&self) -> usize {
+        self.offers.len()
+    }
+
+    /// Forgets the tenth of the remembered offers with the oldest offer times (all offers
+    /// at the cut's time go with them). Which offers go depends only on their times, so
+    /// that the report and the metrics forget alike.
+    fn forget_oldest(&mut self) {
+        let mut times: Vec<DateTime<Utc>> = self.offers.values().map(|o| o.at).collect();
+        let cut = times.len() / 10;
+        if cut >= times.len() {
+            return;
+        }
+        let (_, limit, _) = times.select_nth_unstable(cut);
+        let limit = *limit;
+        let before = self.offers.len();
+        self.offers.retain(|_, o| o.at > limit);
+        self.forgotten += (before - self.offers.len()) as u64;
+    }
+}
+
 /// The Erlang C staffing of one interval (CONTRACT §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Staffing {
@@ -196,6 +444,11 @@ struct TenantBook {
     display_name: String,
     timezone: Tz,
     queues: BTreeMap<String, QueueBook>,
+    /// The tenant's `[sla] first_contact_target`.
+    first_contact_target: Option<f64>,
+    first_contact: FirstContact,
+    /// Ended calls by the local date they ended on.
+    first_contact_days: BTreeMap<NaiveDate, FirstContactRows>,
 }
 
 /// The SLA accounts of all tenants.
@@ -228,7 +481,11 @@ impl SlaBook {
                 display_name: bundle.display_name.clone(),
                 timezone: bundle.timezone,
                 queues: BTreeMap::new(),
+                first_contact_target: None,
+                first_contact: FirstContact::default(),
+                first_contact_days: BTreeMap::new(),
             });
+        book.first_contact_target = bundle.sla.first_contact_target;
         for (id, q) in &bundle.queues {
             book.queues.entry(id.clone()).or_insert_with(|| QueueBook {
                 display_name: q.display_name.clone(),
@@ -241,6 +498,8 @@ impl SlaBook {
 
     /// Counts one accepted event of `bundle`'s tenant. Events that are not call events are
     /// ignored; a queue the bundle does not declare is counted under the tenant's settings.
+    /// An ended call also counts under its concern and department ([`FirstContact`]), on
+    /// the local date it ended.
     pub fn record(&mut self, bundle: &Bundle, env: &Envelope) {
         let Some(domain) = &env.domain else { return };
         let Some(queue) = domain.queue() else { return };
@@ -266,6 +525,12 @@ impl SlaBook {
             .entry(interval_start(env.time, tz))
             .or_default()
             .add(domain, &sla);
+        if let Some(call) = book.first_contact.observe(env) {
+            book.first_contact_days
+                .entry(env.time.with_timezone(&tz).date_naive())
+                .or_default()
+                .add(&call);
+        }
     }
 
     /// The report of everything counted so far.
@@ -277,6 +542,11 @@ impl SlaBook {
                 tenant: id.to_string(),
                 name: t.display_name.clone(),
                 timezone: t.timezone.name().to_owned(),
+                first_contact: FirstContactReport::from_days(
+                    t.first_contact_target,
+                    &t.first_contact_days,
+                    t.first_contact.offers_forgotten(),
+                ),
                 queues: t
                     .queues
                     .iter()
@@ -319,6 +589,138 @@ pub struct TenantReport {
     pub timezone: String,
     /// One entry per queue, sorted by id.
     pub queues: Vec<QueueReport>,
+    /// First-contact resolution per concern and per department, beside the target.
+    pub first_contact: FirstContactReport,
+}
+
+/// The first-contact figures of ended calls: counts and ratio, and whether the ratio
+/// meets the target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct ResolutionLine {
+    /// `call.ended` events.
+    pub ended: u64,
+    /// Of them, those that said whether they were resolved.
+    pub resolution_reported: u64,
+    /// Of them, those resolved at first contact.
+    pub resolved: u64,
+    /// Of the ended calls, those handed on to a department.
+    pub handed_on: u64,
+    /// `resolved / resolution_reported`; `null` when no call reported.
+    pub first_contact_resolution: Option<f64>,
+    /// Whether `first_contact_resolution` meets the target; `null` without a target or
+    /// without a figure.
+    pub target_met: Option<bool>,
+}
+
+impl ResolutionLine {
+    /// The line of `r` against `target`.
+    pub fn new(r: &Resolution, target: Option<f64>) -> Self {
+        let fcr = r.first_contact_resolution();
+        Self {
+            ended: r.ended,
+            resolution_reported: r.resolution_reported,
+            resolved: r.resolved,
+            handed_on: r.handed_on,
+            first_contact_resolution: fcr,
+            target_met: fcr.zip(target).map(|(f, t)| f >= t),
+        }
+    }
+}
+
+/// The calls of one concern.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConcernLine {
+    /// The concern its offer named; `null` when unknown (offer not seen, without a
+    /// concern, or forgotten); `"_other"` for concerns beyond the 32 first offered.
+    pub concern: Option<String>,
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: ResolutionLine,
+}
+
+/// The calls of one department.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DepartmentLine {
+    /// The department calls were handed on to (`transferred_to`); `null` for calls not
+    /// handed on, which the service center settled or closed itself; `"_other"` for
+    /// departments beyond the 32 first handed on to.
+    pub department: Option<String>,
+    /// The figures (`handed_on` equals `ended` for a department, 0 for the service
+    /// center).
+    #[serde(flatten)]
+    pub figures: ResolutionLine,
+}
+
+/// A tenant's first-contact resolution per concern and per department.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct FirstContactReport {
+    /// The tenant's promised first-contact resolution (`[sla] first_contact_target`).
+    pub target: Option<f64>,
+    /// All ended calls of the tenant.
+    #[serde(flatten)]
+    pub total: ResolutionLine,
+    /// Per concern, sorted by name, unknown first.
+    pub by_concern: Vec<ConcernLine>,
+    /// Per department, sorted by name, the service center (not handed on) first.
+    pub by_department: Vec<DepartmentLine>,
+    /// Offers forgotten because the tenant's memory of offers was full; their calls
+    /// count under an unknown concern.
+    pub offers_forgotten: u64,
+    /// The counts by local date the calls ended on (not part of the JSON report), so
+    /// that a report of one day can be made.
+    #[serde(skip)]
+    pub days: BTreeMap<NaiveDate, FirstContactRows>,
+}
+
+impl FirstContactReport {
+    /// The figures of `rows` against `target`.
+    pub fn from_rows(target: Option<f64>, rows: &FirstContactRows, offers_forgotten: u64) -> Self {
+        let name = |k: &Option<Arc<str>>| k.as_deref().map(str::to_owned);
+        Self {
+            target,
+            total: ResolutionLine::new(&rows.total(), target),
+            by_concern: rows
+                .by_concern
+                .iter()
+                .map(|(k, r)| ConcernLine {
+                    concern: name(k),
+                    figures: ResolutionLine::new(r, target),
+                })
+                .collect(),
+            by_department: rows
+                .by_department
+                .iter()
+                .map(|(k, r)| DepartmentLine {
+                    department: name(k),
+                    figures: ResolutionLine::new(r, target),
+                })
+                .collect(),
+            offers_forgotten,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// The figures over all `days`, which they keep.
+    pub fn from_days(
+        target: Option<f64>,
+        days: &BTreeMap<NaiveDate, FirstContactRows>,
+        offers_forgotten: u64,
+    ) -> Self {
+        let mut all = FirstContactRows::default();
+        for rows in days.values() {
+            all.merge(rows);
+        }
+        Self {
+            days: days.clone(),
+            ..Self::from_rows(target, &all, offers_forgotten)
+        }
+    }
+
+    /// The figures of one local `day` (none when no call ended that day).
+    pub fn of_day(&self, day: NaiveDate) -> Self {
+        let rows = self.days.get(&day).cloned().unwrap_or_default();
+        Self::from_rows(self.target, &rows, self.offers_forgotten)
+    }
 }
 
 /// Service levels under every policy.
@@ -388,6 +790,11 @@ pub struct QueueReport {
     pub aht_seconds: Option<f64>,
     /// Share resolved at first contact.
     pub first_contact_resolution: Option<f64>,
+    /// The queue's promised first-contact resolution (its own `first_contact_target`,
+    /// else the tenant's).
+    pub first_contact_target: Option<f64>,
+    /// Whether `first_contact_resolution` meets it (`None` without either).
+    pub first_contact_target_met: Option<bool>,
     /// Per 30-minute interval of local time, only intervals with events.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub intervals: Vec<IntervalReport>,
@@ -419,6 +826,11 @@ impl QueueReport {
             ended: c.ended,
             aht_seconds: c.aht_seconds(),
             first_contact_resolution: c.first_contact_resolution(),
+            first_contact_target: sla.first_contact_target,
+            first_contact_target_met: c
+                .first_contact_resolution()
+                .zip(sla.first_contact_target)
+                .map(|(f, t)| f >= t),
             intervals: Vec::new(),
         }
     }
@@ -505,6 +917,93 @@ fn clock(rfc3339: &str) -> &str {
     rfc3339.get(11..16).unwrap_or(rfc3339)
 }
 
+fn verdict(met: Option<bool>) -> &'static str {
+    match met {
+        Some(true) => "; target met",
+        Some(false) => "; TARGET MISSED",
+        None => "",
+    }
+}
+
+/// How the table shows an unknown concern.
+pub const UNKNOWN_CONCERN: &str = "(unknown)";
+/// How the table shows calls not handed on to a department.
+pub const SERVICE_CENTER: &str = "(service center)";
+
+/// The first-contact block of a tenant: its total against the target, then one table
+/// per concern and one per department. Nothing when no call ended.
+fn write_first_contact(
+    f: &mut std::fmt::Formatter<'_>,
+    fc: &FirstContactReport,
+) -> std::fmt::Result {
+    if fc.total.ended == 0 {
+        return Ok(());
+    }
+    writeln!(f)?;
+    let target = fc
+        .target
+        .map_or_else(String::new, |t| format!(", target {}", pct(Some(t))));
+    writeln!(
+        f,
+        "  first-contact resolution{target}: {} of {} reported = {}{}",
+        fc.total.resolved,
+        fc.total.resolution_reported,
+        pct(fc.total.first_contact_resolution),
+        verdict(fc.total.target_met)
+    )?;
+    let mut table = |heading: &str,
+                     rows: &mut dyn Iterator<Item = (&str, &ResolutionLine)>|
+     -> std::fmt::Result {
+        writeln!(
+            f,
+            "    {:<20} {:>8} {:>9} {:>9} {:>10} {:>8}",
+            heading, "ended", "reported", "resolved", "handed on", "FCR"
+        )?;
+        for (name, l) in rows {
+            writeln!(
+                f,
+                "    {:<20} {:>8} {:>9} {:>9} {:>10} {:>8}{}",
+                name,
+                l.ended,
+                l.resolution_reported,
+                l.resolved,
+                l.handed_on,
+                pct(l.first_contact_resolution),
+                if l.target_met == Some(false) {
+                    "  below target"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        Ok(())
+    };
+    table(
+        "concern",
+        &mut fc
+            .by_concern
+            .iter()
+            .map(|c| (c.concern.as_deref().unwrap_or(UNKNOWN_CONCERN), &c.figures)),
+    )?;
+    table(
+        "department",
+        &mut fc.by_department.iter().map(|d| {
+            (
+                d.department.as_deref().unwrap_or(SERVICE_CENTER),
+                &d.figures,
+            )
+        }),
+    )?;
+    if fc.offers_forgotten > 0 {
+        writeln!(
+            f,
+            "    {} offers forgotten at the limit of {MAX_REMEMBERED_OFFERS}; their calls count as {UNKNOWN_CONCERN}",
+            fc.offers_forgotten
+        )?;
+    }
+    Ok(())
+}
+
 impl std::fmt::Display for SlaReport {
     /// A readable table: per tenant its queues' totals, then each queue's intervals.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -550,13 +1049,19 @@ impl std::fmt::Display for SlaReport {
                     q.threshold_seconds,
                     q.abandon_policy.name(),
                     q.short_abandon_seconds,
-                    match q.target_met {
-                        Some(true) => "; target met",
-                        Some(false) => "; TARGET MISSED",
-                        None => "",
-                    }
+                    verdict(q.target_met)
                 )?;
+                if let Some(target) = q.first_contact_target {
+                    writeln!(
+                        f,
+                        "  {:<12} first-contact target {}{}",
+                        "",
+                        pct(Some(target)),
+                        verdict(q.first_contact_target_met)
+                    )?;
+                }
             }
+            write_first_contact(f, &t.first_contact)?;
             for q in t.queues.iter().filter(|q| !q.intervals.is_empty()) {
                 writeln!(f)?;
                 writeln!(f, "  {} per 30 minutes", q.queue)?;
@@ -620,6 +1125,7 @@ mod tests {
             abandon_policy: AbandonPolicy::ExcludeShort,
             max_occupancy: None,
             shrinkage: 0.0,
+            first_contact_target: None,
         }
     }
 
@@ -739,6 +1245,7 @@ mod tests {
                 name: "T".into(),
                 timezone: "Europe/Berlin".into(),
                 queues: vec![q],
+                first_contact: FirstContactReport::default(),
             }],
         };
         let text = report.to_string();
@@ -779,6 +1286,328 @@ mod tests {
         assert_eq!(
             interval_start(at("2026-11-19T10:14:00+05:30"), india),
             at("2026-11-19T10:00:00+05:30")
+        );
+    }
+
+    /// A call event of tenant `t` at `at` with `data`.
+    fn event(n: usize, kind: &str, at: DateTime<Utc>, data: serde_json::Value) -> Envelope {
+        crate::envelope::parse_value(
+            serde_json::json!({"specversion": "1.0", "id": format!("e{n}"),
+                "source": "acd/test", "type": kind, "tenant": "t",
+                "time": at.to_rfc3339(), "data": data}),
+            Utc::now(),
+        )
+        .expect("a valid event")
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn offered(n: usize, call: &str, concern: Option<&str>) -> Envelope {
+        let mut data = serde_json::json!({"call_id": call, "queue": "q"});
+        if let Some(c) = concern {
+            data["concern"] = c.into();
+        }
+        event(n, "call.offered", at("2026-11-19T09:00:00+01:00"), data)
+    }
+
+    fn ended(n: usize, call: &str, resolved: Option<bool>, to: Option<&str>) -> Envelope {
+        let mut data = serde_json::json!({"call_id": call, "queue": "q", "talk_seconds": 60});
+        if let Some(r) = resolved {
+            data["resolved"] = r.into();
+        }
+        if let Some(d) = to {
+            data["transferred_to"] = d.into();
+        }
+        event(n, "call.ended", at("2026-11-19T09:05:00+01:00"), data)
+    }
+
+    fn name(s: &str) -> Option<Arc<str>> {
+        Some(Arc::from(s))
+    }
+
+    /// Feeds `events` through one tenant's memory and counts the ended calls.
+    fn rows(events: &[Envelope]) -> (FirstContact, FirstContactRows) {
+        let mut fc = FirstContact::default();
+        let mut rows = FirstContactRows::default();
+        for e in events {
+            if let Some(call) = fc.observe(e) {
+                rows.add(&call);
+            }
+        }
+        (fc, rows)
+    }
+
+    #[test]
+    fn first_contact_resolution_with_a_zero_denominator_is_null() {
+        assert_eq!(Resolution::default().first_contact_resolution(), None);
+        // Two calls of one concern ended, neither said whether it was resolved.
+        let (_, r) = rows(&[
+            offered(1, "a", Some("abfall")),
+            offered(2, "b", Some("abfall")),
+            ended(3, "a", None, None),
+            ended(4, "b", None, None),
+        ]);
+        let abfall = r.by_concern[&name("abfall")];
+        assert_eq!((abfall.ended, abfall.resolution_reported), (2, 0));
+        assert_eq!(abfall.first_contact_resolution(), None);
+        let report = FirstContactReport::from_rows(Some(0.65), &r, 0);
+        let json = serde_json::to_value(&report).expect("json");
+        assert_eq!(json["by_concern"][0]["concern"], "abfall");
+        assert!(json["by_concern"][0]["first_contact_resolution"].is_null());
+        assert!(json["by_concern"][0]["target_met"].is_null());
+        assert!(json["first_contact_resolution"].is_null());
+        assert_eq!(json["target"], 0.65);
+        // Nothing ended at all: no lines, no figure.
+        let empty = FirstContactReport::from_rows(Some(0.65), &FirstContactRows::default(), 0);
+        assert!(empty.by_concern.is_empty() && empty.by_department.is_empty());
+        assert_eq!(empty.total.first_contact_resolution, None);
+    }
+
+    #[test]
+    fn a_call_ended_without_resolved_counts_as_ended_only() {
+        let (_, r) = rows(&[
+            offered(1, "a", Some("wohngeld")),
+            offered(2, "b", Some("wohngeld")),
+            offered(3, "c", Some("wohngeld")),
+            ended(4, "a", Some(true), None),
+            ended(5, "b", Some(false), Some("sozialamt")),
+            ended(6, "c", None, None),
+        ]);
+        let w = r.by_concern[&name("wohngeld")];
+        assert_eq!(
+            (w.ended, w.resolution_reported, w.resolved, w.handed_on),
+            (3, 2, 1, 1)
+        );
+        assert_eq!(w.first_contact_resolution(), Some(0.5));
+        let center = r.by_department[&None];
+        assert_eq!((center.ended, center.resolution_reported), (2, 1));
+        assert_eq!(center.first_contact_resolution(), Some(1.0));
+        let sozialamt = r.by_department[&name("sozialamt")];
+        assert_eq!((sozialamt.ended, sozialamt.handed_on), (1, 1));
+        assert_eq!(sozialamt.first_contact_resolution(), Some(0.0));
+    }
+
+    #[test]
+    fn a_concern_is_unknown_when_its_offer_was_never_seen() {
+        let (fc, r) = rows(&[
+            offered(1, "a", Some("abfall")),
+            offered(2, "b", None),
+            ended(3, "a", Some(true), None),
+            ended(4, "b", Some(true), None),
+            // Offered before the input began.
+            ended(5, "x", Some(false), None),
+            // Abandoned: the offer is forgotten; a late end of it is unknown too.
+            offered(6, "c", Some("abfall")),
+            event(
+                7,
+                "call.abandoned",
+                at("2026-11-19T09:01:00+01:00"),
+                serde_json::json!({"call_id": "c", "queue": "q", "wait_seconds": 30}),
+            ),
+        ]);
+        assert_eq!(
+            fc.offers_remembered(),
+            0,
+            "ended and abandoned calls are forgotten"
+        );
+        assert_eq!(r.by_concern[&name("abfall")].ended, 1);
+        let unknown = r.by_concern[&None];
+        assert_eq!((unknown.ended, unknown.resolved), (2, 1));
+        let report = FirstContactReport::from_rows(None, &r, 0);
+        let json = serde_json::to_value(&report).expect("json");
+        assert!(json["by_concern"][0]["concern"].is_null(), "unknown first");
+        assert_eq!(json["by_concern"][0]["ended"], 2);
+        assert!(json["by_department"][0]["department"].is_null());
+        assert!(json["target"].is_null());
+    }
+
+    #[test]
+    fn remembered_offers_are_capped_and_the_oldest_forgotten() {
+        let mut fc = FirstContact::default();
+        let start = at("2026-11-19T00:00:00Z");
+        let offer = |n: usize| {
+            event(
+                n,
+                "call.offered",
+                start + chrono::Duration::seconds(n as i64),
+                serde_json::json!({"call_id": format!("c{n}"), "queue": "q",
+                                   "concern": if n == 0 { "first" } else { "later" }}),
+            )
+        };
+        for n in 0..MAX_REMEMBERED_OFFERS {
+            assert_eq!(fc.observe(&offer(n)), None);
+        }
+        assert_eq!(fc.offers_remembered(), MAX_REMEMBERED_OFFERS);
+        assert_eq!(fc.offers_forgotten(), 0);
+        // One more: the longest-remembered tenth goes, the new one is kept.
+        fc.observe(&offer(MAX_REMEMBERED_OFFERS));
+        let forgotten = fc.offers_forgotten() as usize;
+        assert!(forgotten >= MAX_REMEMBERED_OFFERS / 10, "{forgotten}");
+        assert!(forgotten <= MAX_REMEMBERED_OFFERS / 10 + 1, "{forgotten}");
+        assert_eq!(
+            fc.offers_remembered() + forgotten,
+            MAX_REMEMBERED_OFFERS + 1
+        );
+        // The first call was forgotten: its end counts under an unknown concern; the
+        // newest keeps its concern.
+        let first = fc
+            .observe(&ended(1, "c0", Some(true), None))
+            .expect("ended");
+        assert_eq!(first.concern, None);
+        let newest = fc
+            .observe(&ended(
+                2,
+                &format!("c{MAX_REMEMBERED_OFFERS}"),
+                Some(true),
+                None,
+            ))
+            .expect("ended");
+        assert_eq!(newest.concern, name("later"));
+    }
+
+    #[test]
+    fn concerns_and_departments_beyond_their_bound_count_as_other() {
+        let mut events = Vec::new();
+        for n in 0..(MAX_CONCERNS + 3) {
+            events.push(offered(2 * n, &format!("c{n}"), Some(&format!("k{n}"))));
+            events.push(ended(
+                2 * n + 1,
+                &format!("c{n}"),
+                Some(false),
+                Some(&format!("d{n}")),
+            ));
+        }
+        let (_, r) = rows(&events);
+        assert_eq!(r.by_concern.len(), MAX_CONCERNS + 1, "named plus _other");
+        assert_eq!(r.by_concern[&name(OTHER)].ended, 3);
+        assert_eq!(r.by_concern[&name("k0")].ended, 1);
+        assert_eq!(r.by_department.len(), MAX_DEPARTMENTS + 1);
+        assert_eq!(r.by_department[&name(OTHER)].handed_on, 3);
+        assert_eq!(r.total().ended, (MAX_CONCERNS + 3) as u64);
+    }
+
+    fn bundle(toml_tail: &str) -> Bundle {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("tenant.toml"),
+            format!("id = \"t\"\ntimezone = \"Europe/Berlin\"\n{toml_tail}"),
+        )
+        .expect("write");
+        Bundle::load(dir.path()).expect("a valid bundle")
+    }
+
+    #[test]
+    fn the_report_shows_first_contact_per_concern_department_and_day() {
+        let b = bundle(
+            "[sla]\nfirst_contact_target = 0.65\n\
+             [queues.q]\nsla = { first_contact_target = 0.5 }\n",
+        );
+        let mut book = SlaBook::new();
+        book.open(&b);
+        let mut n = 0;
+        let mut call = |day: &str, concern: &str, resolved: bool, to: Option<&str>| {
+            n += 2;
+            let id = format!("c{n}");
+            let offer = event(
+                n,
+                "call.offered",
+                at(&format!("{day}T09:00:00+01:00")),
+                serde_json::json!({"call_id": id, "queue": "q", "concern": concern}),
+            );
+            let mut data = serde_json::json!({"call_id": id, "queue": "q",
+                                              "talk_seconds": 60, "resolved": resolved});
+            if let Some(d) = to {
+                data["transferred_to"] = d.into();
+            }
+            let end = event(
+                n + 1,
+                "call.ended",
+                at(&format!("{day}T09:05:00+01:00")),
+                data,
+            );
+            book.record(&b, &offer);
+            book.record(&b, &end);
+        };
+        call("2026-11-19", "abfall", true, None);
+        call("2026-11-19", "abfall", true, None);
+        call("2026-11-19", "abfall", false, None);
+        call("2026-11-19", "wohngeld", false, Some("sozialamt"));
+        call("2026-11-20", "abfall", false, None);
+        let report = book.report();
+        let t = &report.tenants[0];
+        let fc = &t.first_contact;
+        assert_eq!(fc.target, Some(0.65));
+        assert_eq!((fc.total.ended, fc.total.resolved), (5, 2));
+        assert_eq!(fc.total.target_met, Some(false));
+        let abfall = &fc.by_concern[0];
+        assert_eq!(abfall.concern.as_deref(), Some("abfall"));
+        assert_eq!((abfall.figures.ended, abfall.figures.resolved), (4, 2));
+        assert_eq!(abfall.figures.first_contact_resolution, Some(0.5));
+        assert_eq!(abfall.figures.target_met, Some(false));
+        assert_eq!(fc.by_department[0].department, None);
+        assert_eq!(fc.by_department[1].department.as_deref(), Some("sozialamt"));
+        assert_eq!(fc.by_department[1].figures.handed_on, 1);
+        // The queue's own target, beside its figure.
+        let q = &t.queues[0];
+        assert_eq!(q.first_contact_target, Some(0.5));
+        assert_eq!(q.first_contact_resolution, Some(0.4));
+        assert_eq!(q.first_contact_target_met, Some(false));
+        // One day's share of it.
+        let day = fc.of_day(NaiveDate::from_ymd_opt(2026, 11, 19).expect("date"));
+        assert_eq!((day.total.ended, day.total.resolved), (4, 2));
+        assert_eq!(
+            day.by_concern[0].figures.first_contact_resolution,
+            Some(2.0 / 3.0)
+        );
+        assert_eq!(day.target, Some(0.65));
+        // The JSON shape, beside the CONTRACT §6 fields.
+        let json = serde_json::to_value(&report).expect("json");
+        let f = &json["tenants"][0]["first_contact"];
+        assert_eq!(f["target"], 0.65);
+        assert_eq!(f["by_concern"][1]["concern"], "wohngeld");
+        assert_eq!(f["by_concern"][1]["handed_on"], 1);
+        assert_eq!(f["by_department"][1]["department"], "sozialamt");
+        assert!(
+            f.get("days").is_none(),
+            "the days stay out of the JSON: {f}"
+        );
+        assert_eq!(json["tenants"][0]["queues"][0]["first_contact_target"], 0.5);
+        // The table.
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "first-contact resolution, target 65.0 %: 2 of 5 reported = 40.0 %; TARGET MISSED"
+            ),
+            "{text}"
+        );
+        let row = |first: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(first))
+                .unwrap_or_else(|| panic!("a {first} row in\n{text}"))
+                .to_owned()
+        };
+        assert!(
+            row("abfall").ends_with("50.0 %  below target"),
+            "{}",
+            row("abfall")
+        );
+        assert!(
+            row(SERVICE_CENTER).contains("50.0 %"),
+            "{}",
+            row(SERVICE_CENTER)
+        );
+        assert!(
+            row("sozialamt").contains("       1 "),
+            "{}",
+            row("sozialamt")
+        );
+        assert!(
+            text.contains("first-contact target 50.0 %; TARGET MISSED"),
+            "{text}"
         );
     }
 }

@@ -40,6 +40,19 @@ pub trait StateStore: Send + Sync + 'static {
         plugin: &str,
         writes: &StateWrites,
     ) -> Result<(), StateError>;
+
+    /// How many keys and bytes (keys and values) `tenant`'s plugins hold together, as
+    /// committed: the base of the tenant's state quota.
+    fn usage(&self, tenant: &TenantId) -> Result<StateUsage, StateError>;
+}
+
+/// What a tenant's plugins hold in state together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateUsage {
+    /// Keys.
+    pub keys: u64,
+    /// Bytes of keys and values.
+    pub bytes: u64,
 }
 
 /// Entries by (tenant, plugin), then by key.
@@ -100,6 +113,20 @@ impl StateStore for MemoryStore {
         }
         Ok(())
     }
+
+    fn usage(&self, tenant: &TenantId) -> Result<StateUsage, StateError> {
+        let map = self.lock()?;
+        let mut usage = StateUsage::default();
+        for ((t, _), entries) in map.iter() {
+            if t == tenant {
+                for (k, v) in entries {
+                    usage.keys += 1;
+                    usage.bytes += (k.len() + v.len()) as u64;
+                }
+            }
+        }
+        Ok(usage)
+    }
 }
 
 /// A store that holds nothing and refuses every access: for runtimes whose plugins are
@@ -128,6 +155,12 @@ impl StateStore for Detached {
     ) -> Result<(), StateError> {
         Err(StateError(format!(
             "no state is attached to {tenant}/{plugin} outside a batch"
+        )))
+    }
+
+    fn usage(&self, tenant: &TenantId) -> Result<StateUsage, StateError> {
+        Err(StateError(format!(
+            "no state is attached to {tenant} outside a batch"
         )))
     }
 }

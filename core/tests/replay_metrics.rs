@@ -1,6 +1,7 @@
 //! A replay's metrics (`leitstand replay --metrics`) and its JSON report agree exactly:
 //! the SLA counters, the wait and talk sums behind ASA and AHT, the bucket at each
-//! queue's threshold, the staffing of the last interval, and the run's own numbers.
+//! queue's threshold, the staffing of the last interval, first-contact resolution per
+//! concern and per department beside its target, and the run's own numbers.
 
 mod support;
 
@@ -80,6 +81,91 @@ fn opt(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
+/// The label values `name` has for `label` among `tenant`'s series.
+fn label_values(samples: &Samples, name: &str, tenant: &str, label: &str) -> Vec<String> {
+    let mut values: Vec<String> = samples
+        .get(name)
+        .map(|series| {
+            series
+                .iter()
+                .filter(|(l, _)| l.get("tenant").map(String::as_str) == Some(tenant))
+                .filter_map(|(l, _)| l.get(label).cloned())
+                .collect()
+        })
+        .unwrap_or_default();
+    values.sort();
+    values.dedup();
+    values
+}
+
+/// Checks the report's first-contact lines of one kind (`key`: `concern` or
+/// `department`) against `family`, whose label `key` names a null line `absent`.
+fn check_first_contact(
+    m: &Samples,
+    tenant: &str,
+    lines: &Value,
+    key: &str,
+    family: &str,
+    absent: &str,
+) {
+    let lines = lines.as_array().expect("first-contact lines");
+    let mut labels: Vec<String> = Vec::new();
+    for line in lines {
+        let label = line[key].as_str().unwrap_or(absent);
+        labels.push(label.to_owned());
+        let count = |resolution: &str| {
+            get(
+                m,
+                family,
+                &[("tenant", tenant), (key, label), ("resolution", resolution)],
+            )
+            .unwrap_or_else(|| panic!("{family} {tenant}/{label}/{resolution} missing"))
+        };
+        let (resolved, unresolved, unreported) =
+            (count("resolved"), count("unresolved"), count("unreported"));
+        let n = |field: &str| line[field].as_u64().expect(field) as f64;
+        assert_eq!(resolved, n("resolved"), "{key} {tenant}/{label}: resolved");
+        assert_eq!(
+            resolved + unresolved,
+            n("resolution_reported"),
+            "{key} {tenant}/{label}: reported"
+        );
+        assert_eq!(
+            resolved + unresolved + unreported,
+            n("ended"),
+            "{key} {tenant}/{label}: ended"
+        );
+        assert_eq!(
+            ratio(resolved, resolved + unresolved),
+            opt(&line["first_contact_resolution"]),
+            "{key} {tenant}/{label}: first-contact resolution"
+        );
+        let handed_on = if key == "concern" {
+            get(
+                m,
+                "leitstand_calls_handed_on_by_concern_total",
+                &[("tenant", tenant), ("concern", label)],
+            )
+            .unwrap_or_else(|| panic!("handed on {tenant}/{label} missing"))
+        } else if line[key].is_null() {
+            0.0
+        } else {
+            resolved + unresolved + unreported
+        };
+        assert_eq!(
+            handed_on,
+            n("handed_on"),
+            "{key} {tenant}/{label}: handed on"
+        );
+    }
+    labels.sort();
+    assert_eq!(
+        label_values(m, family, tenant, key),
+        labels,
+        "{family} of {tenant} has exactly the report's lines"
+    );
+}
+
 #[test]
 fn a_replays_metrics_and_its_json_report_agree_exactly() {
     let root = support::root();
@@ -111,6 +197,7 @@ fn a_replays_metrics_and_its_json_report_agree_exactly() {
     let tenants = report["tenants"].as_array().expect("tenants");
     assert_eq!(tenants.len(), 3, "the example day has three tenants");
     let mut queues_checked = 0;
+    let mut first_contact_checked = false;
     for t in tenants {
         let tenant = t["tenant"].as_str().expect("tenant id");
         for q in t["queues"].as_array().expect("queues") {
@@ -244,6 +331,49 @@ fn a_replays_metrics_and_its_json_report_agree_exactly() {
             );
             queues_checked += 1;
         }
+        // First-contact resolution per concern and per department, beside the target.
+        let fc = &t["first_contact"];
+        check_first_contact(
+            &m,
+            tenant,
+            &fc["by_concern"],
+            "concern",
+            "leitstand_calls_ended_by_concern_total",
+            "_unknown",
+        );
+        check_first_contact(
+            &m,
+            tenant,
+            &fc["by_department"],
+            "department",
+            "leitstand_calls_ended_by_department_total",
+            "_service_center",
+        );
+        assert_eq!(
+            get(&m, "leitstand_first_contact_target", &[("tenant", tenant)]),
+            opt(&fc["target"]),
+            "first-contact target of {tenant}"
+        );
+        for q in t["queues"].as_array().expect("queues") {
+            let queue = q["queue"].as_str().expect("queue id");
+            assert_eq!(
+                get(
+                    &m,
+                    "leitstand_queue_first_contact_target",
+                    &[("tenant", tenant), ("queue", queue)]
+                ),
+                opt(&q["first_contact_target"]),
+                "first-contact target of {tenant}/{queue}"
+            );
+        }
+        if tenant == "soest" {
+            first_contact_checked = true;
+            assert!(
+                fc["by_concern"].as_array().is_some_and(|c| c.len() >= 5)
+                    && fc["by_department"].as_array().is_some_and(|d| d.len() >= 3),
+                "soest's concerns and departments: {fc}"
+            );
+        }
         // The tenant's calls all counted: nothing under another queue label.
         let offered_all = sum(&m, "leitstand_calls_offered_total", &[("tenant", tenant)]);
         let offered_report: u64 = t["queues"]
@@ -255,6 +385,10 @@ fn a_replays_metrics_and_its_json_report_agree_exactly() {
         assert_eq!(offered_all, offered_report as f64, "offered of {tenant}");
     }
     assert!(queues_checked >= 4, "{queues_checked} queues checked");
+    assert!(
+        first_contact_checked,
+        "soest's first-contact figures checked"
+    );
 
     // The run's own numbers.
     let r = &report["replay"];

@@ -50,10 +50,23 @@ const CASES: &[(&str, &str, &str, &str)] = &[
     (
         "test.ungranted",
         "ungranted",
-        "bad-output",
+        "access-denied",
         "secret.exfiltrate",
     ),
     ("test.flood", "flood", "bad-output", "the limit is 64"),
+    ("test.foreign", "foreign", "access-denied", "someone-else"),
+    (
+        "test.state-flood",
+        "state-flood",
+        "quota-exceeded",
+        "at most 40 state keys",
+    ),
+    (
+        "test.timer",
+        "timer",
+        "access-denied",
+        "capability \"timers\"",
+    ),
 ];
 
 #[test]
@@ -72,12 +85,19 @@ fn hostile_guests_fail_only_their_own_event() {
             let limits = match c.1 {
                 "loop" => "limits = { cpu_ms = 50, wall_ms = 5000 }",
                 "alloc" => "limits = { memory_mib = 16 }",
+                // Everything but timers, which it sets.
+                "timer" => "capabilities = [\"state\"]",
                 _ => "",
             };
             hostile(c.1, sub, limits, config)
         })
         .collect();
-    support::write_bundle(dir.path(), "hostile", "", &plugins);
+    support::write_bundle(
+        dir.path(),
+        "hostile",
+        "[limits]\nstate_keys = 40\n",
+        &plugins,
+    );
     support::write_bundle(dir.path(), "calm", "[queues.q]\n", &[calm_router()]);
 
     let mut lines = Vec::new();
@@ -90,12 +110,17 @@ fn hostile_guests_fail_only_their_own_event() {
             &t,
             json!({"call_id": format!("c{i}"), "queue": "q"}),
         ));
+        let data = if case.1 == "timer" {
+            json!({"name": "t", "after_ms": 1000})
+        } else {
+            json!({})
+        };
         lines.push(support::event(
             "hostile",
             &format!("h-{i}"),
             case.0,
             &t,
-            json!({}),
+            data,
         ));
         lines.push(support::event(
             "calm",

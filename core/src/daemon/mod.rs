@@ -2,14 +2,15 @@
 //! the topology, start one consumer per tenant queue, one for unrouted events and one for
 //! plugins' HTTP deliveries) and
 //! rebuilds it with jittered backoff whenever the broker goes away; signals drive
-//! graceful shutdown (SIGTERM, SIGINT) and bundle reload (SIGHUP, or a change in the
-//! bundle directory).
+//! graceful shutdown (SIGTERM, SIGINT) and bundle reload (SIGHUP, `POST /admin/reload`, or
+//! a change in the bundle directory).
 //!
 //! Owns the life cycle and nothing else: AMQP details are in [`crate::transport`], plugin
 //! runs in [`crate::dispatch`], figures in [`crate::metrics`], endpoints in [`crate::http`].
 
 mod cluster;
 mod deliveries;
+pub mod fair;
 mod registry;
 mod tenant;
 mod unrouted;
@@ -88,6 +89,10 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// What `/healthz` and `/readyz` report.
     pub health: Health,
+    /// The slots of sandbox time, shared fairly by the tenants' workers.
+    pub fair: fair::FairScheduler,
+    /// About how much sandbox time one batch should take.
+    pub slice: Duration,
 }
 
 /// The signals the daemon reacts to, as futures a session can wait on.
@@ -132,6 +137,9 @@ fn lines(errors: &[crate::tenants::BundleError]) -> String {
 
 /// Runs the daemon until SIGTERM or SIGINT, then shuts down gracefully.
 pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
+    // Read before anything else starts: a configured token that cannot be read stops the
+    // daemon rather than leaving the admin endpoints off unnoticed.
+    let admin_token = config.http.admin_token()?;
     let custom = Arc::new(CustomMetrics::new());
     let sla = crate::metrics::SlaMetrics::new(
         config.metrics.sla_window_minutes,
@@ -143,7 +151,13 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
         Arc::new(Sandbox::new(config.sandbox.clone(), custom).context("starting the sandbox")?);
     // Plugins read state through each batch's view of the store, never through this.
     let registry = Arc::new(
-        Registry::load(&bundles, sandbox.clone(), Arc::new(Detached)).map_err(|errors| {
+        Registry::load(
+            &bundles,
+            &config.bundles,
+            sandbox.clone(),
+            Arc::new(Detached),
+        )
+        .map_err(|errors| {
             anyhow::anyhow!(
                 "refusing to start, a bundle is invalid:\n{}",
                 lines(&errors)
@@ -163,6 +177,8 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
         store_config: config.store.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
+        fair: fair::FairScheduler::new(config.sandbox.slots()),
+        slice: Duration::from_millis(config.sandbox.slice_ms.max(1)),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -184,17 +200,23 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.http.listen)
         .await
         .with_context(|| format!("http.listen: cannot listen on {}", config.http.listen))?;
-    tracing::info!(listen = %config.http.listen, "serving /metrics, /healthz and /readyz");
     let http_stop = {
         let mut rx = control.shutdown.clone();
         async move {
             let _ = rx.wait_for(|s| *s).await;
         }
     };
+    // The operators' state-changing endpoints, each behind the admin token: one `.route`
+    // per endpoint, its handler given what it acts on.
+    let admin = crate::http::Admin::new(admin_token).route(
+        "reload",
+        crate::http::reload_endpoint(control.reload.clone()),
+    );
     let http = tokio::spawn(crate::http::serve(
         listener,
         metrics,
         health.clone(),
+        admin,
         http_stop,
     ));
 

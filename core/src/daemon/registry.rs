@@ -6,11 +6,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
-use crate::dispatch::{TenantRuntime, prepare_all};
+use crate::config::BundlesConfig;
+use crate::dispatch::TenantRuntime;
 use crate::envelope::TenantId;
 use crate::sandbox::Sandbox;
 use crate::state::StateStore;
-use crate::tenants::{self, Bundle, BundleError};
+use crate::tenants::signature::SignaturePolicy;
+use crate::tenants::{self, BundleError};
 
 /// One tenant and its current runtime.
 pub struct TenantSlot {
@@ -54,25 +56,41 @@ pub struct ReloadReport {
 /// All tenants, by id.
 pub struct Registry {
     dir: PathBuf,
+    /// Whether bundles must be signed, and by which keys (read again at every reload).
+    accept: BundlesConfig,
     sandbox: Arc<Sandbox>,
     state: Arc<dyn StateStore>,
     slots: Mutex<BTreeMap<TenantId, Arc<TenantSlot>>>,
 }
 
 impl Registry {
-    /// Loads every bundle under `dir`. At start every bundle must be valid: the daemon
-    /// refuses to start half-configured.
+    /// Loads every bundle under `dir` that `accept` lets in (with
+    /// `require_signature`, only bundles signed by a trusted key and unchanged since). At
+    /// start every bundle must be valid: the daemon refuses to start half-configured.
     pub fn load(
         dir: &Path,
+        accept: &BundlesConfig,
         sandbox: Arc<Sandbox>,
         state: Arc<dyn StateStore>,
     ) -> Result<Self, Vec<BundleError>> {
-        let slots = prepare_all(dir, &sandbox, &state)?
-            .into_iter()
-            .map(|(tenant, rt)| (tenant.clone(), Arc::new(new_slot(tenant, rt))))
-            .collect();
+        let policy = signature_policy(accept).map_err(|e| vec![e])?;
+        let mut slots = BTreeMap::new();
+        let mut errors = Vec::new();
+        for bundle in tenants::load_all_with(dir, |d| policy.load(d))? {
+            match TenantRuntime::prepare(bundle, &sandbox, state.clone()) {
+                Ok(rt) => {
+                    let tenant = rt.bundle.tenant.clone();
+                    slots.insert(tenant.clone(), Arc::new(new_slot(tenant, Arc::new(rt))));
+                }
+                Err(e) => errors.push(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
+            accept: accept.clone(),
             sandbox,
             state,
             slots: Mutex::new(slots),
@@ -108,6 +126,13 @@ impl Registry {
     /// its old one, an unchanged one is left alone.
     pub fn reload(&self) -> ReloadReport {
         let mut report = ReloadReport::default();
+        let policy = match signature_policy(&self.accept) {
+            Ok(p) => p,
+            Err(e) => {
+                report.refused.push((None, e));
+                return report;
+            }
+        };
         let dirs = match tenants::bundle_dirs(&self.dir) {
             Ok(d) => d,
             Err(e) => {
@@ -117,7 +142,7 @@ impl Registry {
         };
         let mut seen = BTreeMap::new();
         for dir in dirs {
-            let bundle = match Bundle::load(&dir) {
+            let bundle = match policy.load(&dir) {
                 Ok(b) => b,
                 Err(e) => {
                     let tenant = self.tenant_of_dir(&dir);
@@ -207,6 +232,14 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// The signature policy of `accept`, its trusted keys read now.
+fn signature_policy(accept: &BundlesConfig) -> Result<SignaturePolicy, BundleError> {
+    Ok(SignaturePolicy::new(
+        accept.require_signature,
+        &accept.trusted_keys,
+    )?)
 }
 
 fn new_slot(tenant: TenantId, rt: Arc<TenantRuntime>) -> TenantSlot {

@@ -107,6 +107,8 @@ pub struct TenantWorker {
     lease_lost: bool,
     /// The bundle the SLA figures were last opened with.
     sla_bundle: Option<Arc<crate::tenants::Bundle>>,
+    /// How many events fit into one slice of sandbox time.
+    slice: super::fair::Slice,
 }
 
 impl TenantWorker {
@@ -140,6 +142,7 @@ impl TenantWorker {
                     let term_start = fence
                         .as_ref()
                         .map_or(0, |f| f.token.max(0).saturating_mul(1 << OUTBOX_TERM_BITS));
+                    let slice = super::fair::Slice::new(shared.slice);
                     let worker = Self {
                         shared,
                         slot,
@@ -151,6 +154,7 @@ impl TenantWorker {
                         next_outbox_seq: (outbox_seq + 1).max(term_start),
                         lease_lost: false,
                         sla_bundle: None,
+                        slice,
                     };
                     return Some((worker, outbox));
                 }
@@ -295,6 +299,7 @@ impl TenantWorker {
                 () = timer_wait => None,
             };
             let mut deliveries: Vec<Delivery> = first.into_iter().collect();
+            let batch_max = self.slice.events(batch_max);
             while deliveries.len() < batch_max {
                 match consumer.next().now_or_never() {
                     Some(Some(Ok(d))) => deliveries.push(d),
@@ -393,9 +398,13 @@ impl TenantWorker {
             let rt = self.slot.runtime();
             // The batch runs in `block_in_place`, where a read may block on the runtime.
             let view = BatchView::new(self.cache.clone(), tokio::runtime::Handle::current());
+            // Plugins run only in a slot of sandbox time, handed out fairly by tenant.
+            let permit = self.shared.fair.acquire(&tenant).await;
             let result = tokio::task::block_in_place(|| {
                 self.build(&rt, &view, &due, &deliveries, &verdicts, &seen, now)
             });
+            let held = permit.release();
+            self.slice.observe(deliveries.len() + due.len(), held);
             match result {
                 Ok(built) => break built,
                 Err(BuildError::Transport(e)) => {
@@ -490,6 +499,11 @@ impl TenantWorker {
         m.timers_fired_total
             .with_label_values(&[label])
             .inc_by(built.tally.timers_fired);
+        for q in self.slot.runtime().quarantine() {
+            m.plugin_quarantined
+                .with_label_values(&[label, &q.plugin])
+                .set(i64::from(q.quarantined));
+        }
         m.events_in_flight
             .with_label_values(&[label])
             .sub(deliveries.len() as i64);
@@ -730,8 +744,13 @@ impl Builder<'_> {
                 return Err(BuildError::State(detail.clone()));
             }
             self.call(&failed.plugin, failed.failure.kind());
-            tracing::warn!(tenant = %self.tenant, plugin = %failed.plugin, event_id = %env.id, failure = %failed.failure, "a plugin failed");
-            if policy(&failed.plugin) == FailurePolicy::DeadLetter {
+            if matches!(failed.failure, PluginFailure::Quarantined(_)) {
+                tracing::debug!(tenant = %self.tenant, plugin = %failed.plugin, event_id = %env.id, "the plugin is quarantined; it was not called");
+            } else {
+                tracing::warn!(tenant = %self.tenant, plugin = %failed.plugin, event_id = %env.id, failure = %failed.failure, "a plugin failed");
+            }
+            // Retry dead-letters what its retries did not cure.
+            if policy(&failed.plugin) != FailurePolicy::Ignore {
                 dead.push(format!("plugin {}: {}", failed.plugin, failed.failure));
             }
         }

@@ -34,8 +34,8 @@ use crate::sandbox::{GRANT_ALL, Sandbox};
 use crate::state::{Detached, StateStore};
 use crate::store::{Store, StoreConfig};
 use crate::tenants::{
-    Bundle, Endpoint, FailurePolicy, HTTP_POST, PluginLimits, PluginSpec, SlaSettings, TenantId,
-    WasmDigest,
+    Bundle, Capability, Endpoint, FailurePolicy, HTTP_POST, PluginLimits, PluginSpec,
+    QuarantinePolicy, SlaSettings, TenantId, TenantLimits, WasmDigest,
 };
 
 /// The file names of a case directory.
@@ -57,6 +57,8 @@ pub struct Settings {
     pub timezone: Option<String>,
     /// Command types granted (default: every type; the expectation checks what is emitted).
     pub grant: Option<Vec<String>>,
+    /// Capabilities granted (`state`, `timers`, `metrics`; default: all of them).
+    pub capabilities: Option<Vec<String>>,
     /// Per-call limits; each defaults as in a bundle.
     #[serde(default)]
     pub limits: LimitSettings,
@@ -87,6 +89,7 @@ impl Settings {
         Settings {
             timezone: other.timezone.or(self.timezone),
             grant: other.grant.or(self.grant),
+            capabilities: other.capabilities.or(self.capabilities),
             limits: LimitSettings {
                 cpu_ms: other.limits.cpu_ms.or(self.limits.cpu_ms),
                 wall_ms: other.limits.wall_ms.or(self.limits.wall_ms),
@@ -415,6 +418,17 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
         Some(types) => types.iter().cloned().collect(),
         None => [GRANT_ALL.to_owned()].into(),
     };
+    let capabilities: BTreeSet<Capability> = match &case.settings.capabilities {
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Capability::parse(n).ok_or_else(|| {
+                    anyhow::anyhow!("{SETTINGS_FILE}: capabilities: {n:?} is not a capability")
+                })
+            })
+            .collect::<anyhow::Result<_>>()?,
+        None => Capability::ALL.into_iter().collect(),
+    };
     let mut endpoints = BTreeMap::new();
     for (name, sim) in sim_endpoints(case)? {
         endpoints.insert(name, sim.0);
@@ -449,6 +463,7 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             abandon_policy: crate::tenants::AbandonPolicy::ExcludeShort,
             max_occupancy: None,
             shrinkage: 0.0,
+            first_contact_target: None,
         },
         queues: BTreeMap::new(),
         plugins: vec![PluginSpec {
@@ -460,11 +475,19 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             grant,
             limits,
             on_failure: FailurePolicy::Ignore,
+            retries: 0,
+            quarantine: QuarantinePolicy {
+                // The harness shows every failure; it never switches a plugin off.
+                after_failures: u32::MAX,
+                ..QuarantinePolicy::default()
+            },
+            capabilities,
             config,
             fallback: None,
             endpoints,
         }],
         hours: None,
+        limits: TenantLimits::default(),
     })
 }
 

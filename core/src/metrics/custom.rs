@@ -35,10 +35,27 @@ pub enum CustomMetricError {
     TooManyNames,
 }
 
-/// Custom metrics of all plugins, keyed by (tenant, plugin, name).
+/// What the sandbox refused a plugin, counted by (tenant, plugin, reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Refusal {
+    /// A call or an output that needs something the bundle does not grant.
+    Denied,
+    /// A call over one of the tenant's or plugin's quotas.
+    Quota,
+}
+
+/// What a refusal is counted by: kind, tenant, plugin, reason.
+pub type RefusalKey = (Refusal, TenantId, String, &'static str);
+
+/// Refusals counted by their key.
+type RefusalCounts = BTreeMap<RefusalKey, u64>;
+
+/// Custom metrics of all plugins, keyed by (tenant, plugin, name), and the sandbox's
+/// count of what it refused them.
 #[derive(Debug, Default)]
 pub struct CustomMetrics {
     values: Mutex<BTreeMap<(TenantId, String, String), CustomValue>>,
+    refusals: Mutex<RefusalCounts>,
 }
 
 impl CustomMetrics {
@@ -119,6 +136,21 @@ impl CustomMetrics {
         }
         values.insert(key, fresh);
         Ok(())
+    }
+
+    /// Counts one refusal of `plugin` of `tenant` for `reason` (a short, fixed name such
+    /// as `timers` or `state-keys`).
+    pub fn refused(&self, kind: Refusal, tenant: &TenantId, plugin: &str, reason: &'static str) {
+        let mut refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        *refusals
+            .entry((kind, tenant.clone(), plugin.to_owned(), reason))
+            .or_default() += 1;
+    }
+
+    /// A copy of the refusal counts, sorted.
+    pub fn refusals(&self) -> Vec<(RefusalKey, u64)> {
+        let refusals = self.refusals.lock().unwrap_or_else(|p| p.into_inner());
+        refusals.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 
     /// A copy of every value, sorted by tenant, plugin and name. The exporter reads this

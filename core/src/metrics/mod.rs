@@ -22,7 +22,7 @@ use prometheus::{
     Registry, TextEncoder,
 };
 
-pub use custom::{CustomMetricError, CustomMetrics, CustomValue, MAX_NAMES_PER_PLUGIN};
+pub use custom::{CustomMetricError, CustomMetrics, CustomValue, MAX_NAMES_PER_PLUGIN, Refusal};
 pub use sla::{Clock, MAX_SITES, MAX_UNDECLARED_QUEUES, MAX_WAITING_CALLS, OTHER, SlaMetrics};
 
 /// Buckets for one plugin call: 10 µs to 1 s. A typical call is well under a millisecond;
@@ -475,6 +475,10 @@ struct PluginMetrics {
     counters: IntCounterVec,
     /// `leitstand_plugin_metric{tenant, plugin, name}`.
     gauges: GaugeVec,
+    /// `leitstand_plugin_denied_total{tenant, plugin, reason}`.
+    denied: IntCounterVec,
+    /// `leitstand_plugin_quota_exceeded_total{tenant, plugin, reason}`.
+    quota: IntCounterVec,
     /// Held while the families are refilled and collected, so that two scrapes at once
     /// do not see each other's half-filled families.
     scrape: Mutex<()>,
@@ -498,6 +502,20 @@ impl PluginMetrics {
                 ),
                 &["tenant", "plugin", "name"],
             )?,
+            denied: IntCounterVec::new(
+                Opts::new(
+                    "leitstand_plugin_denied_total",
+                    "Calls and outputs of plugins the sandbox denied because the bundle does not grant what they need, by what was missing.",
+                ),
+                &["tenant", "plugin", "reason"],
+            )?,
+            quota: IntCounterVec::new(
+                Opts::new(
+                    "leitstand_plugin_quota_exceeded_total",
+                    "Calls and outputs of plugins refused for a tenant or plugin quota, by quota.",
+                ),
+                &["tenant", "plugin", "reason"],
+            )?,
             scrape: Mutex::new(()),
         })
     }
@@ -507,6 +525,8 @@ impl Collector for PluginMetrics {
     fn desc(&self) -> Vec<&Desc> {
         let mut descs = self.counters.desc();
         descs.extend(self.gauges.desc());
+        descs.extend(self.denied.desc());
+        descs.extend(self.quota.desc());
         descs
     }
 
@@ -530,8 +550,22 @@ impl Collector for PluginMetrics {
                 }
             }
         }
+        self.denied.reset();
+        self.quota.reset();
+        for ((kind, tenant, plugin, reason), n) in self.source.refusals() {
+            let family = match kind {
+                Refusal::Denied => &self.denied,
+                Refusal::Quota => &self.quota,
+            };
+            if let Ok(c) = family.get_metric_with_label_values(&[tenant.as_str(), &plugin, reason])
+            {
+                c.inc_by(n);
+            }
+        }
         let mut families = self.counters.collect();
         families.extend(self.gauges.collect());
+        families.extend(self.denied.collect());
+        families.extend(self.quota.collect());
         families
     }
 }

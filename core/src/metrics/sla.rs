@@ -4,8 +4,9 @@
 //! Owns the live view of the calls: counters of offered, answered, abandoned and ended
 //! calls, wait and talk histograms with buckets at each queue's threshold and short-abandon
 //! limit, the calls waiting now and the oldest of them, the sites' reported capacity, the
-//! service level over a rolling window of event time, and the Erlang C staffing of the
-//! latest complete interval. The counting rules are [`crate::sla`]'s, so that a replay's
+//! service level over a rolling window of event time, the Erlang C staffing of the
+//! latest complete interval, and ended calls per concern and per department for
+//! first-contact resolution. The counting rules are [`crate::sla`]'s, so that a replay's
 //! metrics and its report agree. The daemon and the replay feed it accepted, first-seen
 //! events through [`SlaMetrics::observe`]; it never parses events itself.
 
@@ -19,7 +20,9 @@ use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 
 use crate::domain::{DomainEvent, Priority};
 use crate::envelope::{Envelope, TenantId};
-use crate::sla::{Counts, Staffing, interval_staffing, interval_start};
+use crate::sla::{
+    Counts, FirstContact, FirstContactRows, Resolution, Staffing, interval_staffing, interval_start,
+};
 use crate::tenants::{AbandonPolicy, Bundle, Hours, SlaSettings};
 
 /// Undeclared queue names one tenant may add as labels; later ones count as [`OTHER`].
@@ -28,8 +31,15 @@ pub const MAX_UNDECLARED_QUEUES: usize = 16;
 pub const MAX_SITES: usize = 64;
 /// Waiting calls remembered per tenant; beyond it the oldest are forgotten.
 pub const MAX_WAITING_CALLS: usize = 100_000;
-/// The label of queues beyond [`MAX_UNDECLARED_QUEUES`].
-pub const OTHER: &str = "_other";
+/// The label of queues beyond [`MAX_UNDECLARED_QUEUES`], and of concerns and departments
+/// beyond [`crate::sla::MAX_CONCERNS`] and [`crate::sla::MAX_DEPARTMENTS`].
+pub const OTHER: &str = crate::sla::OTHER;
+/// The `concern` label of ended calls whose concern is unknown (their offer was not seen,
+/// named no concern, or was forgotten).
+pub const UNKNOWN_CONCERN: &str = "_unknown";
+/// The `department` label of ended calls not handed on to a department: the service
+/// center settled or closed them itself.
+pub const SERVICE_CENTER: &str = "_service_center";
 
 /// Wait buckets every queue has, in seconds; its threshold and short-abandon limit are
 /// added.
@@ -240,6 +250,12 @@ struct TenantLive {
     waiting: HashMap<String, Waiting>,
     sites: BTreeMap<String, SiteLive>,
     latest: Option<DateTime<Utc>>,
+    /// The tenant's `[sla] first_contact_target`.
+    first_contact_target: Option<f64>,
+    /// Which concern each call has, for first-contact resolution.
+    first_contact: FirstContact,
+    /// Ended calls per concern and per department.
+    resolutions: FirstContactRows,
 }
 
 impl TenantLive {
@@ -336,6 +352,26 @@ const FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
         &["tenant", "queue"],
     ),
     (
+        "leitstand_calls_ended_by_concern_total",
+        "Ended calls by the concern their offer named and by whether they were resolved at \
+         first contact (resolved, unresolved, unreported).",
+        MetricType::COUNTER,
+        &["tenant", "concern", "resolution"],
+    ),
+    (
+        "leitstand_calls_handed_on_by_concern_total",
+        "Ended calls handed on to a department, by the concern their offer named.",
+        MetricType::COUNTER,
+        &["tenant", "concern"],
+    ),
+    (
+        "leitstand_calls_ended_by_department_total",
+        "Ended calls by the department they were handed on to (_service_center: not handed \
+         on) and by whether they were resolved at first contact.",
+        MetricType::COUNTER,
+        &["tenant", "department", "resolution"],
+    ),
+    (
         "leitstand_call_wait_seconds",
         "Wait in queue of answered and abandoned calls; buckets include the queue's \
          threshold and short-abandon limit.",
@@ -385,6 +421,12 @@ const FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
         &["tenant", "queue"],
     ),
     (
+        "leitstand_queue_first_contact_target",
+        "The queue's promised first-contact resolution (0.65 for 65 %).",
+        MetricType::GAUGE,
+        &["tenant", "queue"],
+    ),
+    (
         "leitstand_abandon_policy",
         "1 for the abandon policy the queue's service level follows.",
         MetricType::GAUGE,
@@ -427,7 +469,22 @@ const FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
         MetricType::GAUGE,
         &["tenant"],
     ),
+    (
+        "leitstand_first_contact_target",
+        "The tenant's promised first-contact resolution (0.65 for 65 %).",
+        MetricType::GAUGE,
+        &["tenant"],
+    ),
 ];
+
+/// The `resolution` label values of ended calls and their counts in `r`.
+fn by_resolution(r: &Resolution) -> [(&'static str, u64); 3] {
+    [
+        ("resolved", r.resolved),
+        ("unresolved", r.resolution_reported - r.resolved),
+        ("unreported", r.ended - r.resolution_reported),
+    ]
+}
 
 fn policy_name(p: AbandonPolicy) -> &'static str {
     match p {
@@ -493,9 +550,13 @@ impl SlaMetrics {
                 waiting: HashMap::new(),
                 sites: BTreeMap::new(),
                 latest: None,
+                first_contact_target: None,
+                first_contact: FirstContact::default(),
+                resolutions: FirstContactRows::default(),
             });
         t.timezone = bundle.timezone;
         t.hours = bundle.hours.clone();
+        t.first_contact_target = bundle.sla.first_contact_target;
         for (id, q) in &bundle.queues {
             match t.queues.get_mut(id) {
                 Some(live) => live.settle(q.sla),
@@ -563,6 +624,9 @@ impl SlaMetrics {
                 t.waiting.remove(&e.call_id);
             }
             _ => {}
+        }
+        if let Some(call) = t.first_contact.observe(env) {
+            t.resolutions.add(&call);
         }
     }
 
@@ -703,6 +767,13 @@ impl SlaMetrics {
                     &l,
                     Value::Gauge(f64::from(q.sla.short_abandon_seconds)),
                 );
+                if let Some(target) = q.sla.first_contact_target {
+                    push(
+                        "leitstand_queue_first_contact_target",
+                        &l,
+                        Value::Gauge(target),
+                    );
+                }
                 for p in POLICIES {
                     push(
                         "leitstand_abandon_policy",
@@ -742,6 +813,46 @@ impl SlaMetrics {
                         Value::Gauge(f64::from(w)),
                     );
                 }
+            }
+            for (concern, r) in &t.resolutions.by_concern {
+                let concern = concern.as_deref().unwrap_or(UNKNOWN_CONCERN);
+                for (resolution, n) in by_resolution(r) {
+                    push(
+                        "leitstand_calls_ended_by_concern_total",
+                        &[
+                            ("tenant", tn),
+                            ("concern", concern),
+                            ("resolution", resolution),
+                        ],
+                        Value::Counter(n as f64),
+                    );
+                }
+                push(
+                    "leitstand_calls_handed_on_by_concern_total",
+                    &[("tenant", tn), ("concern", concern)],
+                    Value::Counter(r.handed_on as f64),
+                );
+            }
+            for (department, r) in &t.resolutions.by_department {
+                let department = department.as_deref().unwrap_or(SERVICE_CENTER);
+                for (resolution, n) in by_resolution(r) {
+                    push(
+                        "leitstand_calls_ended_by_department_total",
+                        &[
+                            ("tenant", tn),
+                            ("department", department),
+                            ("resolution", resolution),
+                        ],
+                        Value::Counter(n as f64),
+                    );
+                }
+            }
+            if let Some(target) = t.first_contact_target {
+                push(
+                    "leitstand_first_contact_target",
+                    &[("tenant", tn)],
+                    Value::Gauge(target),
+                );
             }
             if let (Some(hours), Some(now)) = (&t.hours, now) {
                 let open = hours.is_open(now, t.timezone);
@@ -1145,5 +1256,86 @@ mod tests {
             value(&render(&m), "leitstand_tenant_open{tenant=\"t\"}"),
             Some(0.0)
         );
+    }
+
+    #[test]
+    fn ended_calls_count_by_concern_and_department_beside_the_target() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("tenant.toml"),
+            "id = \"t\"\ntimezone = \"Europe/Berlin\"\n[sla]\nfirst_contact_target = 0.65\n\
+             [queues.q]\nsla = { first_contact_target = 0.7 }\n[queues.r]\n",
+        )
+        .expect("write");
+        let b = Bundle::load(dir.path()).expect("a valid bundle");
+        let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        m.open(&b);
+        let mut n = 0;
+        let mut call = |concern: Option<&str>, resolved: Option<bool>, to: Option<&str>| {
+            n += 2;
+            let id = format!("c{n}");
+            let mut offer = json!({"call_id": id, "queue": "q"});
+            if let Some(c) = concern {
+                offer["concern"] = c.into();
+            }
+            m.observe(&b, &event(n, "call.offered", "2026-11-19T09:00:00Z", offer));
+            let mut end = json!({"call_id": id, "queue": "q", "talk_seconds": 60});
+            if let Some(r) = resolved {
+                end["resolved"] = r.into();
+            }
+            if let Some(d) = to {
+                end["transferred_to"] = d.into();
+            }
+            m.observe(&b, &event(n + 1, "call.ended", "2026-11-19T09:05:00Z", end));
+        };
+        call(Some("abfall"), Some(true), None);
+        call(Some("abfall"), Some(false), None);
+        call(Some("abfall"), None, None);
+        call(Some("wohngeld"), Some(false), Some("sozialamt"));
+        call(None, Some(true), None);
+        let text = render(&m);
+        let get = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series}"));
+        let by_concern = |c: &str, r: &str| {
+            get(&format!(
+                "leitstand_calls_ended_by_concern_total{{tenant=\"t\",concern=\"{c}\",resolution=\"{r}\"}}"
+            ))
+        };
+        assert_eq!(by_concern("abfall", "resolved"), 1.0);
+        assert_eq!(by_concern("abfall", "unresolved"), 1.0);
+        assert_eq!(by_concern("abfall", "unreported"), 1.0);
+        assert_eq!(by_concern("wohngeld", "unresolved"), 1.0);
+        assert_eq!(by_concern(UNKNOWN_CONCERN, "resolved"), 1.0);
+        assert_eq!(
+            get("leitstand_calls_handed_on_by_concern_total{tenant=\"t\",concern=\"wohngeld\"}"),
+            1.0
+        );
+        assert_eq!(
+            get("leitstand_calls_handed_on_by_concern_total{tenant=\"t\",concern=\"abfall\"}"),
+            0.0
+        );
+        let by_department = |d: &str, r: &str| {
+            get(&format!(
+                "leitstand_calls_ended_by_department_total{{tenant=\"t\",department=\"{d}\",resolution=\"{r}\"}}"
+            ))
+        };
+        assert_eq!(by_department(SERVICE_CENTER, "resolved"), 2.0);
+        assert_eq!(by_department(SERVICE_CENTER, "unresolved"), 1.0);
+        assert_eq!(by_department(SERVICE_CENTER, "unreported"), 1.0);
+        assert_eq!(by_department("sozialamt", "unresolved"), 1.0);
+        assert_eq!(get("leitstand_first_contact_target{tenant=\"t\"}"), 0.65);
+        assert_eq!(
+            get("leitstand_queue_first_contact_target{tenant=\"t\",queue=\"q\"}"),
+            0.7
+        );
+        assert_eq!(
+            get("leitstand_queue_first_contact_target{tenant=\"t\",queue=\"r\"}"),
+            0.65
+        );
+        // A tenant without a target has no target gauge, never 0.
+        let plain = bundle(&[("q", 20, 5)]);
+        let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        m.open(&plain);
+        let text = render(&m);
+        assert!(!text.contains("first_contact_target{"), "{text}");
     }
 }

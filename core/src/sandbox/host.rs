@@ -8,10 +8,13 @@ use std::time::{Duration, Instant};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::Caps;
 use super::bindings::leitstand::plugin::{clock, log, metrics, state, types};
+use super::quota::{StateDelta, TenantQuota};
 use crate::envelope::TenantId;
-use crate::metrics::{CustomMetricError, CustomMetrics};
+use crate::metrics::{CustomMetricError, CustomMetrics, Refusal};
 use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, StateWrites};
+use crate::tenants::Capability;
 
 /// Why the host stopped a call; carried as the trap's error so it can be classified.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +127,10 @@ pub(crate) struct Scope {
     pub(crate) state: Option<Arc<dyn StateStore>>,
     pub(crate) metrics: Arc<CustomMetrics>,
     pub(crate) log_bytes: usize,
+    /// What the bundle grants the plugin.
+    pub(crate) caps: Caps,
+    /// The tenant's quotas; `None` while the configuration is checked.
+    pub(crate) quota: Option<Arc<TenantQuota>>,
 }
 
 /// The data of one store: one plugin instance handling one event.
@@ -137,15 +144,74 @@ pub(crate) struct HostState {
     pub(crate) writes: StateWrites,
     pub(crate) log_used: usize,
     pub(crate) log_dropped: usize,
+    /// What this call's buffered writes add to the tenant's state.
+    pub(crate) state_delta: StateDelta,
+    /// The first quota this call ran into, as (reason, message).
+    pub(crate) quota_hit: Option<(&'static str, String)>,
+    /// The first capability this call was denied, as (reason, message).
+    pub(crate) denied: Option<(&'static str, String)>,
 }
 
 impl HostState {
+    /// Refuses a call that needs `cap` when the bundle does not grant it; counts it.
+    fn require(&mut self, cap: Capability) -> Result<(), types::Error> {
+        if self.scope.caps.has(cap) {
+            return Ok(());
+        }
+        let message = format!(
+            "the bundle does not grant the capability {:?} (add it to `capabilities`)",
+            cap.name()
+        );
+        self.scope.metrics.refused(
+            Refusal::Denied,
+            &self.scope.tenant,
+            &self.scope.plugin,
+            cap.name(),
+        );
+        self.denied.get_or_insert((cap.name(), message.clone()));
+        Err(types::Error::AccessDenied(message))
+    }
+
+    /// Refuses a call over a quota; counts it.
+    fn over_quota(&mut self, reason: &'static str, message: String) -> types::Error {
+        self.scope.metrics.refused(
+            Refusal::Quota,
+            &self.scope.tenant,
+            &self.scope.plugin,
+            reason,
+        );
+        self.quota_hit.get_or_insert((reason, message.clone()));
+        types::Error::QuotaExceeded(message)
+    }
+
     /// Host calls check the wall clock; CPU time is checked on every epoch tick.
     fn check_budget(&self) -> wasmtime::Result<()> {
         match self.budget.wall_exceeded() {
             Some(abort) => Err(wasmtime::Error::new(abort)),
             None => Ok(()),
         }
+    }
+
+    /// What removing the current value of `key` (this call's write, else the stored
+    /// one) frees, as a negative delta.
+    fn negated_old(&self, key: &str) -> wasmtime::Result<StateDelta> {
+        let old = match self.writes.get(key) {
+            Some(buffered) => buffered.as_ref().map(Vec::len),
+            None => match &self.scope.state {
+                Some(store) => store
+                    .get(&self.scope.tenant, &self.scope.plugin, key)
+                    .map_err(|e| wasmtime::Error::new(Abort::State(e)))?
+                    .map(|v| v.len()),
+                None => None,
+            },
+        };
+        Ok(match old {
+            Some(len) => StateDelta {
+                keys: -1,
+                bytes: -((key.len() + len) as i64),
+            },
+            None => StateDelta::default(),
+        })
     }
 
     fn check_key(key: &str) -> Result<(), types::Error> {
@@ -173,6 +239,9 @@ impl types::Host for HostState {}
 impl state::Host for HostState {
     fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
         self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
         if let Err(e) = Self::check_key(&key) {
             return Ok(Err(e));
         }
@@ -192,6 +261,9 @@ impl state::Host for HostState {
 
     fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
         if let Err(e) = Self::check_key(&key) {
             return Ok(Err(e));
         }
@@ -201,17 +273,41 @@ impl state::Host for HostState {
             )));
         }
         if value.len() > MAX_VALUE_BYTES {
-            return Ok(Err(types::Error::QuotaExceeded(format!(
+            let message = format!(
                 "a state value may have at most {MAX_VALUE_BYTES} bytes, this one has {}",
                 value.len()
-            ))));
+            );
+            return Ok(Err(self.over_quota("state-value", message)));
         }
+        let new = StateDelta {
+            keys: 1,
+            bytes: (key.len() + value.len()) as i64,
+        };
+        let more = new.add(self.negated_old(&key)?);
+        if let Some(quota) = self.scope.quota.clone()
+            && let Some(store) = self.scope.state.clone()
+        {
+            match quota
+                .check_state(&self.scope.tenant, &*store, self.state_delta, more)
+                .map_err(|e| wasmtime::Error::new(Abort::State(e)))?
+            {
+                Ok(()) => {}
+                Err(hit) => {
+                    let message = hit.message(&self.scope.tenant);
+                    return Ok(Err(self.over_quota(hit.reason(), message)));
+                }
+            }
+        }
+        self.state_delta = self.state_delta.add(more);
         self.writes.insert(key, Some(value));
         Ok(Ok(()))
     }
 
     fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
         if let Err(e) = Self::check_key(&key) {
             return Ok(Err(e));
         }
@@ -220,6 +316,8 @@ impl state::Host for HostState {
                 "state is not available while the configuration is checked".into(),
             )));
         }
+        let freed = self.negated_old(&key)?;
+        self.state_delta = self.state_delta.add(freed);
         self.writes.insert(key, None);
         Ok(Ok(()))
     }
@@ -230,6 +328,18 @@ impl log::Host for HostState {
         self.check_budget()?;
         if self.log_used + message.len() > self.scope.log_bytes {
             self.log_dropped += message.len();
+            return Ok(());
+        }
+        if let Some(quota) = &self.scope.quota
+            && !quota.take_log(message.len())
+        {
+            self.log_dropped += message.len();
+            self.scope.metrics.refused(
+                Refusal::Quota,
+                &self.scope.tenant,
+                &self.scope.plugin,
+                "log-bytes",
+            );
             return Ok(());
         }
         self.log_used += message.len();
@@ -260,6 +370,9 @@ impl metrics::Host for HostState {
         value: u64,
     ) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
+        if let Err(e) = self.require(Capability::Metrics) {
+            return Ok(Err(e));
+        }
         let s = &self.scope;
         Ok(metric_result(
             s.metrics.counter_add(&s.tenant, &s.plugin, &name, value),
@@ -272,6 +385,9 @@ impl metrics::Host for HostState {
         value: f64,
     ) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
+        if let Err(e) = self.require(Capability::Metrics) {
+            return Ok(Err(e));
+        }
         let s = &self.scope;
         Ok(metric_result(
             s.metrics.gauge_set(&s.tenant, &s.plugin, &name, value),

@@ -7,7 +7,10 @@
 //! durable store: it reads state through [`StateStore`] and returns buffered writes.
 
 mod host;
+mod quota;
 mod stdio;
+
+pub use quota::TenantQuota;
 
 #[allow(missing_docs, clippy::all)]
 mod bindings {
@@ -38,8 +41,9 @@ use self::host::{Abort, Budget, EventClock, FrozenMonotonic, HostState, MemoryLi
 use self::stdio::BoundedOutput;
 use crate::envelope::{Envelope, TenantId};
 use crate::metrics::CustomMetrics;
+use crate::metrics::Refusal;
 use crate::state::{StateError, StateStore, StateWrites};
-use crate::tenants::{PluginLimits, PluginSpec, WasmDigest};
+use crate::tenants::{Capability, PluginLimits, PluginSpec, WasmDigest};
 
 /// How the sandbox is set up; the `[sandbox]` section of the daemon's configuration.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -58,6 +62,14 @@ pub struct SandboxConfig {
     /// in place, instead of being unmapped and faulted in again for the next event. On
     /// Linux ≥ 6.7 only pages the instance touched are reset.
     pub keep_resident_kib: u64,
+    /// How many tenants' batches may run their plugins at once; 0 means one per CPU core
+    /// but one (at least one), which leaves a core to the broker connection, the store and
+    /// the relay. When more tenants wait, the one that has used the least sandbox time
+    /// goes first.
+    pub slots: usize,
+    /// About how much sandbox time one batch of a tenant may take before the next
+    /// tenant's turn, in milliseconds: batches are cut to fit it.
+    pub slice_ms: u64,
 }
 
 impl Default for SandboxConfig {
@@ -68,7 +80,22 @@ impl Default for SandboxConfig {
             tick_ms: 5,
             compile_cache: None,
             keep_resident_kib: 2048,
+            slots: 0,
+            slice_ms: 20,
         }
+    }
+}
+
+impl SandboxConfig {
+    /// The number of slots: `slots`, or one per CPU core but one when it is 0.
+    pub fn slots(&self) -> usize {
+        if self.slots > 0 {
+            return self.slots;
+        }
+        std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .saturating_sub(1)
+            .max(1)
     }
 }
 
@@ -94,6 +121,17 @@ pub enum PluginFailure {
     /// The state backend failed; not the plugin's fault, the event should be retried.
     #[error("state-unavailable: {0}")]
     StateUnavailable(String),
+    /// The plugin asked for something its bundle does not grant (a capability, a command
+    /// type, an endpoint, another tenant) and failed for it.
+    #[error("access-denied: {0}")]
+    AccessDenied(String),
+    /// The plugin ran into a quota of its tenant (state keys or bytes, commands per
+    /// event) and failed for it.
+    #[error("quota-exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The plugin is switched off after failing again and again; it was not called.
+    #[error("quarantined: {0}")]
+    Quarantined(String),
 }
 
 impl PluginFailure {
@@ -106,6 +144,9 @@ impl PluginFailure {
             Self::BadOutput(_) => "bad-output",
             Self::Refused(_) => "plugin-error",
             Self::StateUnavailable(_) => "state-unavailable",
+            Self::AccessDenied(_) => "access-denied",
+            Self::QuotaExceeded(_) => "quota-exceeded",
+            Self::Quarantined(_) => "quarantined",
         }
     }
 }
@@ -154,6 +195,80 @@ pub enum PrepareError {
     /// The bundle asks for more than the sandbox allows.
     #[error("{0}")]
     Limits(String),
+    /// The component imports an interface the bundle does not grant, or one Leitstand
+    /// does not offer.
+    #[error("{0}")]
+    Capability(String),
+}
+
+/// The capabilities a bundle grants one plugin, as a small set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(u8);
+
+impl Caps {
+    /// Every capability: the plugin test harness's default.
+    pub const ALL: Self = Self(0b111);
+
+    fn bit(cap: Capability) -> u8 {
+        match cap {
+            Capability::State => 1,
+            Capability::Timers => 2,
+            Capability::Metrics => 4,
+        }
+    }
+
+    /// The set of `caps`.
+    pub fn of<'a>(caps: impl IntoIterator<Item = &'a Capability>) -> Self {
+        Self(caps.into_iter().fold(0, |acc, c| acc | Self::bit(*c)))
+    }
+
+    /// Whether `cap` is granted.
+    pub fn has(self, cap: Capability) -> bool {
+        self.0 & Self::bit(cap) != 0
+    }
+}
+
+/// The interfaces a plugin may import, by prefix, and the capability each needs (`None`:
+/// always offered). WASI is offered deny-by-default: no files, no network, no environment,
+/// the event clock and seeded randomness. Anything else is refused at load.
+const IMPORTS: &[(&str, Option<Capability>)] = &[
+    ("leitstand:plugin/state@", Some(Capability::State)),
+    ("leitstand:plugin/metrics@", Some(Capability::Metrics)),
+    ("leitstand:plugin/", None),
+    ("wasi:cli/", None),
+    ("wasi:io/", None),
+    ("wasi:clocks/", None),
+    ("wasi:random/", None),
+    // Language runtimes (Python's, for one) import these whether they use them or not;
+    // the context has no preopened directory and no network, so every call fails.
+    ("wasi:filesystem/", None),
+    ("wasi:sockets/", None),
+];
+
+/// Checks a component's imports against what the bundle grants the plugin: the first
+/// import that needs an ungranted capability, or that Leitstand does not offer at all,
+/// is named.
+pub fn check_imports<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
+    caps: Caps,
+) -> Result<(), String> {
+    for name in imports {
+        match IMPORTS.iter().find(|(prefix, _)| name.starts_with(prefix)) {
+            Some((_, Some(cap))) if !caps.has(*cap) => {
+                return Err(format!(
+                    "the component imports {name}, but the bundle does not grant the capability {:?} (add it to `capabilities`)",
+                    cap.name()
+                ));
+            }
+            Some(_) => {}
+            None => {
+                return Err(format!(
+                    "the component imports {name}, which Leitstand does not offer to plugins"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A command a plugin decided on, checked against its grants.
@@ -245,6 +360,7 @@ pub struct PreparedPlugin {
     limits: PluginLimits,
     grant: std::collections::BTreeSet<String>,
     endpoints: std::collections::BTreeSet<String>,
+    caps: Caps,
     digest: WasmDigest,
 }
 
@@ -307,6 +423,8 @@ pub struct TenantScope {
     pub timezone: Arc<str>,
     /// Where its plugins' state lives.
     pub state: Arc<dyn StateStore>,
+    /// Its quotas, shared by all its plugins.
+    pub quota: Arc<TenantQuota>,
 }
 
 impl Sandbox {
@@ -408,6 +526,11 @@ impl Sandbox {
             )));
         }
         let component = self.component(spec)?;
+        let caps = Caps::of(&spec.capabilities);
+        let ty = component.component_type();
+        let imports: Vec<&str> = ty.imports(&self.engine).map(|(name, _)| name).collect();
+        check_imports(imports, caps)
+            .map_err(|e| PrepareError::Capability(format!("{}: {e}", spec.wasm_path.display())))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PrepareError::Component(format!(
                 "{} does not fit the plugin contract leitstand:plugin@0.1.0: {e}",
@@ -427,6 +550,7 @@ impl Sandbox {
             limits: spec.limits,
             grant: spec.grant.clone(),
             endpoints: spec.endpoints.keys().cloned().collect(),
+            caps,
             digest: spec.digest,
         };
         let scope = Scope {
@@ -437,6 +561,8 @@ impl Sandbox {
             state: None,
             metrics: self.metrics.clone(),
             log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: None,
         };
         let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
         let checked = plugin
@@ -493,6 +619,9 @@ impl Sandbox {
             writes: StateWrites::new(),
             log_used: 0,
             log_dropped: 0,
+            state_delta: quota::StateDelta::default(),
+            quota_hit: None,
+            denied: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
@@ -522,6 +651,8 @@ impl Sandbox {
             state: Some(tenant.state.clone()),
             metrics: self.metrics.clone(),
             log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: Some(tenant.quota.clone()),
         };
         let (mut store, stderr) = self.store(plugin, scope, h.finalize().into());
         let result = plugin
@@ -539,11 +670,36 @@ impl Sandbox {
         }
         let decisions = match result {
             Ok(Ok(d)) => d,
-            Ok(Err(e)) => return Err(PluginFailure::Refused(e.into())),
-            Err(e) => return Err(classify(&store, &stderr, e)),
+            // A plugin that fails after a quota or a denial fails for that reason.
+            Ok(Err(e)) => {
+                let data = store.data();
+                return Err(if let Some((_, m)) = &data.quota_hit {
+                    PluginFailure::QuotaExceeded(m.clone())
+                } else if let Some((_, m)) = &data.denied {
+                    PluginFailure::AccessDenied(m.clone())
+                } else {
+                    PluginFailure::Refused(e.into())
+                });
+            }
+            Err(e) => {
+                let failure = classify(&store, &stderr, e);
+                let data = store.data();
+                return Err(match (&failure, &data.quota_hit, &data.denied) {
+                    (PluginFailure::GuestPanic(_), Some((_, m)), _) => {
+                        PluginFailure::QuotaExceeded(m.clone())
+                    }
+                    (PluginFailure::GuestPanic(_), None, Some((_, m))) => {
+                        PluginFailure::AccessDenied(m.clone())
+                    }
+                    _ => failure,
+                });
+            }
         };
+        let delta = store.data().state_delta;
         let writes = std::mem::take(&mut store.data_mut().writes);
-        check_output(plugin, decisions, writes)
+        let out = check_output(plugin, decisions, writes, &self.metrics, &tenant.tenant)?;
+        tenant.quota.committed(delta);
+        Ok(out)
     }
 }
 
@@ -621,12 +777,29 @@ pub const GRANT_ALL: &str = "*";
 /// The largest JSON text a timer payload may have, in bytes.
 pub const MAX_TIMER_PAYLOAD_BYTES: usize = 16 * 1024;
 
+/// The largest JSON text of one command's data, in bytes.
+pub const MAX_COMMAND_DATA_BYTES: usize = 64 * 1024;
+
 fn check_output(
     plugin: &PreparedPlugin,
     d: wit::Decisions,
     writes: StateWrites,
+    metrics: &crate::metrics::CustomMetrics,
+    tenant: &TenantId,
 ) -> Result<PluginOutput, PluginFailure> {
     let bad = |s: String| Err(PluginFailure::BadOutput(s));
+    let deny = |reason: &'static str, s: String| {
+        metrics.refused(Refusal::Denied, tenant, &plugin.name, reason);
+        Err(PluginFailure::AccessDenied(s))
+    };
+    if !plugin.caps.has(Capability::Timers)
+        && (!d.set_timers.is_empty() || !d.cancel_timers.is_empty())
+    {
+        return deny(
+            "timers",
+            "the plugin set or cancelled timers, but the bundle does not grant the capability \"timers\"".into(),
+        );
+    }
     if d.commands.len() > plugin.limits.max_commands {
         return bad(format!(
             "{} commands returned, the limit is {}",
@@ -644,9 +817,19 @@ fn check_output(
     let mut commands = Vec::with_capacity(d.commands.len());
     for (i, c) in d.commands.into_iter().enumerate() {
         if !plugin.grant.contains(&c.type_) && !plugin.grant.contains(GRANT_ALL) {
+            return deny(
+                "command-type",
+                format!(
+                    "command {i} has type {:?}, which the bundle does not grant",
+                    c.type_
+                ),
+            );
+        }
+        if c.data.len() > MAX_COMMAND_DATA_BYTES {
             return bad(format!(
-                "command {i} has type {:?}, which the bundle does not grant",
-                c.type_
+                "command {i} ({}): data has {} bytes, the limit is {MAX_COMMAND_DATA_BYTES}",
+                c.type_,
+                c.data.len()
             ));
         }
         let data = match serde_json::from_str::<Value>(&c.data) {
@@ -659,14 +842,29 @@ fn check_output(
             }
             Err(e) => return bad(format!("command {i} ({}): data is not JSON: {e}", c.type_)),
         };
+        // The host sets a command's tenant; a plugin cannot speak for another one.
+        if let Some(named) = data.get("tenant")
+            && named.as_str() != Some(tenant.as_str())
+        {
+            return deny(
+                "foreign-tenant",
+                format!(
+                    "command {i} ({}) names tenant {named}, the plugin belongs to {tenant}",
+                    c.type_
+                ),
+            );
+        }
         if c.type_ == crate::tenants::HTTP_POST {
             let endpoint = data.get("endpoint").and_then(Value::as_str);
             match endpoint {
                 Some(name) if plugin.endpoints.contains(name) => {}
                 Some(name) => {
-                    return bad(format!(
-                        "command {i} (http.post) names endpoint {name:?}, which the bundle does not declare"
-                    ));
+                    return deny(
+                        "endpoint",
+                        format!(
+                            "command {i} (http.post) names endpoint {name:?}, which the bundle does not declare"
+                        ),
+                    );
                 }
                 None => return bad(format!("command {i} (http.post) names no endpoint")),
             }

@@ -383,6 +383,28 @@ impl Store {
             .map_err(db("checking the connection"))
     }
 
+    /// How many state keys and bytes (keys and values) `tenant`'s plugins hold.
+    pub async fn usage(&self, tenant: &TenantId) -> Result<crate::state::StateUsage, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(key) + LENGTH(value)), 0) AS b \
+             FROM leitstand_kv WHERE tenant = $1",
+        )
+        .bind(tenant.as_str())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db(format!("measuring the state of {tenant}")))?;
+        let keys: i64 = row
+            .try_get("n")
+            .map_err(db(format!("measuring the state of {tenant}")))?;
+        let bytes: i64 = row
+            .try_get("b")
+            .map_err(db(format!("measuring the state of {tenant}")))?;
+        Ok(crate::state::StateUsage {
+            keys: u64::try_from(keys).unwrap_or(0),
+            bytes: u64::try_from(bytes).unwrap_or(0),
+        })
+    }
+
     /// The value of `key` of `plugin` of `tenant`.
     pub async fn get(
         &self,

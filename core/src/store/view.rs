@@ -126,6 +126,18 @@ impl StateStore for BatchView {
         Ok(v)
     }
 
+    fn usage(&self, tenant: &TenantId) -> Result<crate::state::StateUsage, StateError> {
+        if *tenant != self.cache.tenant {
+            return Err(StateError(format!(
+                "tenant {tenant} measured through the state of {}",
+                self.cache.tenant
+            )));
+        }
+        self.handle
+            .block_on(self.cache.store.usage(tenant))
+            .map_err(|e| StateError(e.to_string()))
+    }
+
     fn commit(
         &self,
         tenant: &TenantId,

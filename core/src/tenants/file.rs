@@ -10,8 +10,9 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use super::{
-    AbandonPolicy, Bundle, BundleError, Endpoint, FailurePolicy, Fallback, HTTP_POST, MANIFEST,
-    PluginLimits, PluginSpec, QueueSpec, SlaSettings, TenantId, WasmDigest,
+    AbandonPolicy, Bundle, BundleError, Capability, Endpoint, FailurePolicy, Fallback, HTTP_POST,
+    MANIFEST, PluginLimits, PluginSpec, QuarantinePolicy, QueueSpec, SlaSettings, TenantId,
+    TenantLimits, WasmDigest,
 };
 
 /// `tenant.toml`.
@@ -35,6 +36,28 @@ struct TenantFile {
     plugins: Vec<PluginFile>,
     /// Opening hours.
     hours: Option<super::hours::HoursFile>,
+    /// Tenant-wide quotas; each key defaults.
+    #[serde(default)]
+    limits: TenantLimitsFile,
+}
+
+/// `[limits]`: tenant-wide quotas.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantLimitsFile {
+    state_keys: Option<u64>,
+    state_bytes: Option<u64>,
+    commands_per_event: Option<usize>,
+    log_bytes_per_minute: Option<u64>,
+}
+
+/// `[plugins.quarantine]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuarantineFile {
+    after_failures: Option<u32>,
+    backoff_seconds: Option<u64>,
+    max_backoff_seconds: Option<u64>,
 }
 
 /// `[sla]`; every key has a default.
@@ -58,6 +81,8 @@ struct SlaFile {
     /// Staffing: the share of paid time not on the phones, in [0, 1). Default 0.
     #[serde(default)]
     shrinkage: f64,
+    /// The promised first-contact resolution, in (0, 1]. Default none.
+    first_contact_target: Option<f64>,
 }
 
 impl Default for SlaFile {
@@ -69,6 +94,7 @@ impl Default for SlaFile {
             abandon_policy: default_policy(),
             max_occupancy: None,
             shrinkage: 0.0,
+            first_contact_target: None,
         }
     }
 }
@@ -107,6 +133,7 @@ struct SlaOverride {
     abandon_policy: Option<AbandonPolicy>,
     max_occupancy: Option<f64>,
     shrinkage: Option<f64>,
+    first_contact_target: Option<f64>,
 }
 
 /// `[[plugins]]`.
@@ -130,6 +157,16 @@ struct PluginFile {
     /// What happens to an event this plugin fails on.
     #[serde(default)]
     on_failure: FailurePolicy,
+    /// With `on_failure = "retry"`: more calls on a failed event before it is
+    /// dead-lettered.
+    retries: Option<u32>,
+    /// When the plugin is switched off after failing again and again.
+    #[serde(default)]
+    quarantine: QuarantineFile,
+    /// What the plugin may use besides events and command types: `state`, `timers`,
+    /// `metrics`.
+    #[serde(default)]
+    capabilities: Vec<String>,
     /// The plugin's own configuration.
     #[serde(default = "empty_table")]
     config: serde_json::Value,
@@ -234,6 +271,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
         abandon_policy: raw.sla.abandon_policy,
         max_occupancy: raw.sla.max_occupancy,
         shrinkage: raw.sla.shrinkage,
+        first_contact_target: raw.sla.first_contact_target,
     };
     check_sla(&sla).map_err(|(k, r)| err(&format!("sla.{k}"), r))?;
 
@@ -247,6 +285,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             abandon_policy: o.abandon_policy.unwrap_or(sla.abandon_policy),
             max_occupancy: o.max_occupancy.or(sla.max_occupancy),
             shrinkage: o.shrinkage.unwrap_or(sla.shrinkage),
+            first_contact_target: o.first_contact_target.or(sla.first_contact_target),
         };
         check_sla(&qsla).map_err(|(k, r)| err(&format!("queues.{id}.sla.{k}"), r))?;
         queues.insert(
@@ -347,6 +386,38 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
                 format!("the plugin is granted {HTTP_POST:?} but declares no endpoint"),
             ));
         }
+        let mut capabilities = BTreeSet::new();
+        for c in &p.capabilities {
+            let Some(cap) = Capability::parse(c) else {
+                return Err(err(
+                    &key("capabilities"),
+                    format!(
+                        "{c:?} is not a capability (one of {})",
+                        Capability::ALL.map(Capability::name).join(", ")
+                    ),
+                ));
+            };
+            capabilities.insert(cap);
+        }
+        let retries = match (p.on_failure, p.retries) {
+            (FailurePolicy::Retry, Some(n)) if (1..=MAX_RETRIES).contains(&n) => n,
+            (FailurePolicy::Retry, Some(n)) => {
+                return Err(err(
+                    &key("retries"),
+                    format!("{n} is not within 1..={MAX_RETRIES}"),
+                ));
+            }
+            (FailurePolicy::Retry, None) => 2,
+            (_, Some(_)) => {
+                return Err(err(
+                    &key("retries"),
+                    "only used with on_failure = \"retry\"".into(),
+                ));
+            }
+            (_, None) => 0,
+        };
+        let quarantine =
+            quarantine(&p.quarantine).map_err(|(k, r)| err(&key(&format!("quarantine.{k}")), r))?;
         plugins.push(PluginSpec {
             name: p.name,
             wasm_path,
@@ -356,13 +427,18 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             grant,
             limits,
             on_failure: p.on_failure,
+            retries,
+            quarantine,
+            capabilities,
             config: p.config,
             fallback,
             endpoints,
         });
     }
 
+    let limits = tenant_limits(&raw.limits).map_err(|(k, r)| err(&format!("limits.{k}"), r))?;
     Ok(Bundle {
+        limits,
         dir: dir.to_path_buf(),
         display_name: raw.name.unwrap_or_else(|| raw.id.clone()),
         manifest,
@@ -492,6 +568,14 @@ fn check_sla(s: &SlaSettings) -> Result<(), (&'static str, String)> {
             format!("{} is not a fraction in [0, 1) (30 % is 0.3)", s.shrinkage),
         ));
     }
+    if let Some(t) = s.first_contact_target
+        && !(t > 0.0 && t <= 1.0)
+    {
+        return Err((
+            "first_contact_target",
+            format!("{t} is not a fraction in (0, 1] (65 % is 0.65)"),
+        ));
+    }
     Ok(())
 }
 
@@ -523,6 +607,54 @@ fn limits(l: &LimitsFile) -> Result<PluginLimits, (&'static str, String)> {
                 out.memory_mib
             ),
         ));
+    }
+    Ok(out)
+}
+
+/// The most retries a plugin may ask for on one event.
+pub const MAX_RETRIES: u32 = 5;
+
+fn quarantine(q: &QuarantineFile) -> Result<QuarantinePolicy, (&'static str, String)> {
+    let d = QuarantinePolicy::default();
+    let out = QuarantinePolicy {
+        after_failures: q.after_failures.unwrap_or(d.after_failures),
+        backoff_seconds: q.backoff_seconds.unwrap_or(d.backoff_seconds),
+        max_backoff_seconds: q.max_backoff_seconds.unwrap_or(d.max_backoff_seconds),
+    };
+    if out.after_failures == 0 {
+        return Err(("after_failures", "must be at least 1".into()));
+    }
+    if out.backoff_seconds == 0 {
+        return Err(("backoff_seconds", "must be at least 1".into()));
+    }
+    if out.max_backoff_seconds < out.backoff_seconds {
+        return Err((
+            "max_backoff_seconds",
+            format!(
+                "{} is less than backoff_seconds ({})",
+                out.max_backoff_seconds, out.backoff_seconds
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+fn tenant_limits(l: &TenantLimitsFile) -> Result<TenantLimits, (&'static str, String)> {
+    let d = TenantLimits::default();
+    let out = TenantLimits {
+        state_keys: l.state_keys.unwrap_or(d.state_keys),
+        state_bytes: l.state_bytes.unwrap_or(d.state_bytes),
+        commands_per_event: l.commands_per_event.unwrap_or(d.commands_per_event),
+        log_bytes_per_minute: l.log_bytes_per_minute.unwrap_or(d.log_bytes_per_minute),
+    };
+    for (k, v) in [
+        ("state_keys", out.state_keys),
+        ("state_bytes", out.state_bytes),
+        ("commands_per_event", out.commands_per_event as u64),
+    ] {
+        if v == 0 {
+            return Err((k, "must be at least 1".into()));
+        }
     }
     Ok(out)
 }
@@ -602,6 +734,59 @@ mod tests {
         assert_eq!(b.sla_for("other").shrinkage, 0.3);
         assert_eq!(b.sla_for("notruf").max_occupancy, Some(0.7));
         assert_eq!(b.sla_for("notruf").shrinkage, 0.0);
+    }
+
+    #[test]
+    fn the_first_contact_target_defaults_to_none_and_overrides_per_queue() {
+        let (_d, b) = bundle("id = \"t1\"\ntimezone = \"UTC\"\n", b"");
+        assert_eq!(b.expect("valid").sla.first_contact_target, None);
+        let (_d, b) = bundle(
+            "id = \"t1\"\ntimezone = \"UTC\"\n[sla]\nfirst_contact_target = 0.65\n\
+             [queues.notruf]\nsla = { first_contact_target = 0.9 }\n[queues.info]\n",
+            b"",
+        );
+        let b = b.expect("valid");
+        assert_eq!(b.sla.first_contact_target, Some(0.65));
+        assert_eq!(b.sla_for("notruf").first_contact_target, Some(0.9));
+        assert_eq!(b.sla_for("info").first_contact_target, Some(0.65));
+        assert_eq!(b.sla_for("undeclared").first_contact_target, Some(0.65));
+    }
+
+    #[test]
+    fn a_bad_first_contact_target_is_named_with_its_key() {
+        for (lines, key) in [
+            (
+                "[sla]\nfirst_contact_target = 0\n",
+                "sla.first_contact_target",
+            ),
+            (
+                "[sla]\nfirst_contact_target = 65\n",
+                "sla.first_contact_target",
+            ),
+            (
+                "[sla]\nfirst_contact_target = -0.5\n",
+                "sla.first_contact_target",
+            ),
+            (
+                "[queues.q]\nsla = { first_contact_target = 1.5 }\n",
+                "queues.q.sla.first_contact_target",
+            ),
+        ] {
+            let toml = format!("id = \"t1\"\ntimezone = \"UTC\"\n{lines}");
+            let (_d, b) = bundle(&toml, b"");
+            let e = b.expect_err(&toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.reason.contains("(0, 1]"), "{e}");
+            let shown = e.to_string();
+            assert!(shown.contains(MANIFEST) && shown.contains(key), "{shown}");
+        }
+        // Not a number: named by the key too.
+        let (_d, b) = bundle(
+            "id = \"t1\"\ntimezone = \"UTC\"\n[sla]\nfirst_contact_target = \"65 %\"\n",
+            b"",
+        );
+        let e = b.expect_err("a string");
+        assert_eq!(e.key.as_deref(), Some("sla.first_contact_target"), "{e}");
     }
 
     #[test]

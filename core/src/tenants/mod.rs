@@ -2,11 +2,12 @@
 //! [`Bundle`].
 //!
 //! This module owns the bundle file format and its static checks (keys, values, wasm files
-//! and their sha256 pins). It does not compile or run plugins: the sandbox does that, and
-//! the dispatcher joins the two.
+//! and their sha256 pins) and bundle signatures ([`signature`]). It does not compile or
+//! run plugins: the sandbox does that, and the dispatcher joins the two.
 
 mod file;
 mod hours;
+pub mod signature;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -68,6 +69,91 @@ pub enum FailurePolicy {
     DeadLetter,
     /// The failure is logged and counted; the event is settled without it.
     Ignore,
+    /// The plugin is called again on the same event, up to the plugin's `retries` more
+    /// times, at once; if it still fails, the event is dead-lettered as with `dead-letter`.
+    /// For failures that a second try can cure (a call cut short on a busy machine).
+    Retry,
+}
+
+/// What a plugin may use besides its subscribed events and granted command types. A
+/// component that imports the interface of a capability its bundle does not grant is
+/// refused at load; a call that needs one it lacks is denied at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capability {
+    /// Key-value state (`leitstand:plugin/state`).
+    State,
+    /// Setting and cancelling timers (decisions' `set-timers` and `cancel-timers`).
+    Timers,
+    /// Custom metrics (`leitstand:plugin/metrics`).
+    Metrics,
+}
+
+impl Capability {
+    /// Every capability, in the order the docs list them.
+    pub const ALL: [Self; 3] = [Self::State, Self::Timers, Self::Metrics];
+
+    /// Its name in a bundle.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::State => "state",
+            Self::Timers => "timers",
+            Self::Metrics => "metrics",
+        }
+    }
+
+    /// The capability named `s` in a bundle.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == s)
+    }
+}
+
+/// When a plugin that keeps failing is switched off, and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct QuarantinePolicy {
+    /// Consecutive failed events after which the plugin is switched off.
+    pub after_failures: u32,
+    /// How long the first quarantine lasts, in seconds; it doubles each time the plugin
+    /// fails its first event after one.
+    pub backoff_seconds: u64,
+    /// The longest quarantine, in seconds.
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for QuarantinePolicy {
+    fn default() -> Self {
+        Self {
+            after_failures: 5,
+            backoff_seconds: 60,
+            max_backoff_seconds: 3600,
+        }
+    }
+}
+
+/// Tenant-wide quotas (`[limits]` in `tenant.toml`): what all of a tenant's plugins
+/// together may use, so that one tenant cannot crowd out the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TenantLimits {
+    /// State keys the tenant's plugins may hold together.
+    pub state_keys: u64,
+    /// Bytes of state (keys and values) the tenant's plugins may hold together.
+    pub state_bytes: u64,
+    /// Commands all plugins together may emit for one event.
+    pub commands_per_event: usize,
+    /// Bytes of plugin log messages per minute for the whole tenant; more is dropped and
+    /// counted.
+    pub log_bytes_per_minute: u64,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        Self {
+            state_keys: 100_000,
+            state_bytes: 64 * 1024 * 1024,
+            commands_per_event: 256,
+            log_bytes_per_minute: 1024 * 1024,
+        }
+    }
 }
 
 /// How abandoned calls count in the service level (CONTRACT §5).
@@ -120,6 +206,9 @@ pub struct SlaSettings {
     /// Staffing: the share of paid time agents are not on the phones (breaks, training,
     /// absence), in [0, 1).
     pub shrinkage: f64,
+    /// The promised first-contact resolution, a fraction in (0, 1] (0.65 for 65 % of
+    /// concerns settled at first contact); `None` when the tenant promises none.
+    pub first_contact_target: Option<f64>,
 }
 
 /// A queue the tenant's calls wait in.
@@ -200,6 +289,12 @@ pub struct PluginSpec {
     pub limits: PluginLimits,
     /// What happens to an event it fails on.
     pub on_failure: FailurePolicy,
+    /// With [`FailurePolicy::Retry`]: how many more times it is called on a failed event.
+    pub retries: u32,
+    /// When it is switched off after failing again and again.
+    pub quarantine: QuarantinePolicy,
+    /// What it may use besides events and command types.
+    pub capabilities: BTreeSet<Capability>,
     /// Its own configuration, handed to it as JSON.
     pub config: serde_json::Value,
     /// The command the host emits in the plugin's place when it fails on an event.
@@ -277,6 +372,8 @@ pub struct Bundle {
     pub plugins: Vec<PluginSpec>,
     /// Opening hours, when the bundle declares them (`[hours]`).
     pub hours: Option<Hours>,
+    /// Tenant-wide quotas.
+    pub limits: TenantLimits,
 }
 
 impl Bundle {
@@ -322,11 +419,20 @@ pub fn bundle_dirs(path: &Path) -> Result<Vec<PathBuf>, BundleError> {
 
 /// Loads every bundle under `path` (see [`bundle_dirs`]); refuses two bundles of one tenant.
 pub fn load_all(path: &Path) -> Result<Vec<Bundle>, Vec<BundleError>> {
+    load_all_with(path, Bundle::load)
+}
+
+/// [`load_all`], reading each bundle directory with `load` (the daemon's loader checks
+/// signatures: [`signature::SignaturePolicy::load`]).
+pub fn load_all_with(
+    path: &Path,
+    load: impl Fn(&Path) -> Result<Bundle, BundleError>,
+) -> Result<Vec<Bundle>, Vec<BundleError>> {
     let dirs = bundle_dirs(path).map_err(|e| vec![e])?;
     let mut bundles: Vec<Bundle> = Vec::new();
     let mut errors = Vec::new();
     for dir in dirs {
-        match Bundle::load(&dir) {
+        match load(&dir) {
             Ok(bundle) => {
                 if let Some(first) = bundles.iter().find(|b| b.tenant == bundle.tenant) {
                     errors.push(BundleError::new(

@@ -1,5 +1,9 @@
-//! The RabbitMQ transport: connections, the CONTRACT §4 topology, turning deliveries into
-//! envelopes and decisions into published messages.
+//! The RabbitMQ transport: connections (plain or TLS), the CONTRACT §4 topology, turning
+//! deliveries into envelopes and decisions into published messages.
+//!
+//! TLS (`amqps://`) is rustls on ring, through lapin: the broker's certificate is checked
+//! against the built-in webpki roots plus `amqp.tls_ca_file`, and its name against the URL's
+//! host; a client certificate is optional.
 //!
 //! Owns everything that speaks AMQP; it knows nothing of plugins. The daemon
 //! ([`crate::daemon`]) drives it: one consuming connection with a channel per tenant queue,
@@ -55,11 +59,14 @@ pub struct AmqpConfig {
     /// up to `prefetch` messages), so the limit stays well above a few restarts in a row.
     /// Default 20.
     pub delivery_limit: u32,
-    /// A PEM file of CA certificates to trust for `amqps://`, instead of none.
+    /// A PEM file of CA certificates to trust for `amqps://`, besides the built-in webpki
+    /// roots (Mozilla's): the CA of a broker with a certificate of its own. Default none.
+    /// Set only with an `amqps://` URL.
     pub tls_ca_file: Option<PathBuf>,
-    /// A PEM client certificate for `amqps://` (needs `tls_key_file`).
+    /// A PEM client certificate (chain) for `amqps://`, for a broker that verifies its
+    /// clients (`ssl_options.verify = verify_peer`); needs `tls_key_file`. Default none.
     pub tls_cert_file: Option<PathBuf>,
-    /// The PEM private key of `tls_cert_file`.
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of `tls_cert_file`. Default none.
     pub tls_key_file: Option<PathBuf>,
     /// The first wait before reconnecting, in milliseconds; it doubles up to
     /// `reconnect_max_ms`, each wait jittered by up to half its length. Default 200.
@@ -125,8 +132,35 @@ impl AmqpConfig {
         redact(&self.url)
     }
 
-    /// The TLS settings, read from the configured files.
+    /// Whether `url` asks for TLS (`amqps://`).
+    pub fn uses_tls(&self) -> bool {
+        self.url
+            .trim_start()
+            .get(..8)
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case("amqps://"))
+    }
+
+    /// The TLS settings, read from the configured files. Without `amqps://` there are none,
+    /// and a TLS file set anyway is refused: the connection would not be encrypted.
     fn tls(&self) -> Result<OwnedTLSConfig, TransportError> {
+        if !self.uses_tls() {
+            let set = [
+                ("tls_ca_file", &self.tls_ca_file),
+                ("tls_cert_file", &self.tls_cert_file),
+                ("tls_key_file", &self.tls_key_file),
+            ]
+            .into_iter()
+            .find(|(_, file)| file.is_some());
+            return match set {
+                Some((key, _)) => Err(TransportError::Tls {
+                    key,
+                    reason: "is set, but amqp.url does not start with amqps://: \
+                             the connection would not be encrypted"
+                        .into(),
+                }),
+                None => Ok(OwnedTLSConfig::default()),
+            };
+        }
         let read = |key: &'static str, path: &PathBuf| {
             std::fs::read(path).map_err(|e| TransportError::Tls {
                 key,
@@ -134,12 +168,24 @@ impl AmqpConfig {
             })
         };
         let cert_chain = match &self.tls_ca_file {
-            Some(p) => Some(String::from_utf8(read("tls_ca_file", p)?).map_err(|_| {
-                TransportError::Tls {
-                    key: "tls_ca_file",
-                    reason: format!("{} is not a PEM text file", p.display()),
+            Some(p) => {
+                let text = String::from_utf8(read("tls_ca_file", p)?).map_err(|_| {
+                    TransportError::Tls {
+                        key: "tls_ca_file",
+                        reason: format!("{} is not a PEM text file", p.display()),
+                    }
+                })?;
+                // The TLS layer skips what it cannot parse; without this check a wrong
+                // file would leave only the built-in roots, and the error would come later
+                // as an unknown issuer.
+                if !text.contains("-----BEGIN CERTIFICATE-----") {
+                    return Err(TransportError::Tls {
+                        key: "tls_ca_file",
+                        reason: format!("{} holds no PEM certificate", p.display()),
+                    });
                 }
-            })?),
+                Some(text)
+            }
             None => None,
         };
         let identity = match (&self.tls_cert_file, &self.tls_key_file) {
@@ -169,6 +215,11 @@ impl AmqpConfig {
 
     /// Opens one connection; `role` (`consume`, `publish`, `topology`) is appended to the
     /// connection name.
+    ///
+    /// Over `amqps://` the broker's certificate must chain to the built-in webpki roots
+    /// (Mozilla's) or to a certificate in `tls_ca_file`, and name the URL's host; the
+    /// client presents `tls_cert_file` when the broker asks for one. A failed check is an
+    /// error naming TLS and the CA file.
     pub async fn connect(&self, role: &str) -> Result<Connection, TransportError> {
         let props = ConnectionProperties::default()
             .with_connection_name(format!("{}-{role}", self.connection_name).into());
@@ -177,10 +228,19 @@ impl AmqpConfig {
             "starting the AMQP runtime for {}",
             self.redacted_url()
         )))?;
+        let how = if self.uses_tls() {
+            let trust = self.tls_ca_file.as_ref().map_or_else(
+                || "the built-in roots".to_owned(),
+                |ca| format!("the built-in roots and amqp.tls_ca_file {}", ca.display()),
+            );
+            format!(" over TLS, trusting {trust}")
+        } else {
+            String::new()
+        };
         Connection::connect_with_config(&self.url, props, tls, runtime)
             .await
             .map_err(TransportError::amqp(format!(
-                "connecting to {} ({role})",
+                "connecting to {}{how} ({role})",
                 self.redacted_url()
             )))
     }
@@ -243,17 +303,61 @@ mod tests {
 
     #[test]
     fn tls_files_are_named_when_unusable() {
-        let c = AmqpConfig {
+        let tls = |c: AmqpConfig| {
+            AmqpConfig {
+                url: "amqps://guest:guest@broker:5671/%2f".into(),
+                ..c
+            }
+            .tls()
+        };
+        let e = tls(AmqpConfig {
             tls_cert_file: Some("/nonexistent/cert.pem".into()),
             ..AmqpConfig::default()
-        };
-        let e = c.tls().expect_err("key missing");
+        })
+        .expect_err("key missing");
         assert!(e.to_string().contains("amqp.tls_key_file"), "{e}");
-        let c = AmqpConfig {
+        let e = tls(AmqpConfig {
             tls_ca_file: Some("/nonexistent/ca.pem".into()),
             ..AmqpConfig::default()
-        };
-        let e = c.tls().expect_err("unreadable");
+        })
+        .expect_err("unreadable");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+
+        let dir = tempfile::tempdir().expect("tmp");
+        let not_pem = dir.path().join("ca.der");
+        std::fs::write(&not_pem, "not a certificate").expect("write");
+        let e = tls(AmqpConfig {
+            tls_ca_file: Some(not_pem),
+            ..AmqpConfig::default()
+        })
+        .expect_err("no certificate");
+        assert!(e.to_string().contains("holds no PEM certificate"), "{e}");
+    }
+
+    #[test]
+    fn tls_files_without_amqps_are_refused() {
+        let c = AmqpConfig {
+            tls_ca_file: Some("/etc/leitstand/ca.pem".into()),
+            ..AmqpConfig::default()
+        };
+        assert!(!c.uses_tls());
+        let e = c.tls().expect_err("plain URL with a CA file");
+        assert!(
+            e.to_string()
+                .starts_with("amqp.tls_ca_file: is set, but amqp.url"),
+            "{e}"
+        );
+
+        let plain = AmqpConfig::default()
+            .tls()
+            .expect("no TLS, nothing to read");
+        assert!(plain.cert_chain.is_none() && plain.identity.is_none());
+        for url in ["amqps://h/%2f", "AMQPS://h", " amqps://u:p@h:5671"] {
+            let c = AmqpConfig {
+                url: url.into(),
+                ..AmqpConfig::default()
+            };
+            assert!(c.uses_tls(), "{url}");
+        }
     }
 }

@@ -107,9 +107,15 @@ pub fn write_bundle(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        // Every capability unless the entry names its own.
+        let capabilities = if p.limits.contains("capabilities") {
+            ""
+        } else {
+            "capabilities = [\"state\", \"timers\", \"metrics\"]\n"
+        };
         toml.push_str(&format!(
             "\n[[plugins]]\nname = \"{}\"\nwasm = \"{file}\"\nsha256 = \"{digest}\"\n\
-             subscribe = [{}]\ngrant = [{}]\n{}\n[plugins.config]\n{}\n",
+             subscribe = [{}]\ngrant = [{}]\n{capabilities}{}\n[plugins.config]\n{}\n",
             p.name,
             list(p.subscribe),
             list(p.grant),

@@ -30,10 +30,15 @@ struct Config {
     mode: Option<String>,
     /// If present, `check_config` refuses the config with exactly this message.
     refuse: Option<String>,
+    /// "busy": how many rounds of work each event costs.
+    iterations: Option<u64>,
 }
 
 /// All modes `handle` understands.
-const MODES: [&str; 12] = [
+const MODES: [&str; 15] = [
+    "busy",
+    "foreign",
+    "state-flood",
     "loop",
     "alloc",
     "panic",
@@ -138,6 +143,32 @@ impl Guest for Hostile {
                 )]))
             }
             "timer" => timer(&event),
+            // Burns CPU for `iterations` rounds, then routes the call like a good plugin: a
+            // tenant that is expensive but within its limits.
+            "busy" => {
+                let mut x = 0u64;
+                for i in 0..config.iterations.unwrap_or(1_000_000) {
+                    x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(i));
+                }
+                Ok(commands(vec![command(
+                    "call.route",
+                    json!({ "target": "busy", "work": x & 0xff }),
+                )]))
+            }
+            // A command that claims to speak for another tenant.
+            "foreign" => Ok(commands(vec![command(
+                "call.route",
+                json!({ "tenant": "someone-else", "target": "their-queue" }),
+            )])),
+            // Writes 4 KiB values under new keys until the host refuses one, then fails
+            // with the host's error.
+            "state-flood" => {
+                let value = vec![0x5A; 4096];
+                for i in 0u64.. {
+                    state::set(&format!("flood/{}/{i}", event.id), &value)?;
+                }
+                Ok(commands(Vec::new()))
+            }
             _ => unreachable!("mode() only returns known modes"),
         }
     }
