@@ -22,7 +22,7 @@ guests: setup
 # not called there); the plugins' fixture suites run through the harness in `cargo test`.
 guest-tests: setup
 	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) test --locked --target $$(rustc -vV | sed -n 's/^host: //p') \
-		-p leitstand-sdk -p leitstand-rota -p leitstand-escalation -p leitstand-pool -p leitstand-ministry
+		-p leitstand-sdk -p leitstand-rota -p leitstand-escalation -p leitstand-pool -p leitstand-ministry -p leitstand-switchboard
 
 demo: guests
 	$(CARGO) run --locked -p leitstand -- replay --bundles examples/bundles \

@@ -4,13 +4,11 @@
 //! overlaps, required-when rules). Every error names the key as a path into the table.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use leitstand_sdk::ConfigError;
-use leitstand_sdk::chrono::{NaiveDate, Weekday};
 use leitstand_sdk::config::ClockTime;
+use leitstand_sdk::hours::{DAYS, Date, Day, Hours, Interval, check_day, day_name};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -73,7 +71,7 @@ pub struct Shift {
     /// Shown in the route's data (`shift`) and in errors.
     pub name: String,
     /// The days the shift starts on; absent: every day.
-    #[serde(default = "every_day")]
+    #[serde(default = "Day::every")]
     pub days: Vec<Day>,
     /// Start, inclusive.
     pub from: ClockTime,
@@ -233,189 +231,7 @@ impl SpecialDay {
     pub fn name(&self) -> String {
         match &self.label {
             Some(l) => l.clone(),
-            None => self.date.0.format("%Y-%m-%d").to_string(),
-        }
-    }
-}
-
-/// Opening hours: `"24/7"` or a table of weekdays.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hours {
-    /// Monday first.
-    days: [Vec<Interval>; 7],
-}
-
-impl Hours {
-    /// Open all day, every day.
-    pub fn always() -> Self {
-        let all = vec![Interval {
-            open: ClockTime { minutes: 0 },
-            close: ClockTime { minutes: 1440 },
-        }];
-        Self {
-            days: std::array::from_fn(|_| all.clone()),
-        }
-    }
-
-    /// The intervals of `day`; empty when closed.
-    pub fn on(&self, day: Weekday) -> &[Interval] {
-        &self.days[day.num_days_from_monday() as usize]
-    }
-
-    /// The first moment of the week (weekday, time of day) the hours leave closed.
-    pub fn first_closed(&self) -> Option<(Weekday, ClockTime)> {
-        DAYS.iter()
-            .find_map(|(_, d)| first_gap(self.on(*d)).map(|t| (*d, t)))
-    }
-}
-
-/// The hours table as written: weekday → intervals.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WeekHours {
-    #[serde(default)]
-    mon: Vec<Interval>,
-    #[serde(default)]
-    tue: Vec<Interval>,
-    #[serde(default)]
-    wed: Vec<Interval>,
-    #[serde(default)]
-    thu: Vec<Interval>,
-    #[serde(default)]
-    fri: Vec<Interval>,
-    #[serde(default)]
-    sat: Vec<Interval>,
-    #[serde(default)]
-    sun: Vec<Interval>,
-}
-
-impl<'de> Deserialize<'de> for Hours {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct HoursVisitor;
-        impl<'de> Visitor<'de> for HoursVisitor {
-            type Value = Hours;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "\"24/7\" or a table of weekdays (mon … sun), each a list of \"HH:MM-HH:MM\"",
-                )
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Hours, E> {
-                if s.trim() == "24/7" {
-                    Ok(Hours::always())
-                } else {
-                    Err(E::invalid_value(Unexpected::Str(s), &self))
-                }
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Hours, A::Error> {
-                let w = WeekHours::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Hours {
-                    days: [w.mon, w.tue, w.wed, w.thu, w.fri, w.sat, w.sun],
-                })
-            }
-        }
-        d.deserialize_any(HoursVisitor)
-    }
-}
-
-/// An opening interval `HH:MM-HH:MM` within one day: open from `open` (inclusive) to
-/// `close` (exclusive). A call at 17:00:00 on a `08:00-17:00` day is closed; one at
-/// 16:59:59.999 is open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Interval {
-    /// Opening time.
-    pub open: ClockTime,
-    /// Closing time, after `open`; `24:00` is the end of the day.
-    pub close: ClockTime,
-}
-
-impl Interval {
-    /// Parses `HH:MM-HH:MM`.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let shape = || format!("{text:?} is not an interval \"HH:MM-HH:MM\"");
-        let (a, b) = text.split_once('-').ok_or_else(shape)?;
-        let open = ClockTime::parse(a.trim()).ok_or_else(shape)?;
-        let close = ClockTime::parse(b.trim()).ok_or_else(shape)?;
-        if open >= close {
-            return Err(format!(
-                "{text:?}: the opening must be before the closing; an interval cannot cross \
-                 midnight (write \"{open}-24:00\" on this day and \"00:00-{close}\" on the next)"
-            ));
-        }
-        Ok(Self { open, close })
-    }
-
-    /// Whether the interval holds the moment `second` (seconds after local midnight).
-    pub fn contains(&self, second: u32) -> bool {
-        let open = u32::from(self.open.minutes) * 60;
-        let close = u32::from(self.close.minutes) * 60;
-        open <= second && second < close
-    }
-}
-
-impl fmt::Display for Interval {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.open, self.close)
-    }
-}
-
-impl<'de> Deserialize<'de> for Interval {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Interval::parse(&text).map_err(de::Error::custom)
-    }
-}
-
-/// A weekday written `mon` … `sun`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Day(pub Weekday);
-
-/// The weekday names, Monday first.
-pub const DAYS: [(&str, Weekday); 7] = [
-    ("mon", Weekday::Mon),
-    ("tue", Weekday::Tue),
-    ("wed", Weekday::Wed),
-    ("thu", Weekday::Thu),
-    ("fri", Weekday::Fri),
-    ("sat", Weekday::Sat),
-    ("sun", Weekday::Sun),
-];
-
-/// The short name of `day`.
-pub fn day_name(day: Weekday) -> &'static str {
-    DAYS[day.num_days_from_monday() as usize].0
-}
-
-fn every_day() -> Vec<Day> {
-    DAYS.iter().map(|(_, d)| Day(*d)).collect()
-}
-
-impl<'de> Deserialize<'de> for Day {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        DAYS.iter()
-            .find(|(n, _)| *n == text)
-            .map(|(_, w)| Day(*w))
-            .ok_or_else(|| {
-                de::Error::custom(format!(
-                    "{text:?} is not a weekday (mon, tue, wed, thu, fri, sat, sun)"
-                ))
-            })
-    }
-}
-
-/// A calendar date written `YYYY-MM-DD`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Date(pub NaiveDate);
-
-impl<'de> Deserialize<'de> for Date {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        let valid = text.len() == 10;
-        match NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
-            Ok(date) if valid => Ok(Date(date)),
-            _ => Err(de::Error::custom(format!(
-                "{text:?} is not a date YYYY-MM-DD"
-            ))),
+            None => self.date.to_string(),
         }
     }
 }
@@ -426,35 +242,6 @@ fn not_empty(key: &str, value: &str) -> Result<(), ConfigError> {
     } else {
         Ok(())
     }
-}
-
-/// The first time of day the intervals leave closed, if any.
-fn first_gap(intervals: &[Interval]) -> Option<ClockTime> {
-    let mut sorted: Vec<&Interval> = intervals.iter().collect();
-    sorted.sort_by_key(|i| i.open);
-    let mut reached = 0;
-    for i in sorted {
-        if i.open.minutes > reached {
-            break;
-        }
-        reached = reached.max(i.close.minutes);
-    }
-    (reached < 1440).then_some(ClockTime { minutes: reached })
-}
-
-/// Refuses overlapping intervals of one day (`key` names the list).
-fn check_day(key: &str, intervals: &[Interval]) -> Result<(), ConfigError> {
-    for (j, b) in intervals.iter().enumerate() {
-        for (i, a) in intervals.iter().enumerate().take(j) {
-            if a.open < b.close && b.open < a.close {
-                return Err(ConfigError::new(
-                    format!("{key}[{j}]"),
-                    format!("{b} overlaps {key}[{i}] ({a})"),
-                ));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// Minutes in a week.
@@ -546,9 +333,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         }
     }
 
-    for (name, day) in DAYS {
-        check_day(&format!("hours.{name}"), config.hours.on(day))?;
-    }
+    config.hours.check("hours")?;
 
     let mut dates: BTreeMap<Date, usize> = BTreeMap::new();
     for (i, special) in config.special_days.iter().enumerate() {
@@ -558,7 +343,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
                 format!("{key}.date"),
                 format!(
                     "{} is already listed at special_days[{first}]",
-                    special.date.0.format("%Y-%m-%d")
+                    special.date
                 ),
             ));
         }
@@ -718,6 +503,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use leitstand_sdk::chrono::Weekday;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         let table: serde_json::Value = toml_like(text);
@@ -947,35 +733,11 @@ mod tests {
 
     #[test]
     fn the_first_closed_moment_is_found() {
-        let day = |list: &[&str]| -> Vec<Interval> {
-            list.iter()
-                .map(|t| Interval::parse(t).expect("valid"))
-                .collect()
-        };
-        let at = |m: u16| Some(ClockTime { minutes: m });
-        assert_eq!(first_gap(&day(&[])), at(0));
-        assert_eq!(first_gap(&day(&["12:00-24:00", "00:00-12:00"])), None);
-        assert_eq!(first_gap(&day(&["00:00-08:00", "09:00-24:00"])), at(480));
-        assert_eq!(first_gap(&day(&["00:00-23:59"])), at(1439));
+        // The intervals themselves are tested in `leitstand_sdk::hours`.
         let c = parse(BASE).expect("valid");
         assert_eq!(
             c.hours.first_closed(),
             Some((Weekday::Mon, ClockTime { minutes: 0 }))
         );
-    }
-
-    #[test]
-    fn intervals_are_half_open() {
-        let i = Interval::parse("08:00-17:00").expect("valid");
-        assert!(!i.contains(8 * 3600 - 1));
-        assert!(i.contains(8 * 3600));
-        assert!(i.contains(17 * 3600 - 1));
-        assert!(!i.contains(17 * 3600));
-        assert!(
-            Interval::parse("00:00-24:00")
-                .expect("valid")
-                .contains(86_399)
-        );
-        assert!(Interval::parse("12:00-12:00").is_err());
     }
 }

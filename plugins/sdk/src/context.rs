@@ -97,7 +97,10 @@ impl Context {
         &self.commands
     }
 
-    pub(crate) fn into_decisions(self) -> bindings::Decisions {
+    /// The decisions as the contract's `handle` returns them: commands, timers set and
+    /// timers cancelled. The `plugin!` macro does this; a plugin that implements the
+    /// contract's exports itself calls it at the end of its `handle`.
+    pub fn into_decisions(self) -> bindings::Decisions {
         bindings::Decisions {
             commands: self
                 .commands

@@ -10,6 +10,8 @@
 //!   `booking.confirm`, `http.post`, …);
 //! * the plugin's configuration is parsed into its own serde struct, and a wrong key or value
 //!   is refused at bundle load with a message naming the key ([`config`]);
+//! * [`hours`] reads opening hours (`"24/7"` or `mon = ["08:00-17:00"]`, …), weekdays and
+//!   dates in a configuration and refuses overlapping intervals;
 //! * [`Context`] collects the decisions, sets and cancels timers and knows the event time in
 //!   the tenant's timezone; [`state`], [`log`] and [`metrics`] reach the host.
 //!
@@ -39,6 +41,7 @@ mod command;
 pub mod config;
 mod context;
 mod event;
+pub mod hours;
 mod time;
 
 /// The bindings generated from the WIT contract. Plugins rarely need them directly.
