@@ -2,7 +2,7 @@
 //! broker to take responsibility for them.
 
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
 
@@ -82,13 +82,28 @@ impl Confirms {
 }
 
 /// The headers of a dead letter: the original headers with `x-leitstand-error` and
-/// `x-leitstand-detail` set.
+/// `x-leitstand-detail` set. An original header the outbox could not give back unchanged
+/// (it keeps properties as JSON, which has no NaN or infinity and only so much nesting)
+/// is replaced by a text: the number's, or what kind of value it was.
 pub fn dead_letter_headers(
     original: Option<&FieldTable>,
     reason: &str,
     detail: &str,
 ) -> FieldTable {
-    let mut headers = original.cloned().unwrap_or_default();
+    let mut headers = FieldTable::default();
+    for (name, value) in original.map(FieldTable::inner).into_iter().flatten() {
+        let value = if survives_json(value) {
+            value.clone()
+        } else {
+            let text = match value {
+                AMQPValue::Double(n) => n.to_string(),
+                AMQPValue::Float(n) => n.to_string(),
+                other => format!("a {:?} the outbox cannot keep", other.get_type()),
+            };
+            AMQPValue::LongString(LongString::from(text))
+        };
+        headers.insert(name.clone(), value);
+    }
     headers.insert(
         ERROR_HEADER.into(),
         AMQPValue::LongString(LongString::from(reason)),
@@ -98,6 +113,17 @@ pub fn dead_letter_headers(
         AMQPValue::LongString(LongString::from(one_line(detail))),
     );
     headers
+}
+
+/// Whether `value` comes back unchanged from JSON, as the outbox stores it.
+fn survives_json<T>(value: &T) -> bool
+where
+    T: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
+{
+    serde_json::to_string(value)
+        .ok()
+        .and_then(|text| serde_json::from_str::<T>(&text).ok())
+        .is_some_and(|back| back == *value)
 }
 
 /// `detail` on one line, cut to [`MAX_DETAIL_BYTES`] at a character boundary.
@@ -236,17 +262,23 @@ pub struct Message {
 
 impl Message {
     /// `command` for `leitstand.commands`: persistent, `message_id` the command id,
-    /// `correlation_id` its cause, structured-mode CloudEvent body.
+    /// `correlation_id` its cause (when the cause's id fits an AMQP short string),
+    /// structured-mode CloudEvent body.
     pub fn command(command: &Command) -> Result<Self, TransportError> {
         let body = serde_json::to_vec(command).map_err(|e| {
             TransportError::Encode(format!("command {} cannot be serialised: {e}", command.id))
         })?;
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_message_id(command.id.as_str().into())
-            .with_correlation_id(command.causationid.as_str().into())
             .with_content_type("application/cloudevents+json".into())
             .with_type(command.command_type.as_str().into());
+        // An AMQP short string holds at most 255 bytes, and an event id may be longer
+        // (CONTRACT §1 bounds only the event's size): a longer cause is left out of the
+        // properties rather than failing the command; the body's `causationid` has it whole.
+        if let Ok(cause) = ShortString::try_new(command.causationid.as_str()) {
+            properties = properties.with_correlation_id(cause);
+        }
         Ok(Self {
             exchange: COMMANDS_EXCHANGE.to_owned(),
             routing_key: command.routing_key(),
@@ -272,7 +304,8 @@ impl Message {
     }
 
     /// A copy of an input for `leitstand.dead`: the body unchanged, the original
-    /// properties and routing key kept, the reason headers added, persistent.
+    /// properties and routing key kept (as far as the outbox can keep them, see
+    /// [`dead_letter_headers`]), the reason headers added, persistent.
     pub fn dead_letter(
         original: &BasicProperties,
         routing_key: &str,
@@ -281,10 +314,17 @@ impl Message {
         detail: &str,
     ) -> Self {
         let headers = dead_letter_headers(original.headers().as_ref(), reason, detail);
-        let properties = original
+        let mut properties = original
             .clone()
             .with_headers(headers)
             .with_delivery_mode(PERSISTENT);
+        // The outbox's JSON reader takes only so much nesting: original properties it
+        // could not give back are left out, so that the dead letter can still be published.
+        if !survives_json(&properties) {
+            properties = BasicProperties::default()
+                .with_headers(dead_letter_headers(None, reason, detail))
+                .with_delivery_mode(PERSISTENT);
+        }
         Self {
             exchange: DEAD.to_owned(),
             routing_key: routing_key.to_owned(),
