@@ -289,6 +289,28 @@ impl TenantRuntime {
             .collect()
     }
 
+    /// Lifts `plugin`'s quarantine now, as an operator asks when its cause is mended:
+    /// its failures in a row and its backoff start again from nothing. Returns whether it
+    /// was switched off; `None` when the bundle has no such plugin.
+    pub fn release(&self, plugin: &str) -> Option<bool> {
+        if !self.bundle.plugins.iter().any(|p| p.name == plugin) {
+            return None;
+        }
+        let mut breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);
+        let was = breakers
+            .remove(plugin)
+            .and_then(|b| b.until)
+            .is_some_and(|until| until > Instant::now());
+        if was {
+            tracing::info!(
+                tenant = %self.bundle.tenant,
+                plugin = %plugin,
+                "plugin back in service: its quarantine was lifted by an operator"
+            );
+        }
+        Some(was)
+    }
+
     /// Why `plugin` is not to be called now, when it is quarantined.
     fn switched_off(&self, plugin: &str) -> Option<PluginFailure> {
         let breakers = self.breakers.lock().unwrap_or_else(PoisonError::into_inner);

@@ -1,5 +1,5 @@
 //! The daemon's HTTP endpoints: `GET /metrics`, `GET /healthz`, `GET /readyz` (CONTRACT §6)
-//! and the operators' state-changing endpoints under `/admin/` (`POST /admin/reload`).
+//! and the operators' state-changing endpoints under `/admin/`.
 //!
 //! Owns the routes, who may call them, and the [`Health`] flags behind the two probes. It
 //! judges nothing itself: the daemon reports what it knows (broker connected, store
@@ -14,6 +14,8 @@
 //!   failing check.
 //! - `/metrics` is [`Metrics::render`].
 //! - `POST /admin/reload` reloads the bundles, as SIGHUP does ([`reload_endpoint`]).
+//! - `POST /admin/plugins/{tenant}/{plugin}/enable` lifts a plugin's quarantine (its
+//!   handler is the daemon's, `daemon::admin`).
 //!
 //! Access. Everything is served on `http.listen`, the loopback address by default. Reading
 //! (`GET`, `HEAD`) needs no credentials. Every other request — any method that may change

@@ -30,32 +30,12 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 
-use support::broker::{free_port, http_get, offered, publish, publisher, structured};
+use support::broker::{free_port, http_get, http_post, offered, publish, publisher, structured};
 
 const TENANT: &str = "tls-probe";
 
 /// The daemon's admin token in this test.
 const ADMIN_TOKEN: &str = "tls-test-admin-token-0123456789";
-
-/// `POST path` with an optional bearer token: the status.
-fn http_post(addr: SocketAddr, path: &str, token: Option<&str>) -> u16 {
-    use std::io::Write;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or_else(|| panic!("no status in {text:?}"))
-}
 
 /// The PEM files the test makes.
 struct Pki {
@@ -540,12 +520,12 @@ fn the_daemon_speaks_amqps_and_refuses_a_broker_it_cannot_trust() {
         format!("id = \"{second}\"\ntimezone = \"Europe/Berlin\"\n"),
     )
     .expect("tenant.toml");
-    assert_eq!(http_post(http, "/admin/reload", None), 401);
+    assert_eq!(http_post(http, "/admin/reload", None).0, 401);
     assert_eq!(
-        http_post(http, "/admin/reload", Some("not-the-admin-token")),
+        http_post(http, "/admin/reload", Some("not-the-admin-token")).0,
         401
     );
-    assert_eq!(http_post(http, "/admin/reload", Some(ADMIN_TOKEN)), 202);
+    assert_eq!(http_post(http, "/admin/reload", Some(ADMIN_TOKEN)).0, 202);
     let applied =
         format!(r#"leitstand_bundle_reloads_total{{outcome="applied",tenant="{second}"}} 1"#);
     let deadline = Instant::now() + Duration::from_secs(30);

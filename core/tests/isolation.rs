@@ -1,7 +1,7 @@
 //! Capabilities and quarantine: a component importing what its bundle does not grant is
 //! refused at load, with the import named, while a neighbour tenant loads and runs; a
 //! plugin that fails again and again is switched off with backoff, the metric says so, and
-//! its tenant's other plugins keep working.
+//! its tenant's other plugins keep working; an operator can lift the quarantine at once.
 
 mod support;
 
@@ -13,7 +13,10 @@ use leitstand::metrics::{CustomMetrics, Metrics};
 use leitstand::sandbox::Sandbox;
 use leitstand::state::MemoryStore;
 use serde_json::json;
+use std::time::Duration;
+
 use support::PluginEntry;
+use support::broker::{Outgoing, Rig, http_post, publish_all, structured};
 
 fn calm_router() -> PluginEntry<'static> {
     PluginEntry {
@@ -24,6 +27,27 @@ fn calm_router() -> PluginEntry<'static> {
         limits: "",
         config: "default_target = \"kaiserslautern\"",
     }
+}
+
+/// Tenant `notruf` in `dir`: an escalation plugin that panics on every call, under
+/// `limits` (its quarantine policy), beside the calm router.
+fn failing_escalation(dir: &std::path::Path, limits: &str) {
+    support::write_bundle(
+        dir,
+        "notruf",
+        "[queues.q]\n",
+        &[
+            PluginEntry {
+                name: "escalation",
+                guest: "leitstand_hostile",
+                subscribe: &["call.offered"],
+                grant: &["call.route"],
+                limits,
+                config: "mode = \"panic\"",
+            },
+            calm_router(),
+        ],
+    );
 }
 
 fn offered(tenant: &str, i: usize) -> String {
@@ -102,21 +126,9 @@ fn a_forbidden_import_is_refused_at_load_and_the_neighbour_runs() {
 #[test]
 fn a_plugin_failing_n_times_in_a_row_is_quarantined_and_its_neighbours_keep_working() {
     let dir = tempfile::tempdir().expect("tempdir");
-    support::write_bundle(
+    failing_escalation(
         dir.path(),
-        "notruf",
-        "[queues.q]\n",
-        &[
-            PluginEntry {
-                name: "escalation",
-                guest: "leitstand_hostile",
-                subscribe: &["call.offered"],
-                grant: &["call.route"],
-                limits: "quarantine = { after_failures = 3, backoff_seconds = 1, max_backoff_seconds = 60 }",
-                config: "mode = \"panic\"",
-            },
-            calm_router(),
-        ],
+        "quarantine = { after_failures = 3, backoff_seconds = 1, max_backoff_seconds = 60 }",
     );
     let custom = Arc::new(CustomMetrics::new());
     let sandbox =
@@ -200,6 +212,119 @@ fn a_plugin_failing_n_times_in_a_row_is_quarantined_and_its_neighbours_keep_work
     .expect("loads");
     let fresh_rt = fresh.runtimes().values().next().expect("tenant");
     assert!(fresh_rt.quarantine().iter().all(|q| !q.quarantined));
+
+    // An operator lifts it at once: it is called again (and fails, counted from 1).
+    assert_eq!(rt.release("nowhere"), None);
+    assert_eq!(rt.release("escalation"), Some(true));
+    assert!(rt.quarantine().iter().all(|q| !q.quarantined));
+    kinds.clear();
+    run(8, &mut kinds);
+    assert_eq!(kinds, ["guest-panic"]);
+    assert_eq!(rt.quarantine()[0].consecutive_failures, 1);
+    assert_eq!(rt.release("escalation"), Some(false));
+    assert_eq!(rt.quarantine()[0].consecutive_failures, 0);
+}
+
+/// The admin token of the daemon in [`an_operator_lifts_a_quarantine_on_the_running_daemon`].
+const ADMIN_TOKEN: &str = "quarantine-test-admin-token-0123";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lifts_a_quarantine_on_the_running_daemon() {
+    if support::broker::skip() {
+        return;
+    }
+    let rig = Rig::new("lift", &[]);
+    // Without an operator it would stay off for an hour.
+    failing_escalation(
+        &rig.bundles,
+        "quarantine = { after_failures = 2, backoff_seconds = 3600, max_backoff_seconds = 3600 }",
+    );
+    let mut daemon = rig.daemon(&[
+        (
+            "LEITSTAND_HTTP__ADMIN_TOKEN_ENV",
+            "LEITSTAND_TEST_ADMIN_TOKEN",
+        ),
+        ("LEITSTAND_TEST_ADMIN_TOKEN", ADMIN_TOKEN),
+    ]);
+    let (_conn, ch) = rig.client().await;
+    let publish = |from: usize, n: usize| {
+        let messages: Vec<Outgoing> = (from..from + n)
+            .map(|i| {
+                (
+                    "notruf.call.offered".to_owned(),
+                    offered("notruf", i).into_bytes(),
+                    structured(),
+                )
+            })
+            .collect();
+        let ch = ch.clone();
+        async move { publish_all(&ch, &messages).await }
+    };
+    let gauge = |v: u8| {
+        format!(r#"leitstand_plugin_quarantined{{plugin="escalation",tenant="notruf"}} {v}"#)
+    };
+    let panics = |n: u8| {
+        format!(
+            r#"leitstand_plugin_calls_total{{outcome="guest-panic",plugin="escalation",tenant="notruf"}} {n}"#
+        )
+    };
+    let within = Duration::from_secs(30);
+    publish(0, 2).await;
+    daemon.wait_for_metric(&gauge(1), within).await;
+
+    let path = "/admin/plugins/notruf/escalation/enable";
+    // Behind the token, like every admin endpoint.
+    assert_eq!(http_post(daemon.http, path, None).0, 401);
+    assert_eq!(http_post(daemon.http, path, Some("wrong-token")).0, 401);
+    // What is not there is named.
+    for (tenant, plugin, status, says) in [
+        (
+            "notruf",
+            "nowhere",
+            404,
+            "tenant \"notruf\" has no plugin \"nowhere\"",
+        ),
+        (
+            "elsewhere",
+            "escalation",
+            404,
+            "tenant \"elsewhere\" has no bundle",
+        ),
+        (
+            "Not%20a%20Tenant",
+            "escalation",
+            400,
+            "tenant \"Not a Tenant\": ",
+        ),
+    ] {
+        let request = format!("/admin/plugins/{tenant}/{plugin}/enable");
+        let (got, body) = http_post(daemon.http, &request, Some(ADMIN_TOKEN));
+        assert_eq!(got, status, "{request}: {body}");
+        assert!(body.starts_with(says), "{request}: {body}");
+    }
+    // Still off: the refused requests changed nothing.
+    assert!(daemon.metrics().contains(&gauge(1)));
+
+    let (status, body) = http_post(daemon.http, path, Some(ADMIN_TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("back in service"), "{body}");
+    assert!(daemon.metrics().contains(&gauge(0)), "{}", daemon.metrics());
+    // The next event calls it again (it fails again: a third panic, not `quarantined`).
+    publish(2, 1).await;
+    daemon.wait_for_metric(&panics(3), within).await;
+    assert!(daemon.metrics().contains(&gauge(0)));
+    let (status, body) = http_post(daemon.http, path, Some(ADMIN_TOKEN));
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("was not quarantined"), "{body}");
+    assert!(
+        daemon
+            .log_text()
+            .contains("its quarantine was lifted by an operator"),
+        "{}",
+        daemon.log_text()
+    );
+    let status = daemon.terminate(Duration::from_secs(30));
+    assert!(status.success(), "exit {status}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! Owns the life cycle and nothing else: AMQP details are in [`crate::transport`], plugin
 //! runs in [`crate::dispatch`], figures in [`crate::metrics`], endpoints in [`crate::http`].
 
+mod admin;
 mod cluster;
 mod deliveries;
 pub mod fair;
@@ -208,10 +209,15 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
     };
     // The operators' state-changing endpoints, each behind the admin token: one `.route`
     // per endpoint, its handler given what it acts on.
-    let admin = crate::http::Admin::new(admin_token).route(
-        "reload",
-        crate::http::reload_endpoint(control.reload.clone()),
-    );
+    let admin = crate::http::Admin::new(admin_token)
+        .route(
+            "reload",
+            crate::http::reload_endpoint(control.reload.clone()),
+        )
+        .route(
+            "plugins/{tenant}/{plugin}/enable",
+            admin::enable_plugin_endpoint(registry.clone(), metrics.clone()),
+        );
     let http = tokio::spawn(crate::http::serve(
         listener,
         metrics,
