@@ -149,7 +149,28 @@ impl Config {
                 .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
-        fig.extract().map_err(Box::new)
+        let config: Self = fig.extract().map_err(Box::new)?;
+        config
+            .check()
+            .map_err(|e| Box::new(figment::Error::from(e)))?;
+        Ok(config)
+    }
+
+    /// The rules the types alone do not state.
+    fn check(&self) -> Result<(), String> {
+        let cores = self.sandbox.plugin_cores;
+        if !(cores.is_finite() && cores >= 0.0) {
+            return Err(format!(
+                "sandbox.plugin_cores: {cores} is not a number of cores (0 or more; 0 = one fewer than the machine has)"
+            ));
+        }
+        if self.sandbox.yield_nice > 19 {
+            return Err(format!(
+                "sandbox.yield_nice: {} is more than 19, the lowest CPU priority there is",
+                self.sandbox.yield_nice
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -186,6 +207,20 @@ mod tests {
                 c.bundles.trusted_keys,
                 [PathBuf::from("keys/ops.pub"), PathBuf::from("keys/ci")]
             );
+
+            jail.set_env("LEITSTAND_SANDBOX__PLUGIN_CORES", "0.5");
+            assert_eq!(
+                Config::load(None).map_err(|e| *e)?.sandbox.plugin_cores,
+                0.5
+            );
+            jail.set_env("LEITSTAND_SANDBOX__PLUGIN_CORES", "-1");
+            let e = Config::load(None).expect_err("negative cores");
+            assert!(e.to_string().contains("sandbox.plugin_cores: -1"), "{e}");
+            jail.set_env("LEITSTAND_SANDBOX__PLUGIN_CORES", "0");
+            jail.set_env("LEITSTAND_SANDBOX__YIELD_NICE", "20");
+            let e = Config::load(None).expect_err("nicer than 19");
+            assert!(e.to_string().contains("sandbox.yield_nice: 20"), "{e}");
+            jail.set_env("LEITSTAND_SANDBOX__YIELD_NICE", "0");
 
             jail.create_file("bad.toml", "[intake]\nmax_event_byte = 1\n")?;
             let e = Config::load(Some(Path::new("bad.toml"))).expect_err("unknown key");

@@ -1,7 +1,10 @@
 //! Fair scheduling of sandbox time, on RabbitMQ: a neighbour tenant's throughput while a
 //! CPU-hogging tenant keeps the daemon busy, against its throughput alone. The bound here
-//! is generous (the machine is shared with the broker and the test) and below the goal of
-//! 80 %; the measured ratio is printed and recorded in docs/BENCHMARKS.md.
+//! is generous (the machine is shared with the broker and the test, and the test build's
+//! unoptimised host code makes even the neighbour's plugins expensive enough to be paced)
+//! and below the goal of 80 %; the measured ratio is printed, and recorded from the
+//! release build (`cargo test --release -p leitstand --test fairness -- --nocapture`) in
+//! docs/BENCHMARKS.md.
 
 mod support;
 
@@ -17,7 +20,7 @@ use support::broker::{
 /// Calm events before the measurement (the daemon's first batches are slower).
 const WARM_UP: usize = 500;
 /// Calm events per phase.
-const CALM: usize = 3_000;
+const CALM: usize = 9_000;
 /// Hog events: enough work to outlast the second phase many times over.
 const HOG: usize = 3_000;
 /// Rounds of work per hog event: about 10 ms of CPU each.
@@ -87,8 +90,10 @@ async fn a_cpu_hogging_tenant_leaves_its_neighbour_its_throughput() {
     )
     .await
     .expect("bind");
-    // The daemon's default scheduling: one slot per core but one, 20 ms slices.
-    let mut daemon = rig.daemon(&[]);
+    // The daemon's default scheduling (one slot per core, 20 ms slices, a tenant over its
+    // part nice 5), with the plugins' CPU budget set as for a machine whose broker runs
+    // beside the daemon (ops/leitstand.toml): half a core of the two cores' one left.
+    let mut daemon = rig.daemon(&[("LEITSTAND_SANDBOX__PLUGIN_CORES", "0.5")]);
 
     // A warm-up, then alone.
     publish_all(&ch, &offered("calm", 0, WARM_UP)).await;
@@ -112,6 +117,19 @@ async fn a_cpu_hogging_tenant_leaves_its_neighbour_its_throughput() {
         "the hog ran out of work before the neighbour was done: the run proves nothing"
     );
 
+    // The hog was held back for using more than its part; the neighbour never.
+    let metrics = daemon.metrics();
+    let paced = |tenant: &str| {
+        let prefix =
+            format!(r#"leitstand_sandbox_wait_seconds_total{{reason="paced",tenant="{tenant}"}} "#);
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .map_or(0.0, |v| v.parse::<f64>().expect("a number"))
+    };
+    let (hog_paced, calm_paced) = (paced("hog"), paced("calm"));
+    assert!(hog_paced > 0.0, "the hog was never paced:\n{metrics}");
+
     let ratio = alone.as_secs_f64() / beside.as_secs_f64();
     eprintln!(
         "fairness: {CALM} calm events alone in {:.3} s ({:.0}/s), beside the hog in {:.3} s ({:.0}/s): {:.1} % of its throughput alone; {hog_left} hog events still queued",
@@ -121,10 +139,11 @@ async fn a_cpu_hogging_tenant_leaves_its_neighbour_its_throughput() {
         CALM as f64 / beside.as_secs_f64(),
         ratio * 100.0
     );
+    eprintln!("fairness: paced {hog_paced:.3} s (hog), {calm_paced:.3} s (calm)");
     // Generous: the broker, the store, this test and whatever else runs share the
     // machine; docs/BENCHMARKS.md records the figure on a quiet machine.
     assert!(
-        ratio >= 0.35,
+        ratio >= 0.30,
         "the neighbour kept only {:.1} % of its throughput",
         ratio * 100.0
     );

@@ -2,15 +2,20 @@
 //!
 //! Each tenant's worker runs one batch at a time (per-tenant concurrency one). Building a
 //! batch — running its plugins — needs one of a fixed number of slots (`[sandbox] slots`,
-//! by default the machine's cores). When tenants wait for a slot, the one that has used
-//! the least sandbox time gets it next (start-time fair queueing), so a tenant whose
-//! plugins burn CPU cannot crowd out a neighbour: it waits behind the neighbour's short
-//! batches instead of the other way round. While several tenants are busy, one that has
-//! lately used more than its share of the slots waits before it asks again, so that its
-//! plugins do not take the CPU the others' pipelines need. Workers also cut their batches
-//! to about one time slice of sandbox time (see [`Slice`]), so that no batch holds a slot
-//! for long.
-
+//! by default one per core). When tenants wait for a slot, the one that has used the least
+//! sandbox time gets it next (start-time fair queueing), so a tenant whose plugins burn CPU
+//! cannot crowd out a neighbour: it waits behind the neighbour's short batches instead of
+//! the other way round.
+//!
+//! Slots bound how many batches run at once; the CPU the plugins may take together is a
+//! budget of its own (`[sandbox] plugin_cores`, by default one core fewer than the
+//! machine has, so that the broker connection, the store and the relay keep a core).
+//! While several tenants are busy, each may use its equal part of that budget; one that
+//! has lately used more waits before it asks again. So an expensive tenant takes at most
+//! its part of the CPU, and, holding one slot at most, leaves the others free: a
+//! neighbour's short batch does not wait behind its long one. Workers also cut their
+//! batches to about one time slice of sandbox time (see [`Slice`]), so that no batch holds
+//! a slot for long.
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -40,8 +45,8 @@ struct Inner {
     /// Per tenant: sandbox time used lately (decaying with [`PACE_WINDOW`]) and when it
     /// last asked for a slot.
     recent: HashMap<TenantId, Recent>,
-    /// The number of slots.
-    slots: usize,
+    /// Sandbox seconds per second the busy tenants share while more than one is busy.
+    budget: f64,
 }
 
 /// How long a tenant's use of sandbox time weighs in its pace.
@@ -78,11 +83,15 @@ impl std::fmt::Debug for FairScheduler {
     }
 }
 
-/// A held slot; dropping it without [`Permit::release`] gives the slot back uncharged.
+/// A held slot; dropping it gives it back as [`Permit::release`] does.
 pub struct Permit<'a> {
     scheduler: &'a FairScheduler,
     tenant: Option<TenantId>,
     started: Instant,
+    /// How long the tenant was held back for having used more than its part.
+    pub paced: Duration,
+    /// How long it then waited for a free slot.
+    pub queued: Duration,
 }
 
 impl Permit<'_> {
@@ -105,12 +114,20 @@ impl Drop for Permit<'_> {
 }
 
 impl FairScheduler {
-    /// A scheduler with `slots` slots (at least one).
-    pub fn new(slots: usize) -> Self {
+    /// A scheduler with `slots` slots (at least one) whose busy tenants share a budget of
+    /// `cores` cores of sandbox time (at most the slots; a budget that is not a positive
+    /// number is one core).
+    pub fn new(slots: usize, cores: f64) -> Self {
+        let slots = slots.max(1);
+        let budget = if cores.is_finite() && cores > 0.0 {
+            cores.min(slots as f64)
+        } else {
+            1.0
+        };
         Self {
             inner: Mutex::new(Inner {
-                free: slots.max(1),
-                slots: slots.max(1),
+                free: slots,
+                budget,
                 ..Inner::default()
             }),
         }
@@ -121,9 +138,9 @@ impl FairScheduler {
     }
 
     /// How long `tenant` should wait before it asks for a slot: while other tenants are
-    /// busy too, a tenant that has lately used more than its share of the slots (their
-    /// number over the busy tenants) waits until its use has decayed to its share. A
-    /// tenant alone uses every slot.
+    /// busy too, a tenant that has lately used more than its share of the budget (the
+    /// budget over the busy tenants) waits until its use has decayed to its share. A
+    /// tenant alone is never held back.
     fn pace(&self, tenant: &TenantId) -> Duration {
         let mut inner = self.lock();
         let now = Instant::now();
@@ -144,7 +161,7 @@ impl FairScheduler {
         if busy < 2 {
             return Duration::ZERO;
         }
-        let share = inner.slots as f64 * PACE_WINDOW.as_secs_f64() / busy as f64;
+        let share = inner.budget * PACE_WINDOW.as_secs_f64() / busy as f64;
         let load = recent.decayed(now);
         if load <= share {
             return Duration::ZERO;
@@ -160,6 +177,7 @@ impl FairScheduler {
         if !pace.is_zero() {
             tokio::time::sleep(pace).await;
         }
+        let asked = Instant::now();
         let rx = {
             let mut inner = self.lock();
             let vt = inner.virtual_time;
@@ -183,10 +201,13 @@ impl FairScheduler {
             // means the scheduler itself is gone, and then there is nothing to share.
             let _ = rx.await;
         }
+        let started = Instant::now();
         Permit {
             scheduler: self,
             tenant: Some(tenant.clone()),
-            started: Instant::now(),
+            started,
+            paced: pace,
+            queued: started - asked,
         }
     }
 
@@ -217,6 +238,52 @@ impl FairScheduler {
                 inner.virtual_time = inner.virtual_time.max(w.tag);
             }
         }
+    }
+}
+
+/// Runs `work` on a thread of its own at a lower CPU priority (`nicer` than the daemon, at
+/// most nice 19), and
+/// waits for it: for the batch of a tenant that has used more than its part, so that the
+/// CPU it takes is the CPU nothing else of higher priority wants — its neighbours'
+/// plugins and pipelines, the broker on the same machine. Its plugins' CPU limits are
+/// unchanged (CPU time is what they count); their wall-clock limits bound how long they
+/// may be kept waiting for a core. Where a thread cannot be started, `work` runs here.
+pub fn yielding<R: Send>(nicer: i32, work: impl FnOnce() -> R + Send) -> R {
+    // Whoever takes `work` first runs it: the thread, or this one when none could start.
+    let cell = std::sync::Mutex::new(Some(work));
+    let take = || cell.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let ran = std::thread::scope(|scope| {
+        let started = std::thread::Builder::new()
+            .name("leitstand-yield".into())
+            .spawn_scoped(scope, || {
+                // The calling thread's nice value (per thread on Linux); a failure leaves
+                // the batch at normal priority.
+                let nicer = rustix::process::getpriority_process(None)
+                    .map(|own| own.saturating_add(nicer).min(19))
+                    .and_then(|nice| rustix::process::setpriority_process(None, nice));
+                if let Err(e) = nicer {
+                    tracing::debug!(error = %e, "cannot lower a batch's CPU priority");
+                }
+                take().map(|w| w())
+            });
+        match started {
+            Ok(thread) => match thread.join() {
+                Ok(ran) => ran,
+                Err(panic) => std::panic::resume_unwind(panic),
+            },
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot start a thread for a yielding batch");
+                None
+            }
+        }
+    });
+    match ran {
+        Some(r) => r,
+        // The thread never started (it would have taken `work`), so `work` is still here.
+        None => match take() {
+            Some(w) => w(),
+            None => unreachable!("a started thread takes the work and returns its result"),
+        },
     }
 }
 
@@ -277,7 +344,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_tenant_that_used_least_goes_first() {
-        let s = Arc::new(FairScheduler::new(1));
+        let s = Arc::new(FairScheduler::new(1, 1.0));
         let holder = s.acquire(&t("other")).await;
         // The hog has used 100 ms of sandbox time before, the calm tenant nothing.
         s.lock().used.insert(t("hog"), Duration::from_millis(100));
@@ -306,7 +373,7 @@ mod tests {
 
     #[tokio::test]
     async fn slots_are_shared_and_given_back() {
-        let s = FairScheduler::new(2);
+        let s = FairScheduler::new(2, 1.0);
         let a = s.acquire(&t("a")).await;
         let b = s.acquire(&t("b")).await;
         assert_eq!(s.lock().free, 0);
@@ -320,7 +387,7 @@ mod tests {
 
     #[test]
     fn a_busy_tenant_over_its_share_is_paced_only_beside_another() {
-        let s = FairScheduler::new(1);
+        let s = FairScheduler::new(1, 1.0);
         // Alone, however much it used, it is never held back.
         s.give_back(&t("hog"), Duration::from_millis(900));
         s.lock().free -= 1;
@@ -334,6 +401,55 @@ mod tests {
         );
         // The neighbour, under its share, goes at once.
         assert_eq!(s.pace(&t("calm")), Duration::ZERO);
+    }
+
+    #[tokio::test]
+    async fn a_neighbour_finds_a_slot_free_beside_a_busy_tenant_paced_to_its_part() {
+        use futures_util::FutureExt;
+        // Two slots, a budget of one core: the busy tenant's one batch leaves a slot free.
+        let s = FairScheduler::new(2, 1.0);
+        let hog = s.acquire(&t("hog")).await;
+        let calm = s
+            .acquire(&t("calm"))
+            .now_or_never()
+            .expect("a free slot at once");
+        calm.release();
+        hog.release();
+        // Its part is the budget, not the slots: 0.7 s lately is over half a core…
+        s.give_back(&t("hog"), Duration::from_millis(700));
+        s.lock().free -= 1;
+        assert_eq!(s.pace(&t("calm")), Duration::ZERO);
+        assert!(s.pace(&t("hog")) > Duration::ZERO);
+        // …and within half of two cores.
+        let roomy = FairScheduler::new(2, 2.0);
+        roomy.give_back(&t("hog"), Duration::from_millis(700));
+        roomy.lock().free -= 1;
+        assert_eq!(roomy.pace(&t("calm")), Duration::ZERO);
+        assert_eq!(roomy.pace(&t("hog")), Duration::ZERO);
+        // The budget is at most the slots, and a budget that is no number is one core.
+        assert_eq!(FairScheduler::new(1, 4.0).lock().budget, 1.0);
+        assert_eq!(FairScheduler::new(3, f64::NAN).lock().budget, 1.0);
+        assert_eq!(FairScheduler::new(3, 0.5).lock().budget, 0.5);
+    }
+
+    #[test]
+    fn a_yielding_batch_runs_at_a_lower_priority_and_returns_its_result() {
+        let here = rustix::process::getpriority_process(None).expect("own priority");
+        let (there, name) = yielding(10, || {
+            (
+                rustix::process::getpriority_process(None).expect("own priority"),
+                std::thread::current().name().map(str::to_owned),
+            )
+        });
+        assert_eq!(name.as_deref(), Some("leitstand-yield"));
+        assert_eq!(there, (here + 10).min(19));
+        // This thread keeps its own.
+        assert_eq!(
+            rustix::process::getpriority_process(None).expect("own"),
+            here
+        );
+        let borrowed = String::from("borrowed");
+        assert_eq!(yielding(5, || borrowed.len()), 8);
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub struct Shared {
     pub fair: fair::FairScheduler,
     /// About how much sandbox time one batch should take.
     pub slice: Duration,
+    /// How much nicer a batch runs while its tenant is over its part (0: not at all).
+    pub yield_nice: i32,
 }
 
 /// The signals the daemon reacts to, as futures a session can wait on.
@@ -178,8 +180,9 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
         store_config: config.store.clone(),
         metrics: metrics.clone(),
         health: health.clone(),
-        fair: fair::FairScheduler::new(config.sandbox.slots()),
+        fair: fair::FairScheduler::new(config.sandbox.slots(), config.sandbox.plugin_cores()),
         slice: Duration::from_millis(config.sandbox.slice_ms.max(1)),
+        yield_nice: i32::from(config.sandbox.yield_nice.min(19)),
     });
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

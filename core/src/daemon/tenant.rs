@@ -400,8 +400,23 @@ impl TenantWorker {
             let view = BatchView::new(self.cache.clone(), tokio::runtime::Handle::current());
             // Plugins run only in a slot of sandbox time, handed out fairly by tenant.
             let permit = self.shared.fair.acquire(&tenant).await;
+            for (reason, waited) in [("paced", permit.paced), ("slot", permit.queued)] {
+                if !waited.is_zero() {
+                    m.sandbox_wait_seconds_total
+                        .with_label_values(&[label, reason])
+                        .inc_by(waited.as_secs_f64());
+                }
+            }
+            // A tenant over its part runs its batch at a lower CPU priority.
+            let nicer = self.shared.yield_nice;
+            let over = nicer > 0 && !permit.paced.is_zero();
             let result = tokio::task::block_in_place(|| {
-                self.build(&rt, &view, &due, &deliveries, &verdicts, &seen, now)
+                let build = || self.build(&rt, &view, &due, &deliveries, &verdicts, &seen, now);
+                if over {
+                    super::fair::yielding(nicer, build)
+                } else {
+                    build()
+                }
             });
             let held = permit.release();
             self.slice.observe(deliveries.len() + due.len(), held);

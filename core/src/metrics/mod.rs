@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::MetricFamily;
 use prometheus::{
-    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    CounterVec, GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub use custom::{CustomMetricError, CustomMetrics, CustomValue, MAX_NAMES_PER_PLUGIN, Refusal};
@@ -131,6 +131,10 @@ pub struct Metrics {
     /// `leitstand_plugin_quarantined{tenant, plugin}`: 1 while the plugin is switched off
     /// after repeated failures, 0 while it runs.
     pub plugin_quarantined: IntGaugeVec,
+    /// `leitstand_sandbox_wait_seconds_total{tenant, reason}`: time a tenant's batches
+    /// waited before running their plugins: `paced` while the tenant had used more than
+    /// its part of the plugins' CPU beside busy neighbours, `slot` for a free slot.
+    pub sandbox_wait_seconds_total: CounterVec,
     /// The live SLA figures per tenant and queue (docs/METRICS.md).
     pub sla: Arc<SlaMetrics>,
 }
@@ -412,6 +416,16 @@ impl Metrics {
                     &["tenant", "plugin"],
                 )?,
             )?,
+            sandbox_wait_seconds_total: register(
+                r,
+                CounterVec::new(
+                    Opts::new(
+                        "leitstand_sandbox_wait_seconds_total",
+                        "Time a tenant's batches waited before running their plugins: paced (over its part of the plugins' CPU) or for a slot.",
+                    ),
+                    &["tenant", "reason"],
+                )?,
+            )?,
             sla: Arc::new(sla),
             registry,
         };
@@ -676,6 +690,9 @@ mod tests {
         m.publish_confirm_seconds.observe(0.003);
         m.store_connected.set(1);
         m.plugin_quarantined.with_label_values(&["t", "p"]).set(0);
+        m.sandbox_wait_seconds_total
+            .with_label_values(&["t", "paced"])
+            .inc_by(0.25);
     }
 
     #[test]
@@ -711,6 +728,7 @@ mod tests {
             ("leitstand_publish_confirm_seconds", "histogram"),
             ("leitstand_store_connected", "gauge"),
             ("leitstand_plugin_quarantined", "gauge"),
+            ("leitstand_sandbox_wait_seconds_total", "counter"),
         ];
         for (name, kind) in expected {
             assert_eq!(

@@ -62,11 +62,19 @@ pub struct SandboxConfig {
     /// in place, instead of being unmapped and faulted in again for the next event. On
     /// Linux ≥ 6.7 only pages the instance touched are reset.
     pub keep_resident_kib: u64,
-    /// How many tenants' batches may run their plugins at once; 0 means one per CPU core
-    /// but one (at least one), which leaves a core to the broker connection, the store and
-    /// the relay. When more tenants wait, the one that has used the least sandbox time
-    /// goes first.
+    /// How many tenants' batches may run their plugins at once; 0 means one per CPU core.
+    /// When more tenants wait, the one that has used the least sandbox time goes first.
     pub slots: usize,
+    /// How many cores' worth of CPU the plugins of busy tenants may take together while
+    /// more than one tenant is busy, each tenant an equal part; 0 means one core fewer
+    /// than the machine has (at least one), which leaves a core to the broker connection,
+    /// the store and the relay. A tenant alone is not held back.
+    pub plugin_cores: f64,
+    /// How much nicer (lower CPU priority, 0 to 19) a tenant's batch runs while the tenant
+    /// is over its part of `plugin_cores`, so that the CPU it takes is what its neighbours
+    /// and the broker leave; 0 runs it at the daemon's priority. Its plugins' CPU limits
+    /// are unchanged; their wall-clock limits bound how long they can be kept waiting.
+    pub yield_nice: u8,
     /// About how much sandbox time one batch of a tenant may take before the next
     /// tenant's turn, in milliseconds: batches are cut to fit it.
     pub slice_ms: u64,
@@ -81,22 +89,35 @@ impl Default for SandboxConfig {
             compile_cache: None,
             keep_resident_kib: 2048,
             slots: 0,
+            plugin_cores: 0.0,
+            yield_nice: 5,
             slice_ms: 20,
         }
     }
 }
 
 impl SandboxConfig {
-    /// The number of slots: `slots`, or one per CPU core but one when it is 0.
+    /// The number of slots: `slots`, or one per CPU core when it is 0.
     pub fn slots(&self) -> usize {
         if self.slots > 0 {
             return self.slots;
         }
-        std::thread::available_parallelism()
-            .map_or(1, std::num::NonZeroUsize::get)
-            .saturating_sub(1)
-            .max(1)
+        cores()
     }
+
+    /// The plugins' CPU budget while tenants compete: `plugin_cores`, or one core fewer
+    /// than the machine has (at least one) when it is 0.
+    pub fn plugin_cores(&self) -> f64 {
+        if self.plugin_cores > 0.0 {
+            return self.plugin_cores;
+        }
+        cores().saturating_sub(1).max(1) as f64
+    }
+}
+
+/// The machine's CPU cores as the process may use them (at least one).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Why a plugin failed on one event. Only that plugin's result for that event is lost.
