@@ -249,41 +249,35 @@ impl FairScheduler {
 /// unchanged (CPU time is what they count); their wall-clock limits bound how long they
 /// may be kept waiting for a core. Where a thread cannot be started, `work` runs here.
 pub fn yielding<R: Send>(nicer: i32, work: impl FnOnce() -> R + Send) -> R {
-    // Whoever takes `work` first runs it: the thread, or this one when none could start.
-    let cell = std::sync::Mutex::new(Some(work));
-    let take = || cell.lock().unwrap_or_else(PoisonError::into_inner).take();
+    // The thread borrows `work` and takes it; one that never started leaves it here.
+    let mut work = Some(work);
     let ran = std::thread::scope(|scope| {
         let started = std::thread::Builder::new()
             .name("leitstand-yield".into())
             .spawn_scoped(scope, || {
                 // The calling thread's nice value (per thread on Linux); a failure leaves
                 // the batch at normal priority.
-                let nicer = rustix::process::getpriority_process(None)
+                let lowered = rustix::process::getpriority_process(None)
                     .map(|own| own.saturating_add(nicer).min(19))
                     .and_then(|nice| rustix::process::setpriority_process(None, nice));
-                if let Err(e) = nicer {
+                if let Err(e) = lowered {
                     tracing::debug!(error = %e, "cannot lower a batch's CPU priority");
                 }
-                take().map(|w| w())
+                work.take().map(|w| w())
             });
         match started {
-            Ok(thread) => match thread.join() {
-                Ok(ran) => ran,
-                Err(panic) => std::panic::resume_unwind(panic),
-            },
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
             Err(e) => {
                 tracing::debug!(error = %e, "cannot start a thread for a yielding batch");
                 None
             }
         }
     });
-    match ran {
+    match ran.or_else(|| work.take().map(|w| w())) {
         Some(r) => r,
-        // The thread never started (it would have taken `work`), so `work` is still here.
-        None => match take() {
-            Some(w) => w(),
-            None => unreachable!("a started thread takes the work and returns its result"),
-        },
+        None => unreachable!("a started thread takes the work and returns its result"),
     }
 }
 
