@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use leitstand_sdk::ConfigError;
 use leitstand_sdk::config::ClockTime;
+pub use leitstand_sdk::config::Destination;
+use leitstand_sdk::config::not_empty;
 use leitstand_sdk::hours::{DAYS, Date, Day, Hours, Interval, check_day, day_name};
 use serde::Deserialize;
 
@@ -130,46 +132,6 @@ pub enum UnknownPartner {
     Use,
 }
 
-/// A target that is not a site of the rota: a 24/7 provider or an announcement.
-/// Exactly one of the two keys.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Destination {
-    /// A routing target (a provider, a team, another hotline).
-    #[serde(default)]
-    pub target: Option<String>,
-    /// An announcement to play.
-    #[serde(default)]
-    pub announcement: Option<String>,
-}
-
-impl Destination {
-    /// The route's target and whether it is an announcement.
-    pub fn resolve(&self) -> (&str, bool) {
-        match (&self.target, &self.announcement) {
-            (Some(t), _) => (t, false),
-            (None, Some(a)) => (a, true),
-            // Refused by `check`; an empty target is never emitted in practice.
-            (None, None) => ("", false),
-        }
-    }
-
-    fn check(&self, key: &str) -> Result<(), ConfigError> {
-        match (&self.target, &self.announcement) {
-            (Some(_), Some(_)) => Err(ConfigError::new(
-                key,
-                "give either `target` or `announcement`, not both",
-            )),
-            (None, None) => Err(ConfigError::new(
-                key,
-                "give `target = \"…\"` (a provider or team) or `announcement = \"…\"`",
-            )),
-            (Some(t), None) => not_empty(&format!("{key}.target"), t),
-            (None, Some(a)) => not_empty(&format!("{key}.announcement"), a),
-        }
-    }
-}
-
 /// `emergency`: a destination for calls with priority `emergency`, and when it applies.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,14 +195,6 @@ impl SpecialDay {
             Some(l) => l.clone(),
             None => self.date.to_string(),
         }
-    }
-}
-
-fn not_empty(key: &str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() {
-        Err(ConfigError::new(key, "must not be empty"))
-    } else {
-        Ok(())
     }
 }
 

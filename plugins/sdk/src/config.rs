@@ -100,6 +100,59 @@ impl<'de> serde::Deserialize<'de> for ClockTime {
     }
 }
 
+/// Checks that `value` at `key` is not empty or blank.
+pub fn not_empty(key: &str, value: &str) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        Err(ConfigError::new(key, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Where calls go that a plugin does not route to one of its own targets (out of hours,
+/// on a holiday, when every site is full): a routing target (a provider, a team, another
+/// hotline) or an announcement to play. Exactly one of the two keys;
+/// [`check`](Self::check) says so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Destination {
+    /// A routing target.
+    #[serde(default)]
+    pub target: Option<String>,
+    /// An announcement to play.
+    #[serde(default)]
+    pub announcement: Option<String>,
+}
+
+impl Destination {
+    /// The route's target and whether it is an announcement.
+    pub fn resolve(&self) -> (&str, bool) {
+        match (&self.target, &self.announcement) {
+            (Some(t), _) => (t, false),
+            (None, Some(a)) => (a, true),
+            // Refused by `check`.
+            (None, None) => ("", false),
+        }
+    }
+
+    /// Checks that exactly one of the keys is given and not empty; `key` names the
+    /// destination in the configuration.
+    pub fn check(&self, key: &str) -> Result<(), ConfigError> {
+        match (&self.target, &self.announcement) {
+            (Some(_), Some(_)) => Err(ConfigError::new(
+                key,
+                "give either `target` or `announcement`, not both",
+            )),
+            (None, None) => Err(ConfigError::new(
+                key,
+                "give `target = \"…\"` (a provider, team or hotline) or `announcement = \"…\"`",
+            )),
+            (Some(t), None) => not_empty(&format!("{key}.target"), t),
+            (None, Some(a)) => not_empty(&format!("{key}.announcement"), a),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +185,28 @@ mod tests {
         assert!(e.reason.starts_with("unknown field `targte`"), "{e}");
         let e = parse::<Sample>("{}").expect_err("missing");
         assert_eq!(e.to_string(), "config: missing field `target`");
+    }
+
+    #[test]
+    fn a_destination_is_a_target_or_an_announcement() {
+        let d = |json: &str| parse::<Destination>(json).expect("parses");
+        let target = d(r#"{"target": "provider-24-7"}"#);
+        assert_eq!(target.check("holiday"), Ok(()));
+        assert_eq!(target.resolve(), ("provider-24-7", false));
+        let announcement = d(r#"{"announcement": "closed"}"#);
+        assert_eq!(announcement.resolve(), ("closed", true));
+        let both = d(r#"{"target": "a", "announcement": "b"}"#);
+        assert!(
+            both.check("holiday")
+                .expect_err("both")
+                .reason
+                .contains("not both")
+        );
+        let neither = d("{}").check("holiday").expect_err("neither");
+        assert_eq!(neither.key, "holiday");
+        let blank = d(r#"{"target": " "}"#).check("holiday").expect_err("blank");
+        assert_eq!(blank.to_string(), "holiday.target: must not be empty");
+        assert!(parse::<Destination>(r#"{"queue": "q"}"#).is_err());
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::fmt;
 
 use leitstand_sdk::ConfigError;
 use leitstand_sdk::chrono::{NaiveDate, NaiveDateTime};
+pub use leitstand_sdk::config::Destination;
+use leitstand_sdk::config::not_empty;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
@@ -114,46 +116,6 @@ pub struct Concern {
     pub synonyms: Vec<String>,
 }
 
-/// A target that is not a department: a provider, another hotline, or an announcement.
-/// Exactly one of the two keys.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Destination {
-    /// A routing target.
-    #[serde(default)]
-    pub target: Option<String>,
-    /// An announcement to play.
-    #[serde(default)]
-    pub announcement: Option<String>,
-}
-
-impl Destination {
-    /// The route's target and whether it is an announcement.
-    pub fn resolve(&self) -> (&str, bool) {
-        match (&self.target, &self.announcement) {
-            (Some(t), _) => (t, false),
-            (None, Some(a)) => (a, true),
-            // Refused by `check`.
-            (None, None) => ("", false),
-        }
-    }
-
-    fn check(&self, key: &str) -> Result<(), ConfigError> {
-        match (&self.target, &self.announcement) {
-            (Some(_), Some(_)) => Err(ConfigError::new(
-                key,
-                "give either `target` or `announcement`, not both",
-            )),
-            (None, None) => Err(ConfigError::new(
-                key,
-                "give `target = \"…\"` or `announcement = \"…\"`",
-            )),
-            (Some(t), None) => not_empty(&format!("{key}.target"), t),
-            (None, Some(a)) => not_empty(&format!("{key}.announcement"), a),
-        }
-    }
-}
-
 /// One answer of the knowledge base.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -215,14 +177,6 @@ impl<'de> Deserialize<'de> for LocalMoment {
                 "{text:?} is not a local date \"YYYY-MM-DD\" or date and time \"YYYY-MM-DDTHH:MM\""
             ))
         })
-    }
-}
-
-fn not_empty(key: &str, value: &str) -> Result<(), ConfigError> {
-    if value.trim().is_empty() {
-        Err(ConfigError::new(key, "must not be empty"))
-    } else {
-        Ok(())
     }
 }
 
