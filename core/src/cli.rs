@@ -133,6 +133,10 @@ struct ReplayArgs {
     /// Write the commands here, one per line (default: not written).
     #[arg(long, value_name = "OUT.jsonl")]
     commands: Option<PathBuf>,
+    /// Write the dead letters here, one per line: line number, reason, detail, routing
+    /// key and the line itself — what the daemon would copy to `leitstand.dead`.
+    #[arg(long, value_name = "DEAD.jsonl")]
+    dead_letters: Option<PathBuf>,
     /// How to print the SLA report.
     #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
     report: ReportFormat,
@@ -382,14 +386,18 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let Some(dispatcher) = replay_dispatcher(config, &args.bundles, "nothing replayed")? else {
         return Ok(ExitCode::from(EXIT_USAGE));
     };
-    let mut commands: Box<dyn Write> = match &args.commands {
-        Some(path) => {
-            Box::new(BufWriter::new(File::create(path).with_context(|| {
-                format!("cannot create command output {}", path.display())
-            })?))
-        }
-        None => Box::new(std::io::sink()),
+    let create = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<Box<dyn Write>> {
+        Ok(match path {
+            Some(path) => {
+                Box::new(BufWriter::new(File::create(path).with_context(|| {
+                    format!("cannot create {what} {}", path.display())
+                })?))
+            }
+            None => Box::new(std::io::sink()),
+        })
     };
+    let mut commands = create(&args.commands, "command output")?;
+    let mut dead = create(&args.dead_letters, "dead-letter output")?;
     let len = input.metadata().map(|m| m.len()).unwrap_or(0);
     let progress = if std::io::stderr().is_terminal() && len > 1024 * 1024 {
         indicatif::ProgressBar::new(len)
@@ -427,7 +435,8 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         options,
         &mut commands,
         &mut on_notice,
-    );
+    )
+    .with_dead_letters(&mut dead);
     if let Some(m) = &metrics {
         replay = replay.with_metrics(m.clone());
     }
@@ -439,9 +448,10 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
     let s = &report.replay;
     eprintln!(
-        "replay: {} lines, {} processed, {} rejected, {} duplicates; {} plugin calls, {} failed; {} commands; {} timers fired, {} pending",
+        "replay: {} lines, {} processed, {} failed, {} rejected, {} duplicates; {} plugin calls, {} failed; {} commands; {} timers fired, {} pending",
         s.lines,
         s.processed,
+        s.failed,
         s.rejected,
         s.duplicates,
         s.plugin_calls,

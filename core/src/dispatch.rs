@@ -63,6 +63,13 @@ impl Command {
     pub fn routing_key(&self) -> String {
         format!("{}.{}", self.tenant, self.command_type)
     }
+
+    /// The command as a structured-mode CloudEvent (JSON).
+    pub fn to_json(&self) -> Result<Vec<u8>, crate::pipeline::EncodeError> {
+        serde_json::to_vec(self).map_err(|e| {
+            crate::pipeline::EncodeError(format!("command {} cannot be serialised: {e}", self.id))
+        })
+    }
 }
 
 /// The id of a command, CONTRACT §3: a UUID (v5) over the input's source and id, the plugin

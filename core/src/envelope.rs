@@ -44,6 +44,14 @@ impl TenantId {
     }
 }
 
+/// A tenant id orders and compares as its text, so maps keyed by tenant can be searched by
+/// a `&str`.
+impl std::borrow::Borrow<str> for TenantId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Display for TenantId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -298,12 +306,11 @@ pub fn parse_structured(
         )
     })?;
     let value: Value = serde_json::from_str(text).map_err(|e| json_error(&e))?;
-    check_shape(&value, limits)?;
-    parse_value(value, received)
+    parse_value(value, limits, received)
 }
 
 /// A JSON parse error as a rejection: serde_json's own nesting limit is `too-deep`.
-fn json_error(e: &serde_json::Error) -> Rejection {
+pub fn json_error(e: &serde_json::Error) -> Rejection {
     if e.to_string().starts_with("recursion limit exceeded") {
         return Rejection::new(
             RejectReason::TooDeep,
@@ -317,8 +324,13 @@ fn json_error(e: &serde_json::Error) -> Rejection {
 }
 
 /// Reads a structured-mode event that is already parsed as JSON (its size checked by the
-/// caller).
-pub fn parse_value(value: Value, received: DateTime<Utc>) -> Result<Envelope, Rejection> {
+/// caller), under the same shape limits as [`parse_structured`].
+pub fn parse_value(
+    value: Value,
+    limits: IntakeLimits,
+    received: DateTime<Utc>,
+) -> Result<Envelope, Rejection> {
+    check_shape(&value, limits)?;
     let Value::Object(attrs) = value else {
         return Err(Rejection::new(
             RejectReason::MalformedJson,
@@ -328,8 +340,30 @@ pub fn parse_value(value: Value, received: DateTime<Utc>) -> Result<Envelope, Re
     from_attributes(attrs, received)
 }
 
-/// Parses a binary-mode event: attributes from headers (prefix `cloudEvents_`,
-/// `cloudEvents:` or `ce-`, already stripped by the caller or not), `data` as the JSON body.
+/// The header prefixes of binary-mode attributes, compared without regard to case: the
+/// AMQP binding's `cloudEvents_` and `cloudEvents:`, the HTTP binding's `ce-` (which the
+/// RabbitMQ binding of the CloudEvents SDKs uses), and the Kafka binding's `ce_`. Every
+/// transport detects binary mode and reads attributes by this one list.
+pub const ATTRIBUTE_PREFIXES: [&str; 4] = ["cloudEvents_", "cloudEvents:", "ce-", "ce_"];
+
+/// The attribute a binary-mode header carries (`ce-id` → `id`), lower-cased; `None` for a
+/// header that is not an attribute.
+pub fn attribute_name(header: &str) -> Option<String> {
+    ATTRIBUTE_PREFIXES
+        .iter()
+        .find_map(|p| strip_prefix_ignore_case(header, p))
+        .filter(|rest| !rest.is_empty())
+        .map(str::to_ascii_lowercase)
+}
+
+/// The key an event is remembered by for deduplication: its `source` and `id` (CONTRACT
+/// §1), length-prefixed so that no two pairs run together.
+pub fn event_key(source: &str, id: &str) -> String {
+    format!("{}:{source}{id}", source.len())
+}
+
+/// Parses a binary-mode event: attributes from headers (any of [`ATTRIBUTE_PREFIXES`]),
+/// `data` as the JSON body; headers without a prefix are ignored.
 pub fn parse_binary<'a>(
     headers: impl IntoIterator<Item = (&'a str, Value)>,
     body: &[u8],
@@ -339,11 +373,8 @@ pub fn parse_binary<'a>(
     check_size(body.len(), limits)?;
     let mut attrs = Map::new();
     for (name, value) in headers {
-        let stripped = ["cloudEvents_", "cloudEvents:", "ce-", "ce_"]
-            .iter()
-            .find_map(|p| strip_prefix_ignore_case(name, p));
-        if let Some(attr) = stripped {
-            attrs.insert(attr.to_ascii_lowercase(), value);
+        if let Some(attr) = attribute_name(name) {
+            attrs.insert(attr, value);
         }
     }
     if !body.is_empty() {
@@ -640,9 +671,9 @@ mod tests {
     }
 
     #[test]
-    fn binary_mode_reads_any_of_the_three_prefixes() {
+    fn binary_mode_reads_any_of_the_prefixes() {
         let body = br#"{"call_id":"c1","queue":"impf"}"#;
-        for prefix in ["cloudEvents_", "cloudEvents:", "ce-"] {
+        for prefix in ATTRIBUTE_PREFIXES {
             let headers = [
                 (format!("{prefix}specversion"), json!("1.0")),
                 (format!("{prefix}id"), json!("e1")),

@@ -47,6 +47,7 @@ pub mod envelope;
 pub mod harness;
 pub mod http;
 pub mod metrics;
+pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod sandbox;

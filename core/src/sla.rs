@@ -572,7 +572,7 @@ impl SlaBook {
 }
 
 /// The SLA report (CONTRACT §6 `--report json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SlaReport {
     /// One entry per tenant, sorted by id.
     pub tenants: Vec<TenantReport>,
@@ -1295,6 +1295,7 @@ mod tests {
             serde_json::json!({"specversion": "1.0", "id": format!("e{n}"),
                 "source": "acd/test", "type": kind, "tenant": "t",
                 "time": at.to_rfc3339(), "data": data}),
+            crate::envelope::IntakeLimits::default(),
             Utc::now(),
         )
         .expect("a valid event")

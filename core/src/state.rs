@@ -183,13 +183,17 @@ pub struct Timer {
     pub seq: i64,
 }
 
-/// Pending timers ordered by due time, then by the order they were set.
+/// Pending timers ordered by due time, then by their setting's sequence (the order they
+/// were set in), so that a schedule rebuilt from the store fires in the same order.
 #[derive(Debug, Default)]
 pub struct TimerSchedule {
-    by_due: BTreeMap<(i64, u64), Timer>,
-    by_name: HashMap<(TenantId, String, String), (i64, u64)>,
-    next_seq: u64,
+    by_due: BTreeMap<DueKey, Timer>,
+    by_name: HashMap<(TenantId, String, String), DueKey>,
+    next_tie: u64,
 }
+
+/// Due time, setting sequence, and a tie-breaker for settings without a sequence.
+type DueKey = (i64, i64, u64);
 
 impl TimerSchedule {
     /// An empty schedule.
@@ -197,30 +201,31 @@ impl TimerSchedule {
         Self::default()
     }
 
-    /// Sets a timer, replacing one of the same tenant, plugin and name.
-    pub fn set(&mut self, timer: Timer) {
+    /// Sets a timer, replacing one of the same tenant, plugin and name; returns the one
+    /// it replaced.
+    pub fn set(&mut self, timer: Timer) -> Option<Timer> {
         let name_key = (
             timer.tenant.clone(),
             timer.plugin.clone(),
             timer.name.clone(),
         );
-        if let Some(old) = self.by_name.remove(&name_key) {
-            self.by_due.remove(&old);
-        }
-        let key = (timer.at_ms, self.next_seq);
-        self.next_seq += 1;
+        let replaced = self
+            .by_name
+            .remove(&name_key)
+            .and_then(|old| self.by_due.remove(&old));
+        let key = (timer.at_ms, timer.seq, self.next_tie);
+        self.next_tie += 1;
         self.by_name.insert(name_key, key);
         self.by_due.insert(key, timer);
+        replaced
     }
 
-    /// Cancels a timer by name; an unknown name is ignored.
-    pub fn cancel(&mut self, tenant: &TenantId, plugin: &str, name: &str) {
-        if let Some(key) =
-            self.by_name
-                .remove(&(tenant.clone(), plugin.to_owned(), name.to_owned()))
-        {
-            self.by_due.remove(&key);
-        }
+    /// Cancels a timer by name and returns it; an unknown name is ignored.
+    pub fn cancel(&mut self, tenant: &TenantId, plugin: &str, name: &str) -> Option<Timer> {
+        let key = self
+            .by_name
+            .remove(&(tenant.clone(), plugin.to_owned(), name.to_owned()))?;
+        self.by_due.remove(&key)
     }
 
     /// Removes and returns the earliest timer due at or before `now_ms`.

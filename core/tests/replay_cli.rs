@@ -75,7 +75,7 @@ fn malformed_lines_are_reported_with_number_and_reason_and_good_lines_processed(
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     for expected in [
-        "line 2: malformed-json: line is not valid JSON",
+        "line 2: malformed-json: body is not valid JSON",
         "line 4: missing-attribute: attribute `source` is missing",
         "line 5: unknown-tenant: no bundle is loaded for tenant \"nobody\"",
         "line 6: unsupported-specversion: specversion is \"0.3\"",

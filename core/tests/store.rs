@@ -4,10 +4,8 @@
 
 mod support;
 
-use leitstand::envelope::TenantId;
-use leitstand::store::{
-    Commit, OutboxEntry, Store, StoreConfig, StoreError, TimerChange, event_key,
-};
+use leitstand::envelope::{TenantId, event_key};
+use leitstand::store::{Commit, OutboxEntry, Store, StoreConfig, StoreError, TimerChange};
 
 use support::database::{backends, unique_tenant};
 

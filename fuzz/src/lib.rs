@@ -414,7 +414,9 @@ fn check_command(env: &Envelope) {
     };
     let message = Message::command(&command).expect("a command is written");
     let entry = message
-        .to_outbox(0)
+        .clone()
+        .into_outgoing()
+        .map(|o| o.at(0))
         .expect("a command is kept in the outbox");
     let back = Message::from_outbox(&entry).expect("a command is read back from the outbox");
     assert_eq!(back, message, "the outbox changed a command");
@@ -464,11 +466,15 @@ fn check_dead_letter(delivery: &Delivery, rejection: &Rejection) {
         "the detail header is not one line: {detail:?}"
     );
     let entry = message
-        .to_outbox(0)
+        .clone()
+        .into_outgoing()
+        .map(|o| o.at(0))
         .expect("a dead letter is kept in the outbox");
     let back = Message::from_outbox(&entry).expect("a dead letter is read back from the outbox");
     let again = back
-        .to_outbox(0)
+        .clone()
+        .into_outgoing()
+        .map(|o| o.at(0))
         .expect("a read-back dead letter is kept again");
     assert_eq!(
         again.properties, entry.properties,

@@ -62,6 +62,11 @@ pub struct DaemonConfig {
     /// How often the bundle directory is checked for changes, in milliseconds; 0 turns
     /// watching off (SIGHUP still reloads). Default 2000.
     pub reload_poll_ms: u64,
+    /// The allowance for late events, in milliseconds: timers follow event time, and a
+    /// timer due at T whose tenant has no later event fires once the wall clock passes
+    /// T plus this much and nothing of the tenant waits in its queue (CONTRACT §7). An
+    /// event arriving within it still decides before the timer. Default 1000.
+    pub watermark_ms: u64,
 }
 
 impl Default for DaemonConfig {
@@ -70,6 +75,7 @@ impl Default for DaemonConfig {
             bundles: PathBuf::from("bundles"),
             grace_seconds: 30,
             reload_poll_ms: 2_000,
+            watermark_ms: 1_000,
         }
     }
 }
@@ -94,6 +100,9 @@ pub struct Shared {
     pub fair: fair::FairScheduler,
     /// About how much sandbox time one batch should take.
     pub slice: Duration,
+    /// How long after a timer's due time a caught-up tenant waits for late events before
+    /// the wall clock fires it.
+    pub watermark: Duration,
     /// How much nicer a batch runs while its tenant is over its part (0: not at all).
     pub yield_nice: i32,
 }
@@ -182,6 +191,7 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
         health: health.clone(),
         fair: fair::FairScheduler::new(config.sandbox.slots(), config.sandbox.plugin_cores()),
         slice: Duration::from_millis(config.sandbox.slice_ms.max(1)),
+        watermark: Duration::from_millis(config.daemon.watermark_ms),
         yield_nice: i32::from(config.sandbox.yield_nice.min(19)),
     });
 

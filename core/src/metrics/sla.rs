@@ -942,6 +942,7 @@ mod tests {
         crate::envelope::parse_value(
             json!({"specversion": "1.0", "id": format!("e{n}"), "source": "acd/test",
                    "type": kind, "tenant": "t", "time": at, "data": data}),
+            crate::envelope::IntakeLimits::default(),
             Utc::now(),
         )
         .expect("a valid event")

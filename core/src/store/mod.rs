@@ -8,9 +8,8 @@
 //! of wasm or AMQP: outbox messages are opaque bytes with a routing address.
 
 mod schema;
-pub mod view;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -18,6 +17,8 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 use crate::envelope::TenantId;
+pub use crate::pipeline::journal::{Commit, Fence, OutboxEntry, StoredTimer, TimerChange};
+use crate::pipeline::journal::{Journal, JournalError, Opening};
 
 /// `[store]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,113 +96,6 @@ pub enum StoreError {
 fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
     let context = context.into();
     move |source| StoreError::Db { context, source }
-}
-
-/// One message committed to the outbox: where it goes and what it is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxEntry {
-    /// Per-tenant sequence; messages leave in this order.
-    pub seq: i64,
-    /// The exchange.
-    pub exchange: String,
-    /// The routing key.
-    pub routing_key: String,
-    /// The message properties, serialised by the transport.
-    pub properties: String,
-    /// The body.
-    pub body: Vec<u8>,
-}
-
-/// A pending timer as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredTimer {
-    /// The plugin that set it.
-    pub plugin: String,
-    /// Its name.
-    pub name: String,
-    /// When it is due, milliseconds since the epoch.
-    pub due_ms: i64,
-    /// JSON text handed back when it fires.
-    pub payload: String,
-    /// Which setting of the name this is; a timer set again gets a new one.
-    pub seq: i64,
-}
-
-impl StoredTimer {
-    /// The timer of `tenant` this row holds, for the schedule.
-    pub fn into_timer(self, tenant: &TenantId) -> crate::state::Timer {
-        crate::state::Timer {
-            tenant: tenant.clone(),
-            plugin: self.plugin,
-            name: self.name,
-            at_ms: self.due_ms,
-            payload: self.payload,
-            seq: self.seq,
-        }
-    }
-}
-
-/// What a batch does to one timer; the last change of a name in a batch wins.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimerChange {
-    /// Set (or reset) the timer.
-    Set {
-        /// Due time, milliseconds since the epoch.
-        due_ms: i64,
-        /// JSON payload.
-        payload: String,
-        /// The new setting's sequence.
-        seq: i64,
-    },
-    /// Cancel it.
-    Cancel,
-    /// It fired: setting `seq`, at `at_ms` (wall clock).
-    Fired {
-        /// The setting that fired.
-        seq: i64,
-        /// When it fired.
-        at_ms: i64,
-    },
-}
-
-/// Everything one batch of one tenant changes, written at once.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Commit {
-    /// Key-value writes by (plugin, key): `Some` sets, `None` deletes.
-    pub writes: BTreeMap<(String, String), Option<Vec<u8>>>,
-    /// Timer changes by (plugin, name).
-    pub timers: BTreeMap<(String, String), TimerChange>,
-    /// Keys ([`event_key`]) of the events processed.
-    pub processed: Vec<String>,
-    /// Messages to publish.
-    pub outbox: Vec<OutboxEntry>,
-    /// Wall-clock time of the commit, milliseconds since the epoch.
-    pub at_ms: i64,
-}
-
-impl Commit {
-    /// Whether the batch changes nothing.
-    pub fn is_empty(&self) -> bool {
-        self.writes.is_empty()
-            && self.timers.is_empty()
-            && self.processed.is_empty()
-            && self.outbox.is_empty()
-    }
-}
-
-/// The key an event is remembered by: its `source` and `id` (CONTRACT §1), length-prefixed
-/// so that no two pairs run together.
-pub fn event_key(source: &str, id: &str) -> String {
-    format!("{}:{source}{id}", source.len())
-}
-
-/// Cluster mode: a tenant lease this daemon holds, checked by every commit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fence {
-    /// This daemon's member id.
-    pub owner: String,
-    /// The lease's token; a new holder gets a larger one.
-    pub token: i64,
 }
 
 /// The most rows one multi-row statement carries.
@@ -422,7 +316,7 @@ impl Store {
             .map_err(db(format!("reading state of {tenant}/{plugin}")))
     }
 
-    /// Which of `keys` (see [`event_key`]) `tenant` has processed.
+    /// Which of `keys` (see [`crate::envelope::event_key`]) `tenant` has processed.
     pub async fn processed_among(
         &self,
         tenant: &TenantId,
@@ -854,6 +748,62 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(db("leaving the cluster"))
+    }
+}
+
+impl From<StoreError> for JournalError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::LeaseLost(tenant) => Self::LeaseLost(tenant),
+            other => Self::Unavailable(other.to_string()),
+        }
+    }
+}
+
+/// The pipeline's journal is the store.
+impl Journal for Store {
+    async fn open(&self, tenant: &TenantId) -> Result<Opening, JournalError> {
+        Ok(Opening {
+            pending: self.pending_timers(tenant).await?,
+            last_timer_seq: self.last_timer_seq(tenant).await?,
+            outbox: self.outbox(tenant).await?,
+            last_outbox_seq: self.last_outbox_seq(tenant).await?,
+            has_state: self.has_state(tenant).await?,
+        })
+    }
+
+    async fn processed_among(
+        &self,
+        tenant: &TenantId,
+        keys: &[String],
+    ) -> Result<HashSet<String>, JournalError> {
+        Ok(Store::processed_among(self, tenant, keys).await?)
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        plugin: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, JournalError> {
+        Ok(Store::get(self, tenant, plugin, key).await?)
+    }
+
+    async fn usage(&self, tenant: &TenantId) -> Result<crate::state::StateUsage, JournalError> {
+        Ok(Store::usage(self, tenant).await?)
+    }
+
+    async fn commit(
+        &self,
+        tenant: &TenantId,
+        commit: &Commit,
+        fence: Option<&Fence>,
+    ) -> Result<(), JournalError> {
+        Ok(Store::commit(self, tenant, commit, fence).await?)
+    }
+
+    async fn last_outbox_seq(&self, tenant: &TenantId) -> Result<i64, JournalError> {
+        Ok(Store::last_outbox_seq(self, tenant).await?)
     }
 }
 

@@ -8,7 +8,7 @@ use lapin::{Confirmation, PublisherConfirm};
 
 use super::{COMMANDS_EXCHANGE, DEAD, DETAIL_HEADER, ERROR_HEADER, TransportError};
 use crate::dispatch::Command;
-use crate::store::OutboxEntry;
+use crate::pipeline::{OutboxEntry, Outgoing};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -265,9 +265,9 @@ impl Message {
     /// `correlation_id` its cause (when the cause's id fits an AMQP short string),
     /// structured-mode CloudEvent body.
     pub fn command(command: &Command) -> Result<Self, TransportError> {
-        let body = serde_json::to_vec(command).map_err(|e| {
-            TransportError::Encode(format!("command {} cannot be serialised: {e}", command.id))
-        })?;
+        let body = command
+            .to_json()
+            .map_err(|e| TransportError::Encode(e.to_string()))?;
         let mut properties = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_message_id(command.id.as_str().into())
@@ -354,20 +354,19 @@ impl Message {
         }
     }
 
-    /// The outbox row of this message, at position `seq`.
-    pub fn to_outbox(&self, seq: i64) -> Result<OutboxEntry, TransportError> {
+    /// This message as the outbox keeps it: its properties as JSON.
+    pub fn into_outgoing(self) -> Result<Outgoing, TransportError> {
         let properties = serde_json::to_string(&self.properties).map_err(|e| {
             TransportError::Encode(format!(
                 "the properties of {} cannot be stored: {e}",
                 self.label()
             ))
         })?;
-        Ok(OutboxEntry {
-            seq,
-            exchange: self.exchange.clone(),
-            routing_key: self.routing_key.clone(),
+        Ok(Outgoing {
+            exchange: self.exchange,
+            routing_key: self.routing_key,
             properties,
-            body: self.body.clone(),
+            body: self.body,
         })
     }
 
@@ -402,7 +401,7 @@ mod tests {
             .with_message_id("m-1".into())
             .with_headers(original);
         let m = Message::dead_letter(&props, "t.call.offered", b"\xff{", "malformed-json", "bad");
-        let row = m.to_outbox(9).expect("row");
+        let row = m.clone().into_outgoing().map(|o| o.at(9)).expect("row");
         assert_eq!(row.seq, 9);
         assert_eq!(Message::from_outbox(&row).expect("message"), m);
         assert_eq!(m.label(), "dead letter (malformed-json)");

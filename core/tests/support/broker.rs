@@ -388,27 +388,39 @@ impl Rig {
     /// Declares the contract's topology for the rig's bundles with `leitstand topology`,
     /// so that events can wait in the tenant queues before a daemon starts.
     pub fn topology(&self) {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_leitstand"))
-            .args(["topology", "--bundles"])
-            .arg(&self.bundles)
-            .env("LEITSTAND_AMQP__URL", self.vhost.url())
-            .output()
-            .expect("leitstand topology");
-        assert!(
-            out.status.success(),
-            "leitstand topology: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        topology(&self.vhost, &self.bundles);
     }
 
     /// A connection with the queue `test.commands` tapping `leitstand.commands`, and a
     /// confirm-mode channel to publish on. Call it once the topology is declared.
     pub async fn client(&self) -> (Connection, Channel) {
-        let conn = self.vhost.connect().await;
-        tap(&conn, "test.commands", "leitstand.commands").await;
-        let ch = publisher(&conn).await;
-        (conn, ch)
+        tapped(&self.vhost).await
     }
+}
+
+/// Declares the contract's topology in `vhost` for `bundles` with `leitstand topology`,
+/// so that events can wait in the tenant queues before a daemon starts.
+pub fn topology(vhost: &Vhost, bundles: &Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leitstand"))
+        .args(["topology", "--bundles"])
+        .arg(bundles)
+        .env("LEITSTAND_AMQP__URL", vhost.url())
+        .output()
+        .expect("leitstand topology");
+    assert!(
+        out.status.success(),
+        "leitstand topology: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A connection to `vhost` with the queue `test.commands` tapping `leitstand.commands`,
+/// and a confirm-mode channel to publish on.
+pub async fn tapped(vhost: &Vhost) -> (Connection, Channel) {
+    let conn = vhost.connect().await;
+    tap(&conn, "test.commands", "leitstand.commands").await;
+    let ch = publisher(&conn).await;
+    (conn, ch)
 }
 
 /// Waits (up to two minutes) until `queue` holds at least `at_least` messages.

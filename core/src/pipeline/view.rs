@@ -1,48 +1,38 @@
 //! What plugins read and write during a batch: the batch's own writes first, then values
-//! already committed (kept in memory), then the store. Shared by the daemon's tenant
-//! workers and by replay, so both run plugins on the same path: reads through the store,
-//! writes buffered until the batch commits in one transaction.
+//! already committed (kept in memory), then the journal. Reads go to the journal only on a
+//! miss; writes are buffered until the batch commits in one transaction.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::Store;
+use super::journal::Journal;
 use crate::envelope::TenantId;
-use crate::state::{StateError, StateStore, StateWrites};
+use crate::state::{StateError, StateStore, StateUsage, StateWrites};
 
 /// Committed values kept in memory before the cache starts over.
 const CACHE_LIMIT: usize = 100_000;
 
 type Key = (String, String);
 
-/// Committed state values of one tenant that were read or written; the store holds the
-/// truth, and only the one worker that processes the tenant writes it.
-pub struct Cache {
+/// Committed state values of one tenant that were read or written; the journal holds the
+/// truth, and only the one pipeline that processes the tenant writes it.
+pub struct Cache<J> {
     tenant: TenantId,
-    store: Store,
+    journal: J,
     values: Mutex<HashMap<Key, Option<Vec<u8>>>>,
-    /// The cache holds every value the store has for the tenant: a miss is an unset key,
-    /// with no need to ask the store.
+    /// The cache holds every value the journal has for the tenant: a miss is an unset
+    /// key, with no need to ask.
     complete: AtomicBool,
 }
 
-impl Cache {
-    /// An empty cache of `tenant`'s values in `store`.
-    pub fn new(tenant: TenantId, store: Store) -> Arc<Self> {
-        Self::with(tenant, store, false)
-    }
-
-    /// An empty cache of a tenant the store holds no state of yet: until the cache
-    /// starts over, reads never need the store.
-    pub fn of_new_tenant(tenant: TenantId, store: Store) -> Arc<Self> {
-        Self::with(tenant, store, true)
-    }
-
-    fn with(tenant: TenantId, store: Store, complete: bool) -> Arc<Self> {
+impl<J: Journal> Cache<J> {
+    /// An empty cache of `tenant`'s values in `journal`; `complete` when the journal
+    /// holds no state of the tenant yet, so that no read needs to ask it.
+    pub fn new(tenant: TenantId, journal: J, complete: bool) -> Arc<Self> {
         Arc::new(Self {
             tenant,
-            store,
+            journal,
             values: Mutex::new(HashMap::new()),
             complete: AtomicBool::new(complete),
         })
@@ -56,7 +46,7 @@ impl Cache {
     pub fn apply(&self, writes: &BTreeMap<Key, Option<Vec<u8>>>) {
         let mut values = self.lock();
         if values.len() + writes.len() > CACHE_LIMIT {
-            // Everything applied is committed: the store answers what memory forgets.
+            // Everything applied is committed: the journal answers what memory forgets.
             self.complete.store(false, Ordering::Relaxed);
             values.clear();
         }
@@ -67,17 +57,16 @@ impl Cache {
 }
 
 /// The state one batch of one tenant's plugins sees.
-pub struct BatchView {
-    cache: Arc<Cache>,
+pub struct BatchView<J> {
+    cache: Arc<Cache<J>>,
     writes: Mutex<BTreeMap<Key, Option<Vec<u8>>>>,
     handle: tokio::runtime::Handle,
 }
 
-impl BatchView {
-    /// A view over `cache`. Reads that miss it block on `handle` while the store answers:
-    /// call the plugins where blocking is allowed (`block_in_place`, or outside the
-    /// runtime).
-    pub fn new(cache: Arc<Cache>, handle: tokio::runtime::Handle) -> Arc<Self> {
+impl<J: Journal> BatchView<J> {
+    /// A view over `cache`. Reads that miss it block on `handle` while the journal
+    /// answers: the plugins run where blocking is allowed (`block_in_place`).
+    pub fn new(cache: Arc<Cache<J>>, handle: tokio::runtime::Handle) -> Arc<Self> {
         Arc::new(Self {
             cache,
             writes: Mutex::new(BTreeMap::new()),
@@ -93,21 +82,26 @@ impl BatchView {
     pub fn take(&self) -> BTreeMap<Key, Option<Vec<u8>>> {
         std::mem::take(&mut *self.writes())
     }
+
+    fn own(&self, tenant: &TenantId, what: &str) -> Result<(), StateError> {
+        if *tenant == self.cache.tenant {
+            return Ok(());
+        }
+        Err(StateError(format!(
+            "tenant {tenant} {what} through the state of {}",
+            self.cache.tenant
+        )))
+    }
 }
 
-impl StateStore for BatchView {
+impl<J: Journal> StateStore for BatchView<J> {
     fn get(
         &self,
         tenant: &TenantId,
         plugin: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, StateError> {
-        if *tenant != self.cache.tenant {
-            return Err(StateError(format!(
-                "tenant {tenant} read through the state of {}",
-                self.cache.tenant
-            )));
-        }
+        self.own(tenant, "read")?;
         let k = (plugin.to_owned(), key.to_owned());
         if let Some(v) = self.writes().get(&k) {
             return Ok(v.clone());
@@ -120,21 +114,16 @@ impl StateStore for BatchView {
         }
         let v = self
             .handle
-            .block_on(self.cache.store.get(tenant, plugin, key))
+            .block_on(self.cache.journal.get(tenant, plugin, key))
             .map_err(|e| StateError(e.to_string()))?;
         self.cache.lock().insert(k, v.clone());
         Ok(v)
     }
 
-    fn usage(&self, tenant: &TenantId) -> Result<crate::state::StateUsage, StateError> {
-        if *tenant != self.cache.tenant {
-            return Err(StateError(format!(
-                "tenant {tenant} measured through the state of {}",
-                self.cache.tenant
-            )));
-        }
+    fn usage(&self, tenant: &TenantId) -> Result<StateUsage, StateError> {
+        self.own(tenant, "measured")?;
         self.handle
-            .block_on(self.cache.store.usage(tenant))
+            .block_on(self.cache.journal.usage(tenant))
             .map_err(|e| StateError(e.to_string()))
     }
 
@@ -144,12 +133,7 @@ impl StateStore for BatchView {
         plugin: &str,
         writes: &StateWrites,
     ) -> Result<(), StateError> {
-        if *tenant != self.cache.tenant {
-            return Err(StateError(format!(
-                "tenant {tenant} wrote through the state of {}",
-                self.cache.tenant
-            )));
-        }
+        self.own(tenant, "wrote")?;
         let mut mine = self.writes();
         for (k, v) in writes {
             mine.insert((plugin.to_owned(), k.clone()), v.clone());
