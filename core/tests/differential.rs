@@ -257,10 +257,7 @@ fn compare(day: &str, replayed: &Decided, live: &Decided) {
     );
 }
 
-async fn same_decisions(name: &str, bundles: PathBuf, events: PathBuf) {
-    if broker::skip() {
-        return;
-    }
+async fn same_decisions(name: &str, bundles: PathBuf, events: PathBuf) -> Decided {
     let dir = tempfile::tempdir().expect("tmp");
     let replayed = replay(&bundles, &events, dir.path());
     assert!(!replayed.commands.is_empty(), "{name}: the replay decided");
@@ -269,7 +266,6 @@ async fn same_decisions(name: &str, bundles: PathBuf, events: PathBuf) {
         .iter()
         .filter(|d| d.1 == "call.escalate")
         .count();
-    assert!(escalations > 0, "{name}: the day escalates calls");
     let live = daemon(name, &bundles, &events, dir.path(), replayed.commands.len()).await;
     compare(name, &replayed, &live);
     eprintln!(
@@ -278,21 +274,33 @@ async fn same_decisions(name: &str, bundles: PathBuf, events: PathBuf) {
         replayed.dead.values().sum::<usize>(),
         replayed.counters.len()
     );
+    replayed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_day_decides_the_same_in_replay_and_on_a_backlogged_daemon() {
+    if broker::skip() {
+        return;
+    }
     let root = support::root();
-    same_decisions(
+    let day = same_decisions(
         "example-day",
         root.join("examples/bundles"),
         root.join("examples/day.jsonl"),
     )
     .await;
+    assert!(escalations(&day) > 0, "the example day escalates calls");
+}
+
+fn escalations(d: &Decided) -> usize {
+    d.commands.iter().filter(|c| c.1 == "call.escalate").count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_surge_day_decides_the_same_in_replay_and_on_a_backlogged_daemon() {
+    if broker::skip() {
+        return;
+    }
     let root = support::root();
     let dir = tempfile::tempdir().expect("tmp");
     let events = dir.path().join("surge.jsonl");
@@ -313,5 +321,68 @@ async fn a_generated_surge_day_decides_the_same_in_replay_and_on_a_backlogged_da
         text.push('\n');
     }
     std::fs::write(&events, text).expect("write surge day");
-    same_decisions("surge-day", root.join("examples/bundles"), events).await;
+    let day = same_decisions("surge-day", root.join("examples/bundles"), events).await;
+    assert!(escalations(&day) > 0, "the surge day escalates calls");
+    assert_eq!(day.dead.len(), 2, "the two bad lines are dead-lettered");
+}
+
+/// A plugin that fails on every event, beside one that routes: the routes are published,
+/// each event is dead-lettered `plugin-failed` and counted `failed`, the failures counted
+/// by kind (five panics, then the quarantine) — alike in replay and on the daemon.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_plugin_is_counted_and_dead_lettered_alike_in_replay_and_on_the_daemon() {
+    if broker::skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let bundles = dir.path().join("bundles");
+    support::write_bundle(
+        &bundles,
+        "failing",
+        "",
+        &[
+            support::broker::router("default_target = \"kl\""),
+            support::PluginEntry {
+                name: "broken",
+                guest: "leitstand_hostile",
+                subscribe: &["call.offered"],
+                grant: &["call.route"],
+                limits: "",
+                config: "mode = \"panic\"",
+            },
+        ],
+    );
+    let events = dir.path().join("events.jsonl");
+    let lines: Vec<String> = (0..20)
+        .map(|n| {
+            support::event(
+                "failing",
+                &format!("e{n}"),
+                "call.offered",
+                &format!("2026-11-19T09:00:{n:02}Z"),
+                serde_json::json!({"call_id": format!("c{n}"), "queue": "q"}),
+            )
+        })
+        .collect();
+    std::fs::write(&events, lines.join("\n")).expect("events");
+    let replayed = same_decisions("failing", bundles, events).await;
+    assert_eq!(replayed.commands.len(), 20, "every call is routed");
+    assert_eq!(replayed.dead.len(), 20, "every event is dead-lettered");
+    assert!(
+        replayed
+            .dead
+            .keys()
+            .all(|(_, reason)| reason == "plugin-failed")
+    );
+    let count = |sample: &str| replayed.counters.get(sample).copied().unwrap_or_default();
+    assert_eq!(
+        count(r#"leitstand_events_total{outcome="failed",tenant="failing"}"#),
+        20.0
+    );
+    assert_eq!(
+        count(
+            r#"leitstand_plugin_calls_total{outcome="guest-panic",plugin="broken",tenant="failing"}"#
+        ),
+        5.0
+    );
 }

@@ -268,3 +268,181 @@ fn unusable_endpoints_are_refused_with_their_key() {
         assert!(said.contains(expected), "{keys}:\n{said}");
     }
 }
+
+/// The harness is one more driver of the pipeline: every fixture case of every suite
+/// (those without simulated endpoints, which a replay does not have) replayed through a
+/// bundle holding the same plugin with the same configuration gives the same commands, in
+/// the same order, as the harness's run of the case.
+#[test]
+fn every_fixture_decides_the_same_through_the_harness_and_through_replay() {
+    let sandbox = sandbox();
+    let mut compared = 0;
+    for (guest, suite) in SUITES {
+        let wasm = support::guest(guest);
+        let dir = support::root().join("plugins").join(suite);
+        for case in harness::suite(&dir).expect("suite readable") {
+            if case.endpoints.is_some() {
+                continue;
+            }
+            let lines = harness::execute_case(&sandbox, &wasm, &case).expect("case runs");
+            let by_harness: Vec<Value> = lines
+                .iter()
+                .filter(|l| l.contains_key("type"))
+                .map(|l| json!([l["cause"], l["type"], l.get("subject"), l["data"]]))
+                .collect();
+            let by_replay = replay_case(&wasm, &case, &by_harness);
+            match lines.iter().find_map(|l| l.get("refused")) {
+                // A configuration the harness refuses, replay's bundle check refuses too.
+                Some(refused) => {
+                    let said = by_replay.expect_err("replay refuses the configuration");
+                    let refused = refused.as_str().expect("text");
+                    assert!(said.contains(refused), "{}: {said}", case.name);
+                }
+                None => assert_eq!(
+                    by_replay.expect("replay runs"),
+                    by_harness,
+                    "{guest} {}: replay and harness decide alike",
+                    case.name
+                ),
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 20, "{compared} cases compared");
+}
+
+/// Replays `case`'s events through a bundle of its own with `wasm` configured as the case
+/// configures it, granted the command types the harness saw it emit.
+fn replay_case(
+    wasm: &std::path::Path,
+    case: &harness::Case,
+    harness_said: &[Value],
+) -> Result<Vec<Value>, String> {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let events = std::fs::read_to_string(&case.events).expect("events");
+    // The harness's rule: the first event's tenant, `fixture` without one.
+    let first: Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["tenant"].is_string())
+        .unwrap_or_default();
+    let tenant = first["tenant"].as_str().unwrap_or("fixture");
+    let mut types: Vec<String> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    // The harness's rule: every type the events use (but the host's own), `call.offered`
+    // when none.
+    types.retain(|t| t != "timer.fired" && t != "http.response");
+    if types.is_empty() {
+        types.push("call.offered".to_owned());
+    }
+    types.sort();
+    types.dedup();
+    let mut grant: Vec<String> = match &case.settings.grant {
+        Some(granted) => granted.clone(),
+        None => harness_said
+            .iter()
+            .filter_map(|c| c[1].as_str().map(str::to_owned))
+            .chain(["call.route".to_owned()])
+            .collect(),
+    };
+    grant.sort();
+    grant.dedup();
+    let config: toml::Table = if case.config.is_file() {
+        toml::from_str(&std::fs::read_to_string(&case.config).expect("config")).expect("toml")
+    } else {
+        toml::Table::new()
+    };
+    let limits = &case.settings.limits;
+    let mut plugin = toml::Table::new();
+    plugin.insert("name".into(), "plugin".into());
+    plugin.insert("wasm".into(), wasm.display().to_string().into());
+    plugin.insert(
+        "sha256".into(),
+        leitstand::tenants::WasmDigest::of(&std::fs::read(wasm).expect("wasm"))
+            .to_string()
+            .into(),
+    );
+    plugin.insert("subscribe".into(), types.into());
+    plugin.insert("grant".into(), grant.clone().into());
+    let capabilities = case
+        .settings
+        .capabilities
+        .clone()
+        .unwrap_or_else(|| vec!["state".into(), "timers".into(), "metrics".into()]);
+    plugin.insert("capabilities".into(), capabilities.into());
+    let mut table = toml::Table::new();
+    for (key, value) in [
+        ("cpu_ms", limits.cpu_ms),
+        ("wall_ms", limits.wall_ms),
+        ("memory_mib", limits.memory_mib),
+    ] {
+        if let Some(v) = value {
+            table.insert(key.into(), toml::Value::Integer(v as i64));
+        }
+    }
+    if !table.is_empty() {
+        plugin.insert("limits".into(), table.into());
+    }
+    // The harness says nothing of failures' dead letters; failures alone are its lines.
+    let mut on_failure = toml::Table::new();
+    on_failure.insert("on_failure".into(), "ignore".into());
+    plugin.extend(on_failure);
+    if grant.iter().any(|g| g == "http.post") {
+        // The endpoint the configuration names; a replay writes the posts, delivers none.
+        let name = config
+            .get("endpoint")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("endpoint")
+            .to_owned();
+        let mut endpoint = toml::Table::new();
+        endpoint.insert("url".into(), "https://endpoint.invalid/".into());
+        let mut endpoints = toml::Table::new();
+        endpoints.insert(name, endpoint.into());
+        plugin.insert("endpoints".into(), endpoints.into());
+    }
+    plugin.insert("config".into(), config.into());
+    let mut manifest = toml::Table::new();
+    manifest.insert("id".into(), tenant.into());
+    manifest.insert(
+        "timezone".into(),
+        case.settings
+            .timezone
+            .clone()
+            .unwrap_or_else(|| "Europe/Berlin".into())
+            .into(),
+    );
+    manifest.insert(
+        "plugins".into(),
+        toml::Value::Array(vec![toml::Value::Table(plugin)]),
+    );
+    let bundle = tmp.path().join("bundles").join(tenant);
+    std::fs::create_dir_all(&bundle).expect("bundle dir");
+    std::fs::write(
+        bundle.join("tenant.toml"),
+        toml::to_string(&manifest).expect("manifest"),
+    )
+    .expect("write manifest");
+    let commands = tmp.path().join("commands.jsonl");
+    let out = support::leitstand(&[
+        "replay",
+        "--bundles",
+        tmp.path().join("bundles").to_str().expect("utf8"),
+        "--commands",
+        commands.to_str().expect("utf8"),
+        case.events.to_str().expect("utf8"),
+    ]);
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(std::fs::read_to_string(&commands)
+        .expect("commands")
+        .lines()
+        .map(|l| {
+            let c: Value = serde_json::from_str(l).expect("command");
+            json!([c["causationid"], c["type"], c.get("subject"), c["data"]])
+        })
+        .collect())
+}

@@ -101,6 +101,65 @@ fn malformed_lines_are_reported_with_number_and_reason_and_good_lines_processed(
     );
 }
 
+/// Replay holds every line to the daemon's intake limits and prefixes: an event nested
+/// deeper than `intake.max_json_depth` (structured or as a recorded delivery) and one
+/// deeper than the JSON parser goes are `too-deep`, never `malformed-json`; a recorded
+/// binary-mode delivery with `ce_` headers only is read as the broker reads it.
+#[test]
+fn replay_refuses_what_the_daemon_refuses_and_reads_what_it_reads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bundles = dir.path().join("bundles");
+    support::write_bundle(&bundles, "calm", "", &[router("default_target = \"kl\"")]);
+    let mut deep = json!({"x": 1});
+    for _ in 0..40 {
+        deep = json!({ "x": deep });
+    }
+    let event = |id: &str, data: Value| {
+        json!({"specversion": "1.0", "id": id, "source": "acd", "type": "call.offered",
+               "tenant": "calm", "time": "2026-11-19T09:00:00Z", "data": data})
+    };
+    let mut nested = json!({"call_id": "c", "queue": "q"});
+    nested["notes"] = deep;
+    let recorded =
+        json!({"routing_key": "calm.call.offered", "event": event("deep-2", nested.clone())});
+    let far = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    let binary = json!({"routing_key": "calm.call.offered",
+        "headers": {"ce_specversion": "1.0", "ce_id": "bin-1", "ce_source": "acd", "ce_type": "call.offered",
+                    "ce_tenant": "calm", "ce_time": "2026-11-19T09:00:01Z"},
+        "body": {"call_id": "b", "queue": "q"}});
+    let lines = [
+        event("deep-1", nested).to_string(),
+        recorded.to_string(),
+        far,
+        binary.to_string(),
+    ];
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).expect("write events");
+    let out = leitstand(&[
+        "replay",
+        "--bundles",
+        bundles.to_str().expect("utf8"),
+        "--report",
+        "json",
+        events.to_str().expect("utf8"),
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "line 1: too-deep: data.notes",
+        "line 2: too-deep: data.notes",
+        "line 3: too-deep: body nests too deep to parse",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in:\n{stderr}"
+        );
+    }
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(report["replay"]["rejected_by_reason"]["too-deep"], 3);
+    assert_eq!(report["replay"]["processed"], 1, "the ce_ delivery is read");
+}
+
 fn replay_example(out: &Path) -> Output {
     replay_example_on(out, &[])
 }
@@ -152,6 +211,34 @@ fn a_replay_on_a_lasting_store_gives_the_same_commands_and_a_second_run_resumes(
     assert_eq!(report["replay"]["duplicates"].as_u64(), Some(processed));
     assert_eq!(report["replay"]["commands"], 0);
     assert!(std::fs::read(&again).expect("again").is_empty());
+}
+
+/// Fired timers and processed ids are kept by the wall-clock time of the commit, as on the
+/// daemon, so that retention (`store.retention_hours`) counts from when they were
+/// processed, not from a replayed day's event time long ago.
+#[test]
+fn a_replay_records_fired_timers_at_the_time_of_its_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let started = chrono::Utc::now().timestamp_millis();
+    let out = replay_example_on(&dir.path().join("c.jsonl"), &["--state", &state]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert!(report["replay"]["timers_fired"].as_u64() > Some(0));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let store = leitstand::store::Store::open(&leitstand::store::StoreConfig {
+            url: state,
+            ..leitstand::store::StoreConfig::default()
+        })
+        .await
+        .expect("store");
+        let kept = store.retained().await.expect("retained");
+        assert!(kept > 0, "processed ids and fired timers are kept");
+        // Nothing was committed before the replay started: pruning up to then keeps all.
+        assert_eq!(store.prune(started - 1_000).await.expect("prune"), 0);
+        assert_eq!(store.retained().await.expect("retained"), kept);
+    });
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! From an AMQP message to an [`Envelope`]: structured mode (the whole event as the JSON
-//! body) or binary mode (attributes as `cloudEvents_`, `cloudEvents:` or `ce-` headers,
-//! `data` as the body), CONTRACT §1.
+//! body) or binary mode (attributes as headers with one of
+//! [`envelope::ATTRIBUTE_PREFIXES`], `data` as the body), CONTRACT §1.
 
 use chrono::{DateTime, Utc};
 use lapin::BasicProperties;
@@ -11,7 +11,6 @@ use crate::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
 
 /// The content type of a structured-mode event.
 const STRUCTURED: &str = "application/cloudevents+json";
-const PREFIXES: [&str; 3] = ["cloudevents_", "cloudevents:", "ce-"];
 
 /// Parses deliveries under the configured limits.
 #[derive(Debug, Clone, Copy)]
@@ -33,10 +32,7 @@ impl Intake {
 }
 
 fn is_attribute_header(name: &str) -> bool {
-    PREFIXES.iter().any(|p| {
-        name.get(..p.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(p))
-    })
+    envelope::attribute_name(name).is_some()
 }
 
 /// The envelope of a message with `properties` and `body`. A message with CloudEvents
@@ -120,7 +116,7 @@ mod tests {
     fn every_binary_prefix_is_accepted_and_structured_is_the_default() {
         let now = Utc::now();
         let limits = IntakeLimits::default();
-        for prefix in ["cloudEvents_", "cloudEvents:", "ce-"] {
+        for prefix in envelope::ATTRIBUTE_PREFIXES {
             let h = |a: &str| format!("{prefix}{a}");
             let (id, source, ty, tenant, spec) = (
                 h("id"),
