@@ -145,7 +145,7 @@ fn routing_key(line: &str) -> String {
 /// collects what it decides.
 async fn daemon(name: &str, bundles: &Path, events: &Path, dir: &Path, expected: usize) -> Decided {
     let vhost = Vhost::new(name);
-    broker::topology(&vhost, &bundles);
+    broker::topology(&vhost, bundles);
     let (conn, ch) = broker::tapped(&vhost).await;
     let lines = std::fs::read_to_string(events).expect("events");
     let messages: Vec<(String, Vec<u8>, BasicProperties)> = lines
