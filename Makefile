@@ -33,7 +33,7 @@ lint:
 	cd plugins && $(CARGO) fmt --all --check
 	cd plugins && env -u CARGO_TARGET_DIR $(CARGO) clippy --locked --release -- -D warnings
 	$(CARGO) clippy --locked --all-targets -- -D warnings
-	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps -p leitstand
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --locked --no-deps --workspace
 
 # RabbitMQ for the broker tests: started when nothing answers on 127.0.0.1:5672.
 broker:

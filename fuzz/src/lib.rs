@@ -25,19 +25,19 @@ use lapin::BasicProperties;
 use lapin::types::{AMQPValue, ByteArray, FieldArray, FieldTable, LongString, ShortString};
 use serde_json::{Map, Value};
 
-use leitstand::dispatch::{Command, Dispatcher, command_id, routing_key_tenant};
-use leitstand::domain::DomainEvent;
-use leitstand::envelope::{
+use leitstand::harness::{CaseReport, DiffLine, Line, diff, render};
+use leitstand_amqp::{DETAIL_HEADER, ERROR_HEADER, Message, envelope_of};
+use leitstand_contract::domain::DomainEvent;
+use leitstand_contract::envelope::{
     DEFAULT_MAX_EVENT_BYTES, Envelope, IntakeLimits, RejectReason, Rejection, TenantId,
     parse_structured,
 };
-use leitstand::harness::{CaseReport, DiffLine, Line, diff, render};
-use leitstand::metrics::CustomMetrics;
-use leitstand::sandbox::{Sandbox, SandboxConfig};
-use leitstand::sla::SlaBook;
-use leitstand::state::MemoryStore;
-use leitstand::tenants::{self, Bundle, BundleError, HTTP_POST, MANIFEST, WasmDigest};
-use leitstand::transport::{DETAIL_HEADER, ERROR_HEADER, Intake, Message, envelope_of};
+use leitstand_engine::dispatch::{Command, Dispatcher, command_id, routing_key_tenant};
+use leitstand_engine::sandbox::{Sandbox, SandboxConfig};
+use leitstand_engine::state::MemoryStore;
+use leitstand_engine::tenants::{self, Bundle, BundleError, HTTP_POST, MANIFEST, WasmDigest};
+use leitstand_metrics::CustomMetrics;
+use leitstand_sla::books::SlaBook;
 
 // ---------------------------------------------------------------------------------------
 // event
@@ -188,7 +188,7 @@ pub fn check_event(data: &[u8]) -> Verdict {
     check_delivery(&Delivery::from_input(data))
 }
 
-/// Runs `delivery` through the daemon's intake ([`Intake::envelope`], under the default
+/// Runs `delivery` through the daemon's intake ([`envelope_of`], under the default
 /// limits of CONTRACT §1) and dispatch's tenant checks against bundles of [`TENANTS`],
 /// and checks on the way:
 ///
@@ -206,7 +206,7 @@ pub fn check_event(data: &[u8]) -> Verdict {
 ///   and survives the outbox unchanged.
 pub fn check_delivery(delivery: &Delivery) -> Verdict {
     let limits = IntakeLimits::default();
-    let verdict = Intake { limits }.envelope(&delivery.properties, &delivery.body, received());
+    let verdict = envelope_of(&delivery.properties, &delivery.body, limits, received());
     check_limits(delivery, &verdict);
     let verdict = verdict.and_then(|env| {
         check_accepted(&env);
@@ -401,7 +401,7 @@ fn dispatched(delivery: &Delivery, env: Envelope) -> Verdict {
 fn check_command(env: &Envelope) {
     let plugin = "router";
     let command = Command {
-        specversion: "1.0",
+        specversion: "1.0".to_owned(),
         id: command_id(&env.source, &env.id, plugin, 0),
         source: format!("leitstand/{}/{plugin}", env.tenant),
         command_type: "call.route".to_owned(),
@@ -409,7 +409,7 @@ fn check_command(env: &Envelope) {
         time: env.time_rfc3339(),
         causationid: env.id.clone(),
         subject: env.subject.clone(),
-        datacontenttype: "application/json",
+        datacontenttype: "application/json".to_owned(),
         data: Map::new(),
     };
     let message = Message::command(&command).expect("a command is written");
@@ -576,7 +576,8 @@ fn wasm_stays_home(data: &[u8]) -> bool {
 fn check_valid_bundle(b: &Bundle, dir: &Path) {
     assert!(TenantId::parse(b.tenant.as_str()).is_ok(), "bad tenant id");
     assert_eq!(b.manifest, dir.join(MANIFEST));
-    let slas = std::iter::once(("[sla]", b.sla)).chain(b.queues.iter().map(|(q, s)| (&**q, s.sla)));
+    let slas = std::iter::once(("[sla]", b.service.sla))
+        .chain(b.service.queues.iter().map(|(q, s)| (&**q, s.sla)));
     for (queue, s) in slas {
         assert!(s.target > 0.0 && s.target <= 1.0, "{queue}: target");
         assert!(s.threshold_seconds >= 1, "{queue}: threshold");
@@ -586,8 +587,8 @@ fn check_valid_bundle(b: &Bundle, dir: &Path) {
         );
         assert!((0.0..1.0).contains(&s.shrinkage), "{queue}: shrinkage");
     }
-    for (queue, spec) in &b.queues {
-        assert_eq!(b.sla_for(queue), spec.sla, "{queue}: settings");
+    for (queue, spec) in &b.service.queues {
+        assert_eq!(b.service.sla_for(queue), spec.sla, "{queue}: settings");
     }
     for (i, p) in b.plugins.iter().enumerate() {
         assert!(
@@ -645,7 +646,7 @@ fn check_valid_bundle(b: &Bundle, dir: &Path) {
             }
         }
     }
-    if let Some(hours) = &b.hours {
+    if let Some(hours) = &b.service.hours {
         // The daemon asks with the clock: times of this century, around daylight saving
         // changes too.
         for secs in [
@@ -661,7 +662,7 @@ fn check_valid_bundle(b: &Bundle, dir: &Path) {
             hours.is_open(t, b.timezone);
         }
     }
-    SlaBook::new().open(b);
+    SlaBook::new().open(&b.service);
 }
 
 // ---------------------------------------------------------------------------------------

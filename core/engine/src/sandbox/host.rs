@@ -1,0 +1,432 @@
+//! What a plugin instance may reach: the per-call host state behind the WIT imports
+//! (state, log, metrics, clock), the deny-by-default WASI context, and the CPU, wall-clock
+//! and memory budget of the call.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::Caps;
+use super::bindings::leitstand::plugin::{clock, log, metrics, state, types};
+use super::quota::{StateDelta, TenantQuota};
+use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, StateWrites};
+use crate::tenants::Capability;
+use leitstand_contract::envelope::TenantId;
+use leitstand_metrics::{CustomMetricError, CustomMetrics, Refusal};
+
+/// Why the host stopped a call; carried as the trap's error so it can be classified.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum Abort {
+    /// The call used more CPU time than its limit.
+    #[error("used more than {0:?} of CPU time")]
+    Cpu(Duration),
+    /// The call took longer than its wall-clock limit.
+    #[error("took longer than {0:?} of wall-clock time")]
+    Wall(Duration),
+    /// The instance asked for more memory than its limit.
+    #[error("asked for {asked} bytes of memory, the limit is {limit}")]
+    Memory {
+        /// Bytes asked for.
+        asked: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The state backend failed; the event must be retried, not blamed on the plugin.
+    #[error("{0}")]
+    State(StateError),
+    /// The plugin tried to sleep; waiting is what timers are for.
+    #[error("plugins may not sleep or wait on a clock; set a timer instead")]
+    Sleep,
+}
+
+/// The CPU and wall-clock budget of one call, checked on every epoch tick and at every
+/// host call.
+pub(crate) struct Budget {
+    /// The thread's CPU time at the start (the call runs on one thread from start to end;
+    /// a `ThreadTime` itself may not leave its thread, so its reading is kept).
+    cpu_start: Duration,
+    wall_start: Instant,
+    cpu_limit: Duration,
+    wall_limit: Duration,
+}
+
+impl Budget {
+    pub(crate) fn start(cpu_limit: Duration, wall_limit: Duration) -> Self {
+        Self {
+            cpu_start: cpu_time::ThreadTime::now().as_duration(),
+            wall_start: Instant::now(),
+            cpu_limit,
+            wall_limit,
+        }
+    }
+
+    /// Whether this call is over its wall-clock limit: cheap enough for every host call.
+    pub(crate) fn wall_exceeded(&self) -> Option<Abort> {
+        (self.wall_start.elapsed() > self.wall_limit).then_some(Abort::Wall(self.wall_limit))
+    }
+
+    /// The limit this call is over, if any. Reading the thread's CPU time is a system
+    /// call, so this runs on epoch ticks only.
+    pub(crate) fn exceeded(&self) -> Option<Abort> {
+        if let Some(abort) = self.wall_exceeded() {
+            return Some(abort);
+        }
+        let cpu = cpu_time::ThreadTime::now()
+            .as_duration()
+            .saturating_sub(self.cpu_start);
+        if cpu > self.cpu_limit {
+            return Some(Abort::Cpu(self.cpu_limit));
+        }
+        None
+    }
+}
+
+/// Enforces the plugin's memory limit and remembers when it was hit.
+pub(crate) struct MemoryLimit {
+    pub(crate) limit: usize,
+    pub(crate) hit: Option<Abort>,
+}
+
+impl wasmtime::ResourceLimiter for MemoryLimit {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            let abort = Abort::Memory {
+                asked: desired,
+                limit: self.limit,
+            };
+            self.hit = Some(abort.clone());
+            return Err(wasmtime::Error::new(abort));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// What a call may touch of the tenant's world.
+pub(crate) struct Scope {
+    pub(crate) tenant: TenantId,
+    pub(crate) plugin: Arc<str>,
+    pub(crate) timezone: Arc<str>,
+    pub(crate) now_ms: i64,
+    /// `None` while the configuration is checked: no state exists for that.
+    pub(crate) state: Option<Arc<dyn StateStore>>,
+    pub(crate) metrics: Arc<CustomMetrics>,
+    pub(crate) log_bytes: usize,
+    /// What the bundle grants the plugin.
+    pub(crate) caps: Caps,
+    /// The tenant's quotas; `None` while the configuration is checked.
+    pub(crate) quota: Option<Arc<TenantQuota>>,
+}
+
+/// The data of one store: one plugin instance handling one event.
+pub(crate) struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) memory: MemoryLimit,
+    pub(crate) budget: Budget,
+    pub(crate) scope: Scope,
+    /// Writes buffered until the event succeeds.
+    pub(crate) writes: StateWrites,
+    pub(crate) log_used: usize,
+    pub(crate) log_dropped: usize,
+    /// What this call's buffered writes add to the tenant's state.
+    pub(crate) state_delta: StateDelta,
+    /// The first quota this call ran into, as (reason, message).
+    pub(crate) quota_hit: Option<(&'static str, String)>,
+    /// The first capability this call was denied, as (reason, message).
+    pub(crate) denied: Option<(&'static str, String)>,
+}
+
+impl HostState {
+    /// Refuses a call that needs `cap` when the bundle does not grant it; counts it.
+    fn require(&mut self, cap: Capability) -> Result<(), types::Error> {
+        if self.scope.caps.has(cap) {
+            return Ok(());
+        }
+        let message = format!(
+            "the bundle does not grant the capability {:?} (add it to `capabilities`)",
+            cap.name()
+        );
+        self.scope.metrics.refused(
+            Refusal::Denied,
+            &self.scope.tenant,
+            &self.scope.plugin,
+            cap.name(),
+        );
+        self.denied.get_or_insert((cap.name(), message.clone()));
+        Err(types::Error::AccessDenied(message))
+    }
+
+    /// Refuses a call over a quota; counts it.
+    fn over_quota(&mut self, reason: &'static str, message: String) -> types::Error {
+        self.scope.metrics.refused(
+            Refusal::Quota,
+            &self.scope.tenant,
+            &self.scope.plugin,
+            reason,
+        );
+        self.quota_hit.get_or_insert((reason, message.clone()));
+        types::Error::QuotaExceeded(message)
+    }
+
+    /// Host calls check the wall clock; CPU time is checked on every epoch tick.
+    fn check_budget(&self) -> wasmtime::Result<()> {
+        match self.budget.wall_exceeded() {
+            Some(abort) => Err(wasmtime::Error::new(abort)),
+            None => Ok(()),
+        }
+    }
+
+    /// What removing the current value of `key` (this call's write, else the stored
+    /// one) frees, as a negative delta.
+    fn negated_old(&self, key: &str) -> wasmtime::Result<StateDelta> {
+        let old = match self.writes.get(key) {
+            Some(buffered) => buffered.as_ref().map(Vec::len),
+            None => match &self.scope.state {
+                Some(store) => store
+                    .get(&self.scope.tenant, &self.scope.plugin, key)
+                    .map_err(|e| wasmtime::Error::new(Abort::State(e)))?
+                    .map(|v| v.len()),
+                None => None,
+            },
+        };
+        Ok(match old {
+            Some(len) => StateDelta {
+                keys: -1,
+                bytes: -((key.len() + len) as i64),
+            },
+            None => StateDelta::default(),
+        })
+    }
+
+    fn check_key(key: &str) -> Result<(), types::Error> {
+        if key.is_empty() || key.len() > MAX_KEY_BYTES {
+            return Err(types::Error::QuotaExceeded(format!(
+                "state key must have 1 to {MAX_KEY_BYTES} bytes, has {}",
+                key.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl state::Host for HostState {
+    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
+        self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = Self::check_key(&key) {
+            return Ok(Err(e));
+        }
+        let Some(store) = &self.scope.state else {
+            return Ok(Err(types::Error::AccessDenied(
+                "state is not available while the configuration is checked".into(),
+            )));
+        };
+        if let Some(buffered) = self.writes.get(&key) {
+            return Ok(Ok(buffered.clone()));
+        }
+        store
+            .get(&self.scope.tenant, &self.scope.plugin, &key)
+            .map(Ok)
+            .map_err(|e| wasmtime::Error::new(Abort::State(e)))
+    }
+
+    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
+        self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = Self::check_key(&key) {
+            return Ok(Err(e));
+        }
+        if self.scope.state.is_none() {
+            return Ok(Err(types::Error::AccessDenied(
+                "state is not available while the configuration is checked".into(),
+            )));
+        }
+        if value.len() > MAX_VALUE_BYTES {
+            let message = format!(
+                "a state value may have at most {MAX_VALUE_BYTES} bytes, this one has {}",
+                value.len()
+            );
+            return Ok(Err(self.over_quota("state-value", message)));
+        }
+        let new = StateDelta {
+            keys: 1,
+            bytes: (key.len() + value.len()) as i64,
+        };
+        let more = new.add(self.negated_old(&key)?);
+        if let Some(quota) = self.scope.quota.clone()
+            && let Some(store) = self.scope.state.clone()
+        {
+            match quota
+                .check_state(&self.scope.tenant, &*store, self.state_delta, more)
+                .map_err(|e| wasmtime::Error::new(Abort::State(e)))?
+            {
+                Ok(()) => {}
+                Err(hit) => {
+                    let message = hit.message(&self.scope.tenant);
+                    return Ok(Err(self.over_quota(hit.reason(), message)));
+                }
+            }
+        }
+        self.state_delta = self.state_delta.add(more);
+        self.writes.insert(key, Some(value));
+        Ok(Ok(()))
+    }
+
+    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
+        self.check_budget()?;
+        if let Err(e) = self.require(Capability::State) {
+            return Ok(Err(e));
+        }
+        if let Err(e) = Self::check_key(&key) {
+            return Ok(Err(e));
+        }
+        if self.scope.state.is_none() {
+            return Ok(Err(types::Error::AccessDenied(
+                "state is not available while the configuration is checked".into(),
+            )));
+        }
+        let freed = self.negated_old(&key)?;
+        self.state_delta = self.state_delta.add(freed);
+        self.writes.insert(key, None);
+        Ok(Ok(()))
+    }
+}
+
+impl log::Host for HostState {
+    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+        self.check_budget()?;
+        if self.log_used + message.len() > self.scope.log_bytes {
+            self.log_dropped += message.len();
+            return Ok(());
+        }
+        if let Some(quota) = &self.scope.quota
+            && !quota.take_log(message.len())
+        {
+            self.log_dropped += message.len();
+            self.scope.metrics.refused(
+                Refusal::Quota,
+                &self.scope.tenant,
+                &self.scope.plugin,
+                "log-bytes",
+            );
+            return Ok(());
+        }
+        self.log_used += message.len();
+        let tenant = self.scope.tenant.as_str();
+        let plugin = &*self.scope.plugin;
+        match level {
+            log::Level::Trace => tracing::trace!(tenant, plugin, "{message}"),
+            log::Level::Debug => tracing::debug!(tenant, plugin, "{message}"),
+            log::Level::Info => tracing::info!(tenant, plugin, "{message}"),
+            log::Level::Warn => tracing::warn!(tenant, plugin, "{message}"),
+            log::Level::Error => tracing::error!(tenant, plugin, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+fn metric_result(r: Result<(), CustomMetricError>) -> Result<(), types::Error> {
+    r.map_err(|e| match e {
+        CustomMetricError::TooManyNames => types::Error::QuotaExceeded(e.to_string()),
+        other => types::Error::Other(other.to_string()),
+    })
+}
+
+impl metrics::Host for HostState {
+    fn counter_add(
+        &mut self,
+        name: String,
+        value: u64,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        self.check_budget()?;
+        if let Err(e) = self.require(Capability::Metrics) {
+            return Ok(Err(e));
+        }
+        let s = &self.scope;
+        Ok(metric_result(
+            s.metrics.counter_add(&s.tenant, &s.plugin, &name, value),
+        ))
+    }
+
+    fn gauge_set(
+        &mut self,
+        name: String,
+        value: f64,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
+        self.check_budget()?;
+        if let Err(e) = self.require(Capability::Metrics) {
+            return Ok(Err(e));
+        }
+        let s = &self.scope;
+        Ok(metric_result(
+            s.metrics.gauge_set(&s.tenant, &s.plugin, &name, value),
+        ))
+    }
+}
+
+impl clock::Host for HostState {
+    fn now(&mut self) -> wasmtime::Result<i64> {
+        Ok(self.scope.now_ms)
+    }
+
+    fn timezone(&mut self) -> wasmtime::Result<String> {
+        Ok(self.scope.timezone.to_string())
+    }
+}
+
+/// The WASI wall clock a plugin sees: frozen at the event's time.
+pub(crate) struct EventClock(pub(crate) i64);
+
+impl wasmtime_wasi::HostWallClock for EventClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_millis(1)
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.0).unwrap_or(0))
+    }
+}
+
+/// The WASI monotonic clock a plugin sees: it does not move during a call.
+pub(crate) struct FrozenMonotonic;
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonic {
+    fn resolution(&self) -> u64 {
+        1_000_000
+    }
+
+    fn now(&self) -> u64 {
+        0
+    }
+}

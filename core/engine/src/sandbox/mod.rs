@@ -1,0 +1,952 @@
+//! The wasm sandbox: compiles tenants' plugins once, and runs each event in a fresh
+//! instance bounded by CPU time, wall-clock time and memory.
+//!
+//! Owns the wasmtime engine (component model, pooling allocator, epoch interruption driven
+//! by a ticker thread), the compiled-code cache keyed by wasm digest, the deny-by-default
+//! WASI context and the classification of failures. It never touches the transport or the
+//! durable store: it reads state through [`StateStore`] and returns buffered writes.
+
+mod host;
+mod quota;
+mod stdio;
+
+pub use quota::TenantQuota;
+
+#[allow(missing_docs, clippy::all)]
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "plugin",
+        path: "../../wit/plugin@0.1.0",
+        imports: { default: trappable },
+    });
+}
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::WasiCtx;
+
+use self::bindings::leitstand::plugin::types as wit;
+use self::host::{Abort, Budget, EventClock, FrozenMonotonic, HostState, MemoryLimit, Scope};
+use self::stdio::BoundedOutput;
+use crate::state::{StateError, StateStore, StateWrites};
+use crate::tenants::{Capability, PluginLimits, PluginSpec, WasmDigest};
+use leitstand_contract::envelope::{Envelope, TenantId};
+use leitstand_metrics::CustomMetrics;
+use leitstand_metrics::Refusal;
+
+/// How the sandbox is set up; the `[sandbox]` section of the daemon's configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// How many plugin instances may exist at once (slots of the pooling allocator).
+    pub pool_instances: u32,
+    /// The largest memory any plugin may be granted, in MiB; a bundle asking for more is
+    /// refused.
+    pub max_memory_mib: u64,
+    /// How often the epoch ticker checks running calls' budgets, in milliseconds.
+    pub tick_ms: u64,
+    /// A directory for wasmtime's on-disk cache of compiled code; none keeps it in memory.
+    pub compile_cache: Option<PathBuf>,
+    /// Bytes of each instance slot's linear memory kept mapped between events and reset
+    /// in place, instead of being unmapped and faulted in again for the next event. On
+    /// Linux ≥ 6.7 only pages the instance touched are reset.
+    pub keep_resident_kib: u64,
+    /// How many tenants' batches may run their plugins at once; 0 means one per CPU core.
+    /// When more tenants wait, the one that has used the least sandbox time goes first.
+    pub slots: usize,
+    /// How many cores' worth of CPU the plugins of busy tenants may take together while
+    /// more than one tenant is busy, each tenant an equal part; 0 means one core fewer
+    /// than the machine has (at least one), which leaves a core to the broker connection,
+    /// the store and the relay. A tenant alone is not held back.
+    pub plugin_cores: f64,
+    /// How much nicer (lower CPU priority, 0 to 19) a tenant's batch runs while the tenant
+    /// is over its part of `plugin_cores`, so that the CPU it takes is what its neighbours
+    /// and the broker leave; 0 runs it at the daemon's priority. Its plugins' CPU limits
+    /// are unchanged; their wall-clock limits bound how long they can be kept waiting.
+    pub yield_nice: u8,
+    /// About how much sandbox time one batch of a tenant may take before the next
+    /// tenant's turn, in milliseconds: batches are cut to fit it.
+    pub slice_ms: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            pool_instances: 64,
+            max_memory_mib: 256,
+            tick_ms: 5,
+            compile_cache: None,
+            keep_resident_kib: 2048,
+            slots: 0,
+            plugin_cores: 0.0,
+            yield_nice: 5,
+            slice_ms: 20,
+        }
+    }
+}
+
+impl SandboxConfig {
+    /// The number of slots: `slots`, or one per CPU core when it is 0.
+    pub fn slots(&self) -> usize {
+        if self.slots > 0 {
+            return self.slots;
+        }
+        cores()
+    }
+
+    /// The plugins' CPU budget while tenants compete: `plugin_cores`, or one core fewer
+    /// than the machine has (at least one) when it is 0.
+    pub fn plugin_cores(&self) -> f64 {
+        if self.plugin_cores > 0.0 {
+            return self.plugin_cores;
+        }
+        cores().saturating_sub(1).max(1) as f64
+    }
+}
+
+/// The machine's CPU cores as the process may use them (at least one).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
+/// Why a plugin failed on one event. Only that plugin's result for that event is lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginFailure {
+    /// The call ran over its CPU or wall-clock limit.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The instance asked for more memory than its limit.
+    #[error("out-of-memory: {0}")]
+    OutOfMemory(String),
+    /// The plugin trapped (a panic, a stack overflow, any other trap).
+    #[error("guest-panic: {0}")]
+    GuestPanic(String),
+    /// The plugin returned decisions the host refuses (an ungranted command type, data
+    /// that is not a JSON object, too many commands, ...).
+    #[error("bad-output: {0}")]
+    BadOutput(String),
+    /// The plugin itself returned an error.
+    #[error("plugin-error: {0}")]
+    Refused(PluginError),
+    /// The state backend failed; not the plugin's fault, the event should be retried.
+    #[error("state-unavailable: {0}")]
+    StateUnavailable(String),
+    /// The plugin asked for something its bundle does not grant (a capability, a command
+    /// type, an endpoint, another tenant) and failed for it.
+    #[error("access-denied: {0}")]
+    AccessDenied(String),
+    /// The plugin ran into a quota of its tenant (state keys or bytes, commands per
+    /// event) and failed for it.
+    #[error("quota-exceeded: {0}")]
+    QuotaExceeded(String),
+    /// The plugin is switched off after failing again and again; it was not called.
+    #[error("quarantined: {0}")]
+    Quarantined(String),
+}
+
+impl PluginFailure {
+    /// A short, stable name of the kind, for counters and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Timeout(_) => "timeout",
+            Self::OutOfMemory(_) => "out-of-memory",
+            Self::GuestPanic(_) => "guest-panic",
+            Self::BadOutput(_) => "bad-output",
+            Self::Refused(_) => "plugin-error",
+            Self::StateUnavailable(_) => "state-unavailable",
+            Self::AccessDenied(_) => "access-denied",
+            Self::QuotaExceeded(_) => "quota-exceeded",
+            Self::Quarantined(_) => "quarantined",
+        }
+    }
+}
+
+/// The error variant of the plugin contract, on the host side.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PluginError {
+    /// `invalid-config`.
+    #[error("invalid-config: {0}")]
+    InvalidConfig(String),
+    /// `access-denied`.
+    #[error("access-denied: {0}")]
+    AccessDenied(String),
+    /// `quota-exceeded`.
+    #[error("quota-exceeded: {0}")]
+    QuotaExceeded(String),
+    /// `invalid-event`.
+    #[error("invalid-event: {0}")]
+    InvalidEvent(String),
+    /// `other`.
+    #[error("other: {0}")]
+    Other(String),
+}
+
+impl From<wit::Error> for PluginError {
+    fn from(e: wit::Error) -> Self {
+        match e {
+            wit::Error::InvalidConfig(s) => Self::InvalidConfig(s),
+            wit::Error::AccessDenied(s) => Self::AccessDenied(s),
+            wit::Error::QuotaExceeded(s) => Self::QuotaExceeded(s),
+            wit::Error::InvalidEvent(s) => Self::InvalidEvent(s),
+            wit::Error::Other(s) => Self::Other(s),
+        }
+    }
+}
+
+/// Why a plugin could not be prepared from its bundle entry.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrepareError {
+    /// The file is not a usable component (not wasm, wrong world, missing exports).
+    #[error("{0}")]
+    Component(String),
+    /// The plugin refused its configuration, or failed while checking it.
+    #[error("{0}")]
+    Config(String),
+    /// The bundle asks for more than the sandbox allows.
+    #[error("{0}")]
+    Limits(String),
+    /// The component imports an interface the bundle does not grant, or one Leitstand
+    /// does not offer.
+    #[error("{0}")]
+    Capability(String),
+}
+
+/// The capabilities a bundle grants one plugin, as a small set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Caps(u8);
+
+impl Caps {
+    /// Every capability: the plugin test harness's default.
+    pub const ALL: Self = Self(0b111);
+
+    fn bit(cap: Capability) -> u8 {
+        match cap {
+            Capability::State => 1,
+            Capability::Timers => 2,
+            Capability::Metrics => 4,
+        }
+    }
+
+    /// The set of `caps`.
+    pub fn of<'a>(caps: impl IntoIterator<Item = &'a Capability>) -> Self {
+        Self(caps.into_iter().fold(0, |acc, c| acc | Self::bit(*c)))
+    }
+
+    /// Whether `cap` is granted.
+    pub fn has(self, cap: Capability) -> bool {
+        self.0 & Self::bit(cap) != 0
+    }
+}
+
+/// The interfaces a plugin may import, by prefix, and the capability each needs (`None`:
+/// always offered). WASI is offered deny-by-default: no files, no network, no environment,
+/// the event clock and seeded randomness. Anything else is refused at load.
+const IMPORTS: &[(&str, Option<Capability>)] = &[
+    ("leitstand:plugin/state@", Some(Capability::State)),
+    ("leitstand:plugin/metrics@", Some(Capability::Metrics)),
+    ("leitstand:plugin/", None),
+    ("wasi:cli/", None),
+    ("wasi:io/", None),
+    ("wasi:clocks/", None),
+    ("wasi:random/", None),
+    // Language runtimes (Python's, for one) import these whether they use them or not;
+    // the context has no preopened directory and no network, so every call fails.
+    ("wasi:filesystem/", None),
+    ("wasi:sockets/", None),
+];
+
+/// Checks a component's imports against what the bundle grants the plugin: the first
+/// import that needs an ungranted capability, or that Leitstand does not offer at all,
+/// is named.
+pub fn check_imports<'a>(
+    imports: impl IntoIterator<Item = &'a str>,
+    caps: Caps,
+) -> Result<(), String> {
+    for name in imports {
+        match IMPORTS.iter().find(|(prefix, _)| name.starts_with(prefix)) {
+            Some((_, Some(cap))) if !caps.has(*cap) => {
+                return Err(format!(
+                    "the component imports {name}, but the bundle does not grant the capability {:?} (add it to `capabilities`)",
+                    cap.name()
+                ));
+            }
+            Some(_) => {}
+            None => {
+                return Err(format!(
+                    "the component imports {name}, which Leitstand does not offer to plugins"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A command a plugin decided on, checked against its grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandDecision {
+    /// The command type.
+    pub command_type: String,
+    /// The subject, when given.
+    pub subject: Option<String>,
+    /// The data object.
+    pub data: Map<String, Value>,
+}
+
+/// A timer a plugin set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimerDecision {
+    /// Its name.
+    pub name: String,
+    /// When it is due (ms since the epoch, event time).
+    pub at_ms: i64,
+    /// The JSON text handed back when it fires.
+    pub payload: String,
+}
+
+/// Everything one plugin decided about one event, checked and ready to apply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PluginOutput {
+    /// Commands in the plugin's order.
+    pub commands: Vec<CommandDecision>,
+    /// Timers to set.
+    pub set_timers: Vec<TimerDecision>,
+    /// Timers to cancel, by name.
+    pub cancel_timers: Vec<String>,
+    /// State writes to commit with the event.
+    pub writes: StateWrites,
+}
+
+/// An event as the sandbox hands it to plugins, built once per event.
+#[derive(Debug, Clone)]
+pub struct EventView {
+    event: wit::Event,
+    seed_base: [u8; 32],
+}
+
+/// The JSON text of an object, written without copying it first.
+fn json_text(data: &Map<String, Value>) -> String {
+    // A map with string keys and JSON values always serialises; the fallback only keeps
+    // this path free of panics.
+    serde_json::to_string(data).unwrap_or_else(|_| Value::Object(data.clone()).to_string())
+}
+
+impl EventView {
+    /// The view of `env`.
+    pub fn of(env: &Envelope) -> Self {
+        Self::new(wit::Event {
+            id: env.id.clone(),
+            source: env.source.clone(),
+            type_: env.event_type.clone(),
+            tenant: env.tenant.to_string(),
+            subject: env.subject.clone(),
+            time: env.time.timestamp_millis(),
+            data: json_text(&env.data),
+        })
+    }
+
+    fn new(event: wit::Event) -> Self {
+        let mut h = Sha256::new();
+        for part in [&event.source, &event.id] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part.as_bytes());
+        }
+        Self {
+            seed_base: h.finalize().into(),
+            event,
+        }
+    }
+
+    /// The event time in milliseconds since the epoch.
+    pub fn time_ms(&self) -> i64 {
+        self.event.time
+    }
+}
+
+/// A plugin compiled and linked, ready to be instantiated per event.
+pub struct PreparedPlugin {
+    name: Arc<str>,
+    pre: bindings::PluginPre<HostState>,
+    config_json: String,
+    limits: PluginLimits,
+    grant: std::collections::BTreeSet<String>,
+    endpoints: std::collections::BTreeSet<String>,
+    caps: Caps,
+    digest: WasmDigest,
+}
+
+impl fmt::Debug for PreparedPlugin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PreparedPlugin")
+            .field("name", &self.name)
+            .field("digest", &self.digest.to_string())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PreparedPlugin {
+    /// The plugin's name within its tenant.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Stops the epoch ticker when the sandbox goes away.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            // The ticker only sleeps and increments; a panic there has nothing to report.
+            let _ = t.join();
+        }
+    }
+}
+
+/// The plugin runtime shared by all tenants.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    components: Mutex<HashMap<WasmDigest, Component>>,
+    config: SandboxConfig,
+    metrics: Arc<CustomMetrics>,
+    _ticker: Ticker,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything a call needs from the tenant besides the plugin and the event.
+#[derive(Clone)]
+pub struct TenantScope {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// Its IANA timezone name.
+    pub timezone: Arc<str>,
+    /// Where its plugins' state lives.
+    pub state: Arc<dyn StateStore>,
+    /// Its quotas, shared by all its plugins.
+    pub quota: Arc<TenantQuota>,
+}
+
+impl Sandbox {
+    /// Builds the engine and starts the epoch ticker.
+    pub fn new(config: SandboxConfig, metrics: Arc<CustomMetrics>) -> anyhow::Result<Self> {
+        let mut pool = wasmtime::PoolingAllocationConfig::default();
+        let slots = config.pool_instances.max(1);
+        pool.total_component_instances(slots)
+            .total_core_instances(slots.saturating_mul(16))
+            .total_memories(slots.saturating_mul(2))
+            .total_tables(slots.saturating_mul(16))
+            .max_memory_size(usize::try_from(config.max_memory_mib * 1024 * 1024)?)
+            // A fresh instance per event makes slot reuse the hot path: reset touched
+            // pages in place rather than madvise them away and take page faults again.
+            .linear_memory_keep_resident(usize::try_from(config.keep_resident_kib * 1024)?)
+            .table_keep_resident(64 * 1024)
+            .pagemap_scan(wasmtime::Enabled::Auto)
+            .decommit_batch_size(16);
+        let mut wc = wasmtime::Config::new();
+        wc.wasm_component_model(true)
+            .epoch_interruption(true)
+            .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
+            .max_wasm_stack(1024 * 1024);
+        if let Some(dir) = &config.compile_cache {
+            let mut cc = wasmtime::CacheConfig::new();
+            cc.with_directory(dir);
+            wc.cache(Some(
+                wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("compile cache: {e}"))?,
+            ));
+        }
+        let engine = Engine::new(&wc).map_err(|e| anyhow::anyhow!("wasm engine: {e}"))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the plugin contract: {e}"))?;
+        forbid_sleeping(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI clocks: {e}"))?;
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let tick = Duration::from_millis(config.tick_ms.max(1));
+        let thread = {
+            let engine = engine.clone();
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name("leitstand-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(tick);
+                        engine.increment_epoch();
+                    }
+                })?
+        };
+        Ok(Self {
+            engine,
+            linker,
+            components: Mutex::new(HashMap::new()),
+            config,
+            metrics,
+            _ticker: Ticker {
+                stop,
+                thread: Some(thread),
+            },
+        })
+    }
+
+    /// The custom metrics plugins report into.
+    pub fn metrics(&self) -> &Arc<CustomMetrics> {
+        &self.metrics
+    }
+
+    fn component(&self, spec: &PluginSpec) -> Result<Component, PrepareError> {
+        let mut cache = self.components.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = cache.get(&spec.digest) {
+            return Ok(c.clone());
+        }
+        let component = Component::new(&self.engine, &spec.wasm).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} is not a usable wasm component: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        cache.insert(spec.digest, component.clone());
+        Ok(component)
+    }
+
+    /// Compiles (or takes from the cache) and links a plugin, then runs its configuration
+    /// check in a fresh instance.
+    pub fn prepare(
+        &self,
+        spec: &PluginSpec,
+        tenant: &TenantId,
+        timezone: &str,
+    ) -> Result<PreparedPlugin, PrepareError> {
+        if spec.limits.memory_mib > self.config.max_memory_mib {
+            return Err(PrepareError::Limits(format!(
+                "memory_mib {} is more than this daemon allows ({})",
+                spec.limits.memory_mib, self.config.max_memory_mib
+            )));
+        }
+        let component = self.component(spec)?;
+        let caps = Caps::of(&spec.capabilities);
+        let ty = component.component_type();
+        let imports: Vec<&str> = ty.imports(&self.engine).map(|(name, _)| name).collect();
+        check_imports(imports, caps)
+            .map_err(|e| PrepareError::Capability(format!("{}: {e}", spec.wasm_path.display())))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} does not fit the plugin contract leitstand:plugin@0.1.0: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| {
+            PrepareError::Component(format!(
+                "{} does not export the plugin contract leitstand:plugin@0.1.0: {e}",
+                spec.wasm_path.display()
+            ))
+        })?;
+        let plugin = PreparedPlugin {
+            name: Arc::from(spec.name.as_str()),
+            pre,
+            config_json: spec.config.to_string(),
+            limits: spec.limits,
+            grant: spec.grant.clone(),
+            endpoints: spec.endpoints.keys().cloned().collect(),
+            caps,
+            digest: spec.digest,
+        };
+        let scope = Scope {
+            tenant: tenant.clone(),
+            plugin: plugin.name.clone(),
+            timezone: Arc::from(timezone),
+            now_ms: 0,
+            state: None,
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: None,
+        };
+        let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
+        let checked = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_check_config(&mut store, &plugin.config_json));
+        match checked {
+            Ok(Ok(())) => Ok(plugin),
+            Ok(Err(e)) => Err(PrepareError::Config(format!(
+                "the plugin refused its configuration: {}",
+                PluginError::from(e)
+            ))),
+            Err(e) => Err(PrepareError::Config(format!(
+                "the configuration check failed: {}",
+                classify(&store, &stderr, e)
+            ))),
+        }
+    }
+
+    fn store(
+        &self,
+        plugin: &PreparedPlugin,
+        scope: Scope,
+        seed: [u8; 32],
+    ) -> (Store<HostState>, BoundedOutput) {
+        let stdout = BoundedOutput::new(plugin.limits.stdio_bytes);
+        let stderr = BoundedOutput::new(plugin.limits.stdio_bytes);
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(stdout)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(EventClock(scope.now_ms))
+            .monotonic_clock(FrozenMonotonic)
+            .secure_random(rand::rngs::StdRng::from_seed(seed))
+            .insecure_random(rand::rngs::StdRng::from_seed(seed))
+            .insecure_random_seed(u128::from_le_bytes(
+                seed[..16].try_into().unwrap_or_default(),
+            ));
+        let limits = plugin.limits;
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            memory: MemoryLimit {
+                limit: usize::try_from(limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
+                hit: None,
+            },
+            budget: Budget::start(
+                Duration::from_millis(limits.cpu_ms),
+                Duration::from_millis(limits.wall_ms),
+            ),
+            scope,
+            writes: StateWrites::new(),
+            log_used: 0,
+            log_dropped: 0,
+            state_delta: quota::StateDelta::default(),
+            quota_hit: None,
+            denied: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| match ctx.data().budget.exceeded() {
+            Some(abort) => Err(wasmtime::Error::new(abort)),
+            None => Ok(UpdateDeadline::Continue(1)),
+        });
+        (store, stderr)
+    }
+
+    /// Runs `plugin` on one event in a fresh instance and checks what it decided.
+    pub fn invoke(
+        &self,
+        plugin: &PreparedPlugin,
+        tenant: &TenantScope,
+        event: &EventView,
+    ) -> Result<PluginOutput, PluginFailure> {
+        let mut h = Sha256::new();
+        h.update(event.seed_base);
+        h.update(plugin.name.as_bytes());
+        let scope = Scope {
+            tenant: tenant.tenant.clone(),
+            plugin: plugin.name.clone(),
+            timezone: tenant.timezone.clone(),
+            now_ms: event.event.time,
+            state: Some(tenant.state.clone()),
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: Some(tenant.quota.clone()),
+        };
+        let (mut store, stderr) = self.store(plugin, scope, h.finalize().into());
+        let result = plugin
+            .pre
+            .instantiate(&mut store)
+            .and_then(|p| p.call_handle(&mut store, &plugin.config_json, &event.event));
+        let data = store.data();
+        if data.log_dropped > 0 {
+            tracing::warn!(
+                tenant = %data.scope.tenant,
+                plugin = %plugin.name,
+                dropped_bytes = data.log_dropped,
+                "plugin log over its limit; messages dropped"
+            );
+        }
+        let decisions = match result {
+            Ok(Ok(d)) => d,
+            // A plugin that fails after a quota or a denial fails for that reason.
+            Ok(Err(e)) => {
+                let data = store.data();
+                return Err(if let Some((_, m)) = &data.quota_hit {
+                    PluginFailure::QuotaExceeded(m.clone())
+                } else if let Some((_, m)) = &data.denied {
+                    PluginFailure::AccessDenied(m.clone())
+                } else {
+                    PluginFailure::Refused(e.into())
+                });
+            }
+            Err(e) => {
+                let failure = classify(&store, &stderr, e);
+                let data = store.data();
+                return Err(match (&failure, &data.quota_hit, &data.denied) {
+                    (PluginFailure::GuestPanic(_), Some((_, m)), _) => {
+                        PluginFailure::QuotaExceeded(m.clone())
+                    }
+                    (PluginFailure::GuestPanic(_), None, Some((_, m))) => {
+                        PluginFailure::AccessDenied(m.clone())
+                    }
+                    _ => failure,
+                });
+            }
+        };
+        let delta = store.data().state_delta;
+        let writes = std::mem::take(&mut store.data_mut().writes);
+        let out = check_output(plugin, decisions, writes, &self.metrics, &tenant.tenant)?;
+        tenant.quota.committed(delta);
+        Ok(out)
+    }
+}
+
+/// Replaces the WASI clock subscriptions with functions that stop the call. A sleeping
+/// guest would block its host thread in real time where neither the epoch callback nor the
+/// wall-clock check can reach it; plugins wait with timers instead.
+fn forbid_sleeping(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::DynPollable;
+    linker.allow_shadowing(true);
+    let mut clocks = linker.instance("wasi:clocks/monotonic-clock@0.2.12")?;
+    clocks.func_wrap(
+        "subscribe-duration",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Abort::Sleep))
+        },
+    )?;
+    clocks.func_wrap(
+        "subscribe-instant",
+        |_, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
+            Err(wasmtime::Error::new(Abort::Sleep))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
+}
+
+/// Turns a trap or host abort into a failure kind, with the guest's last words for panics.
+fn classify(store: &Store<HostState>, stderr: &BoundedOutput, e: wasmtime::Error) -> PluginFailure {
+    if let Some(abort) = store.data().memory.hit.clone() {
+        return PluginFailure::OutOfMemory(abort.to_string());
+    }
+    if let Some(abort) = e.downcast_ref::<Abort>() {
+        return match abort {
+            Abort::Cpu(_) | Abort::Wall(_) => PluginFailure::Timeout(abort.to_string()),
+            Abort::Memory { .. } => PluginFailure::OutOfMemory(abort.to_string()),
+            Abort::State(s) => PluginFailure::StateUnavailable(s.to_string()),
+            Abort::Sleep => PluginFailure::GuestPanic(abort.to_string()),
+        };
+    }
+    let last_words = last_words(&stderr.take().0)
+        .map(|w| format!(" ({w})"))
+        .unwrap_or_default();
+    match e.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => {
+            PluginFailure::GuestPanic(format!("stack overflow{last_words}"))
+        }
+        Some(Trap::UnreachableCodeReached) => {
+            PluginFailure::GuestPanic(format!("panic (unreachable executed){last_words}"))
+        }
+        Some(trap) => PluginFailure::GuestPanic(format!("trap: {trap}{last_words}")),
+        None => PluginFailure::GuestPanic(format!("{e}{last_words}")),
+    }
+}
+
+/// What a guest said before it died: Rust's panic line and the message after it, or else
+/// the last non-empty line of its stderr.
+fn last_words(stderr: &str) -> Option<String> {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    if let Some(i) = lines.iter().position(|l| l.contains("panicked at")) {
+        let message = lines.get(i + 1).copied().unwrap_or_default();
+        return Some(format!("{} {message}", lines[i]).trim_end().to_owned());
+    }
+    lines.last().map(|l| (*l).to_owned())
+}
+
+/// A grant of every command type: never from a bundle (`*` is not a type name), only for
+/// the plugin test harness, which checks what a plugin emits against its fixture instead.
+pub const GRANT_ALL: &str = "*";
+
+/// The largest JSON text a timer payload may have, in bytes.
+pub const MAX_TIMER_PAYLOAD_BYTES: usize = 16 * 1024;
+
+/// The largest JSON text of one command's data, in bytes.
+pub const MAX_COMMAND_DATA_BYTES: usize = 64 * 1024;
+
+fn check_output(
+    plugin: &PreparedPlugin,
+    d: wit::Decisions,
+    writes: StateWrites,
+    metrics: &leitstand_metrics::CustomMetrics,
+    tenant: &TenantId,
+) -> Result<PluginOutput, PluginFailure> {
+    let bad = |s: String| Err(PluginFailure::BadOutput(s));
+    let deny = |reason: &'static str, s: String| {
+        metrics.refused(Refusal::Denied, tenant, &plugin.name, reason);
+        Err(PluginFailure::AccessDenied(s))
+    };
+    if !plugin.caps.has(Capability::Timers)
+        && (!d.set_timers.is_empty() || !d.cancel_timers.is_empty())
+    {
+        return deny(
+            "timers",
+            "the plugin set or cancelled timers, but the bundle does not grant the capability \"timers\"".into(),
+        );
+    }
+    if d.commands.len() > plugin.limits.max_commands {
+        return bad(format!(
+            "{} commands returned, the limit is {}",
+            d.commands.len(),
+            plugin.limits.max_commands
+        ));
+    }
+    if d.set_timers.len() > plugin.limits.max_timers {
+        return bad(format!(
+            "{} timers set, the limit is {}",
+            d.set_timers.len(),
+            plugin.limits.max_timers
+        ));
+    }
+    let mut commands = Vec::with_capacity(d.commands.len());
+    for (i, c) in d.commands.into_iter().enumerate() {
+        if !plugin.grant.contains(&c.type_) && !plugin.grant.contains(GRANT_ALL) {
+            return deny(
+                "command-type",
+                format!(
+                    "command {i} has type {:?}, which the bundle does not grant",
+                    c.type_
+                ),
+            );
+        }
+        if c.data.len() > MAX_COMMAND_DATA_BYTES {
+            return bad(format!(
+                "command {i} ({}): data has {} bytes, the limit is {MAX_COMMAND_DATA_BYTES}",
+                c.type_,
+                c.data.len()
+            ));
+        }
+        let data = match serde_json::from_str::<Value>(&c.data) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => {
+                return bad(format!(
+                    "command {i} ({}): data is not a JSON object",
+                    c.type_
+                ));
+            }
+            Err(e) => return bad(format!("command {i} ({}): data is not JSON: {e}", c.type_)),
+        };
+        // The host sets a command's tenant; a plugin cannot speak for another one.
+        if let Some(named) = data.get("tenant")
+            && named.as_str() != Some(tenant.as_str())
+        {
+            return deny(
+                "foreign-tenant",
+                format!(
+                    "command {i} ({}) names tenant {named}, the plugin belongs to {tenant}",
+                    c.type_
+                ),
+            );
+        }
+        if c.type_ == crate::tenants::HTTP_POST {
+            let endpoint = data.get("endpoint").and_then(Value::as_str);
+            match endpoint {
+                Some(name) if plugin.endpoints.contains(name) => {}
+                Some(name) => {
+                    return deny(
+                        "endpoint",
+                        format!(
+                            "command {i} (http.post) names endpoint {name:?}, which the bundle does not declare"
+                        ),
+                    );
+                }
+                None => return bad(format!("command {i} (http.post) names no endpoint")),
+            }
+            if !data.contains_key("body") {
+                return bad(format!("command {i} (http.post) has no body"));
+            }
+        }
+        commands.push(CommandDecision {
+            command_type: c.type_,
+            subject: c.subject,
+            data,
+        });
+    }
+    let mut set_timers = Vec::with_capacity(d.set_timers.len());
+    for t in d.set_timers {
+        if t.name.is_empty() || t.name.len() > 256 {
+            return bad(format!(
+                "timer name must have 1 to 256 bytes, has {}",
+                t.name.len()
+            ));
+        }
+        if t.payload.len() > MAX_TIMER_PAYLOAD_BYTES
+            || serde_json::from_str::<serde::de::IgnoredAny>(&t.payload).is_err()
+        {
+            return bad(format!(
+                "timer {:?}: payload is not JSON of at most {MAX_TIMER_PAYLOAD_BYTES} bytes",
+                t.name
+            ));
+        }
+        set_timers.push(TimerDecision {
+            name: t.name,
+            at_ms: t.at,
+            payload: t.payload,
+        });
+    }
+    Ok(PluginOutput {
+        commands,
+        set_timers,
+        cancel_timers: d.cancel_timers,
+        writes,
+    })
+}
+
+impl From<StateError> for PluginFailure {
+    fn from(e: StateError) -> Self {
+        Self::StateUnavailable(e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::last_words;
+
+    #[test]
+    fn last_words_keep_the_panic_message() {
+        let said = "thread '<unnamed>' panicked at src/lib.rs:84:24:\nboom on purpose\nnote: run with RUST_BACKTRACE=1\n";
+        assert_eq!(
+            last_words(said).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:84:24: boom on purpose")
+        );
+        assert_eq!(last_words("one\n\ntwo\n").as_deref(), Some("two"));
+        assert_eq!(last_words(""), None);
+    }
+}
