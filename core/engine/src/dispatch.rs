@@ -2,9 +2,9 @@
 //!
 //! Owns the path envelope → tenant → subscribed plugins in bundle order → commands
 //! (CONTRACT §3: deterministic ids, `causationid`, only granted types), and the shape of a
-//! settled outcome. It knows bundles and the sandbox but no transport: the replay file
-//! reader and the broker consumer both call [`Dispatcher::dispatch`] and apply the
-//! [`Outcome`] (commit state, publish commands, set timers) in their own way.
+//! plugin run's [`Outcome`]. It knows bundles and the sandbox but no transport and no
+//! store: the pipeline ([`crate::pipeline`]) dispatches every event and applies every
+//! outcome, for whichever driver runs it.
 
 use std::collections::BTreeMap;
 use std::path::Path;

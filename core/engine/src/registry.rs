@@ -1,5 +1,6 @@
-//! The tenants the daemon serves: each tenant's prepared runtime, swappable between two of
-//! its events. Timers and state live in the store, with the tenant's worker.
+//! The tenants a daemon serves: each tenant's prepared runtime, swappable between two of
+//! its batches (a reload), and which bundles are accepted (`[bundles]`). State and timers
+//! live in the store, with the tenant's pipeline.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

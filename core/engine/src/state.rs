@@ -1,9 +1,10 @@
 //! Durable state of plugins: key-value entries per tenant and plugin, and their timers.
 //!
-//! Owns the [`StateStore`] interface and the in-memory store that replay uses, and the
-//! [`TimerSchedule`] that turns due timers into `timer.fired` events in event time. It knows
-//! nothing of wasm or of the transport; the sandbox reads through a store and hands back
-//! buffered writes, and the dispatcher commits them only when an event succeeds.
+//! Owns the [`StateStore`] interface plugins read through, an in-memory store for tests and
+//! for checking bundles, and the [`TimerSchedule`] of pending timers in event time. It
+//! knows nothing of wasm or of the transport; the sandbox reads through a store and hands
+//! back buffered writes, which the pipeline writes into the batch's view only when the
+//! plugin succeeded and commits with its batch.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;

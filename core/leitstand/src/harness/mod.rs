@@ -11,19 +11,26 @@
 //! - `endpoints.toml` (optional): simulated endpoints for `http.post` ([`SimEndpoint`]);
 //! - `harness.toml` (optional, in the case or the suite directory): [`Settings`].
 
+mod case;
+mod diff;
 pub mod template;
+
+pub use case::{
+    CONFIG_FILE, Case, ENDPOINTS_FILE, EVENTS_FILE, EXPECT_FILE, LimitSettings, SETTINGS_FILE,
+    Settings, SimAnswer, SimEndpoint, suite,
+};
+pub use diff::{CaseReport, DiffLine, Line, diff, render};
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::replay::{Notice, Replay, ReplayOptions};
@@ -37,257 +44,6 @@ use leitstand_engine::tenants::{
     QuarantinePolicy, ServiceProfile, SlaSettings, TenantId, TenantLimits, WasmDigest,
 };
 use leitstand_store::{Store, StoreConfig};
-
-/// The file names of a case directory.
-pub const CONFIG_FILE: &str = "config.toml";
-/// The fixture's events.
-pub const EVENTS_FILE: &str = "events.jsonl";
-/// The fixture's expectation.
-pub const EXPECT_FILE: &str = "expect.jsonl";
-/// The simulated endpoints.
-pub const ENDPOINTS_FILE: &str = "endpoints.toml";
-/// The harness settings.
-pub const SETTINGS_FILE: &str = "harness.toml";
-
-/// `harness.toml`: how the plugin is set up for a case.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Settings {
-    /// The tenant's IANA timezone (default `Europe/Berlin`).
-    pub timezone: Option<String>,
-    /// Command types granted (default: every type; the expectation checks what is emitted).
-    pub grant: Option<Vec<String>>,
-    /// Capabilities granted (`state`, `timers`, `metrics`; default: all of them).
-    pub capabilities: Option<Vec<String>>,
-    /// Per-call limits; each defaults as in a bundle.
-    #[serde(default)]
-    pub limits: LimitSettings,
-}
-
-/// `[limits]` of `harness.toml`.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitSettings {
-    /// CPU milliseconds per call.
-    pub cpu_ms: Option<u64>,
-    /// Wall milliseconds per call.
-    pub wall_ms: Option<u64>,
-    /// Memory in MiB.
-    pub memory_mib: Option<u64>,
-}
-
-impl Settings {
-    /// Reads `harness.toml` at `path`.
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}", path.display()))
-    }
-
-    /// These settings with `other`'s keys taking precedence.
-    pub fn overridden_by(self, other: Settings) -> Settings {
-        Settings {
-            timezone: other.timezone.or(self.timezone),
-            grant: other.grant.or(self.grant),
-            capabilities: other.capabilities.or(self.capabilities),
-            limits: LimitSettings {
-                cpu_ms: other.limits.cpu_ms.or(self.limits.cpu_ms),
-                wall_ms: other.limits.wall_ms.or(self.limits.wall_ms),
-                memory_mib: other.limits.memory_mib.or(self.limits.memory_mib),
-            },
-        }
-    }
-}
-
-/// One simulated endpoint of `endpoints.toml`: `[<name>]` with its answers in event time
-/// and, optionally, the retry policy keys of a bundle's endpoint.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimEndpoint {
-    /// Tried in order: the first answer whose `until` lies after the attempt answers; the
-    /// last one should have no `until`.
-    pub answers: Vec<SimAnswer>,
-    /// As in a bundle (default 1,000).
-    pub first_backoff_ms: Option<u64>,
-    /// As in a bundle (default 300,000).
-    pub max_backoff_ms: Option<u64>,
-    /// As in a bundle (default 160).
-    pub max_attempts: Option<u32>,
-}
-
-/// One answer of a simulated endpoint.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SimAnswer {
-    /// This answer holds for attempts before this time (RFC 3339); absent: forever.
-    pub until: Option<String>,
-    /// The endpoint cannot be reached (connection refused).
-    #[serde(default)]
-    pub down: bool,
-    /// The status it answers with (default 200).
-    pub status: Option<u16>,
-    /// The body it answers with.
-    #[serde(default)]
-    pub body: Value,
-}
-
-/// A case's inputs.
-#[derive(Debug, Clone)]
-pub struct Case {
-    /// A name for reports (the case directory's name).
-    pub name: String,
-    /// The plugin's configuration (TOML).
-    pub config: PathBuf,
-    /// The events.
-    pub events: PathBuf,
-    /// The expectation.
-    pub expect: PathBuf,
-    /// Simulated endpoints, when the plugin posts.
-    pub endpoints: Option<PathBuf>,
-    /// Settings.
-    pub settings: Settings,
-}
-
-impl Case {
-    /// The case in directory `dir`, with `inherited` settings (the suite's) overridden by
-    /// the case's own `harness.toml`.
-    pub fn in_dir(dir: &Path, inherited: &Settings) -> anyhow::Result<Self> {
-        let own = dir.join(SETTINGS_FILE);
-        let settings = if own.is_file() {
-            inherited.clone().overridden_by(Settings::read(&own)?)
-        } else {
-            inherited.clone()
-        };
-        let endpoints = dir.join(ENDPOINTS_FILE);
-        Ok(Self {
-            name: dir
-                .file_name()
-                .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into()),
-            config: dir.join(CONFIG_FILE),
-            events: dir.join(EVENTS_FILE),
-            expect: dir.join(EXPECT_FILE),
-            endpoints: endpoints.is_file().then_some(endpoints),
-            settings,
-        })
-    }
-}
-
-/// Every case of the suite in `dir`: each subdirectory holding an `events.jsonl`, sorted
-/// by name, with the suite's `harness.toml` as their defaults.
-pub fn suite(dir: &Path) -> anyhow::Result<Vec<Case>> {
-    let settings_file = dir.join(SETTINGS_FILE);
-    let settings = if settings_file.is_file() {
-        Settings::read(&settings_file)?
-    } else {
-        Settings::default()
-    };
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read suite {}", dir.display()))?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join(EVENTS_FILE).is_file())
-        .collect();
-    dirs.sort();
-    if dirs.is_empty() {
-        bail!(
-            "{}: no case here (a case is a subdirectory with {EVENTS_FILE}, {CONFIG_FILE} and {EXPECT_FILE})",
-            dir.display()
-        );
-    }
-    dirs.iter().map(|d| Case::in_dir(d, &settings)).collect()
-}
-
-/// One line of a case's output or expectation.
-///
-/// - a command: `{"time", "cause", "type", "subject"?, "data"}` — `time` is the causing
-///   event's (compared as an instant), `cause` its id (`timer/<name>/<due ms>` for a timer,
-///   `http/<request id>` for an `http.response`);
-/// - a plugin failure: `{"cause", "failure": <kind>, "detail"}`;
-/// - an attempt to deliver an `http.post`: `{"time", "http": <endpoint>, "attempt",
-///   "idempotency_key", "status" | "error", "outcome"}` with outcome `retry`, `delivered`,
-///   `rejected` or `gave-up`;
-/// - a refused event line: `{"line", "rejected": <reason>, "detail"}`;
-/// - a refused configuration: `{"refused": <message>}`.
-pub type Line = Map<String, Value>;
-
-/// How one case went.
-#[derive(Debug, Clone)]
-pub struct CaseReport {
-    /// The case's name.
-    pub name: String,
-    /// What the plugin did.
-    pub actual: Vec<Line>,
-    /// What the fixture expects.
-    pub expected: Vec<Line>,
-    /// The difference, empty when the case passes.
-    pub diff: Vec<DiffLine>,
-}
-
-impl CaseReport {
-    /// Whether the plugin did exactly what the fixture expects.
-    pub fn passed(&self) -> bool {
-        self.diff.is_empty()
-    }
-}
-
-/// One line of a difference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DiffLine {
-    /// Expected and done (1-based line numbers in expectation and output).
-    Same(usize, usize, String),
-    /// Expected, not done.
-    Missing(usize, String),
-    /// Done, not expected.
-    Extra(usize, String),
-}
-
-impl std::fmt::Display for CaseReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.passed() {
-            return writeln!(f, "ok      {} ({} lines)", self.name, self.actual.len());
-        }
-        writeln!(f, "FAILED  {}", self.name)?;
-        writeln!(
-            f,
-            "  - expected (line of expect.jsonl), + what the plugin did (its output line):"
-        )?;
-        // Context: unchanged lines within two of a change.
-        let changed: Vec<bool> = self
-            .diff
-            .iter()
-            .map(|d| !matches!(d, DiffLine::Same(..)))
-            .collect();
-        let near = |i: usize| {
-            let lo = i.saturating_sub(2);
-            let hi = (i + 2).min(changed.len() - 1);
-            changed[lo..=hi].iter().any(|c| *c)
-        };
-        let mut skipped = false;
-        for (i, d) in self.diff.iter().enumerate() {
-            match d {
-                DiffLine::Same(e, _, text) if near(i) => {
-                    skipped = false;
-                    writeln!(f, "    {e:>4}  {text}")?;
-                }
-                DiffLine::Same(..) => {
-                    if !skipped {
-                        writeln!(f, "    ...")?;
-                        skipped = true;
-                    }
-                }
-                DiffLine::Missing(e, text) => {
-                    skipped = false;
-                    writeln!(f, "  - {e:>4}  {text}")?;
-                }
-                DiffLine::Extra(a, text) => {
-                    skipped = false;
-                    writeln!(f, "  + {a:>4}  {text}")?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
 
 /// Runs `plugin` (a component file) over one case in `sandbox`.
 pub fn run_case(sandbox: &Arc<Sandbox>, plugin: &Path, case: &Case) -> anyhow::Result<CaseReport> {
@@ -527,25 +283,6 @@ fn sim_endpoints(case: &Case) -> anyhow::Result<BTreeMap<String, (Endpoint, SimE
         out.insert(name, (endpoint, sim));
     }
     Ok(out)
-}
-
-impl SimEndpoint {
-    fn answer(&self, at_ms: i64) -> Answer {
-        let rule = self.answers.iter().find(|a| match &a.until {
-            Some(until) => DateTime::parse_from_rfc3339(until)
-                .map(|u| at_ms < u.timestamp_millis())
-                .unwrap_or(false),
-            None => true,
-        });
-        match rule {
-            None => Answer::Unreachable("no answer is configured for this time".into()),
-            Some(a) if a.down => Answer::Unreachable("connection refused".into()),
-            Some(a) => Answer::Status {
-                status: a.status.unwrap_or(200),
-                body: a.body.clone(),
-            },
-        }
-    }
 }
 
 /// What the run writes, in the order it happens.
@@ -850,95 +587,6 @@ fn event_time(line: &[u8]) -> Option<i64> {
     DateTime::parse_from_rfc3339(t)
         .ok()
         .map(|t| t.timestamp_millis())
-}
-
-/// A line in a form where equal meanings compare equal: `time` as an instant.
-fn normalised(line: &Line) -> Value {
-    let mut line = line.clone();
-    if let Some(t) = line
-        .get("time")
-        .and_then(Value::as_str)
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-    {
-        line.insert("time".into(), json!(t.timestamp_millis()));
-    }
-    Value::Object(line)
-}
-
-/// The line-by-line difference of `expected` and `actual` (a longest common subsequence).
-pub fn diff(expected: &[Line], actual: &[Line]) -> Vec<DiffLine> {
-    let e: Vec<Value> = expected.iter().map(normalised).collect();
-    let a: Vec<Value> = actual.iter().map(normalised).collect();
-    if e == a {
-        return Vec::new();
-    }
-    let (n, m) = (e.len(), a.len());
-    // lcs[i][j]: the longest common subsequence of e[i..] and a[j..].
-    let mut lcs = vec![vec![0usize; m + 1]; n + 1];
-    for i in (0..n).rev() {
-        for j in (0..m).rev() {
-            lcs[i][j] = if e[i] == a[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j) = (0, 0);
-    let mut out = Vec::new();
-    while i < n || j < m {
-        if i < n && j < m && e[i] == a[j] {
-            out.push(DiffLine::Same(i + 1, j + 1, render(&actual[j])));
-            i += 1;
-            j += 1;
-        } else if i < n && (j == m || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            out.push(DiffLine::Missing(i + 1, render(&expected[i])));
-            i += 1;
-        } else {
-            out.push(DiffLine::Extra(j + 1, render(&actual[j])));
-            j += 1;
-        }
-    }
-    out
-}
-
-/// The order keys are printed in: what happened when, then what it carries.
-const KEY_ORDER: [&str; 17] = [
-    "time",
-    "cause",
-    "line",
-    "type",
-    "subject",
-    "http",
-    "attempt",
-    "idempotency_key",
-    "status",
-    "error",
-    "outcome",
-    "failure",
-    "rejected",
-    "duplicate",
-    "refused",
-    "detail",
-    "data",
-];
-
-/// One line as JSON text, its keys in a fixed order (time, cause, type, subject, …, data),
-/// others after them.
-pub fn render(line: &Line) -> String {
-    let rank = |k: &str| {
-        KEY_ORDER
-            .iter()
-            .position(|o| *o == k)
-            .unwrap_or(KEY_ORDER.len())
-    };
-    let mut keys: Vec<&String> = line.keys().collect();
-    keys.sort_by_key(|k| (rank(k), (*k).clone()));
-    let fields: Vec<String> = keys
-        .into_iter()
-        .map(|k| format!("{}:{}", Value::String(k.clone()), line[k.as_str()]))
-        .collect();
-    format!("{{{}}}", fields.join(","))
 }
 
 #[cfg(test)]
