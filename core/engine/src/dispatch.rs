@@ -669,25 +669,3 @@ pub fn timer_event(timer: &Timer) -> Envelope {
         domain: None,
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn command_ids_are_a_pure_function_of_their_inputs() {
-        let a = command_id("acd/kl", "e1", "router", 0);
-        assert_eq!(a, command_id("acd/kl", "e1", "router", 0));
-        assert_ne!(a, command_id("acd/kl", "e1", "router", 1));
-        assert_ne!(a, command_id("acd/kl", "e1", "rota", 0));
-        assert_ne!(a, command_id("acd/kl", "e2", "router", 0));
-        // Length prefixes keep shifted boundaries apart.
-        assert_ne!(command_id("ab", "c", "p", 0), command_id("a", "bc", "p", 0));
-    }
-
-    #[test]
-    fn routing_key_tenant_is_the_first_segment() {
-        assert_eq!(routing_key_tenant("rlp-impf.call.offered"), "rlp-impf");
-        assert_eq!(routing_key_tenant(""), "");
-    }
-}

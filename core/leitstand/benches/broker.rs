@@ -1,5 +1,17 @@
-//! `leitstand run` against a bare relay on the same RabbitMQ, measured in the same run:
-//! end-to-end throughput and latency from a publisher to a reader of the output.
+//! `leitstand run` against a bare relay on the same RabbitMQ, measured in the same run.
+//!
+//! **Drain** (the headline figure): the input queues are filled first with
+//! `LEITSTAND_BENCH_DRAIN` (default 50,000) events of a realistic mix over the example
+//! tenants — copies of the example day (offers, answers, abandons, ends, site status,
+//! bookings), each on a day of its own — and only then does the path start consuming; the
+//! rate is the events over the time from the first output to the last. The relay forwards
+//! every event; the daemon decides on each with the example bundles and publishes the
+//! commands they make (it is done when nothing more comes and its queues are empty).
+//! `LEITSTAND_BENCH_BINARY` measures another build of `leitstand` (the one before a change).
+//!
+//! **Live** (as it has always been measured): a publisher in this process feeds the path
+//! while it runs, so the publisher bounds both sides; kept for comparison with earlier
+//! figures.
 //!
 //! Run with `make bench`, or `cargo bench -p leitstand --bench broker` after `make guests`.
 //! It needs RabbitMQ on 127.0.0.1:5672 (guest/guest) and `rabbitmqctl` on the PATH; each run
@@ -74,6 +86,7 @@ struct Settings {
     events: usize,
     paced: usize,
     runs: usize,
+    drain: usize,
 }
 
 impl Settings {
@@ -90,6 +103,7 @@ impl Settings {
             events: get("LEITSTAND_BENCH_EVENTS", 20_000)?,
             paced: get("LEITSTAND_BENCH_PACED", 5_000)?,
             runs: get("LEITSTAND_BENCH_RUNS", 3)?.max(1),
+            drain: get("LEITSTAND_BENCH_DRAIN", 50_000)?,
         })
     }
 }
@@ -97,7 +111,10 @@ impl Settings {
 fn main() -> Result<()> {
     let settings = Settings::from_env()?;
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_leitstand"));
+    let binary = std::env::var_os("LEITSTAND_BENCH_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_leitstand")),
+        PathBuf::from,
+    );
     ensure!(
         binary.exists(),
         "{} is missing; build it with `cargo build --release --locked -p leitstand`",
@@ -142,6 +159,90 @@ fn main() -> Result<()> {
     if !postgres.is_empty() {
         stores.push(postgres);
     }
+    if settings.drain > 0 {
+        let events = realistic(&root.join("examples/day.jsonl"), settings.drain, nonce)?;
+        println!(
+            "drain: {} events of the example day's mix, queued before the path starts",
+            events.len()
+        );
+        let mut drains = Vec::new();
+        for run in 1..=settings.runs {
+            let vhost = Vhost::new(100 + run)?;
+            let relay = load_rt
+                .block_on(drain_relay(&vhost, &events, relay_rt.handle()))
+                .context("the relay's drain")?;
+            println!("run {run}: bare relay     {}", relay.line());
+            let mut daemons = Vec::new();
+            let sqlite = format!(
+                "sqlite://{}",
+                log_dir.path().join(format!("drain-{run}.db")).display()
+            );
+            for url in std::iter::once(&sqlite).chain(&stores) {
+                let kind = store_kind(url);
+                if kind == "postgres" {
+                    forget_example_tenants(url)?;
+                }
+                let vhost = Vhost::new(200 + run * 10 + daemons.len())?;
+                let d = load_rt
+                    .block_on(drain_daemon(
+                        &vhost,
+                        &events,
+                        &binary,
+                        &root.join("examples/bundles"),
+                        log_dir.path(),
+                        url,
+                        broker_pid,
+                    ))
+                    .with_context(|| format!("the daemon's drain on {kind}"))?;
+                println!(
+                    "run {run}: daemon {kind:<9} {}  ratio {:.2}",
+                    d.line(),
+                    d.rate / relay.rate
+                );
+                daemons.push((kind, d));
+            }
+            drains.push((relay, daemons));
+        }
+        println!();
+        println!(
+            "| run | path (drain of {} queued events) | events/s | of relay |",
+            events.len()
+        );
+        println!("|---|---|---|---|");
+        for (i, (relay, daemons)) in drains.iter().enumerate() {
+            println!("| {} | bare relay | {:.0} | 1.00 |", i + 1, relay.rate);
+            for (kind, d) in daemons {
+                println!(
+                    "| {} | daemon, state on {kind} | {:.0} | {:.2} |",
+                    i + 1,
+                    d.rate,
+                    d.rate / relay.rate
+                );
+            }
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let kinds: Vec<&str> = drains
+            .first()
+            .map(|(_, d)| d.iter().map(|(k, _)| *k).collect())
+            .unwrap_or_default();
+        for (j, kind) in kinds.iter().enumerate() {
+            println!(
+                "drain, median over {} runs: daemon on {kind} {:.0} events/s, relay {:.0} msg/s, ratio {:.2}",
+                drains.len(),
+                median(drains.iter().map(|(_, d)| d[j].1.rate).collect()),
+                median(drains.iter().map(|(r, _)| r.rate).collect()),
+                median(drains.iter().map(|(r, d)| d[j].1.rate / r.rate).collect()),
+            );
+        }
+        println!();
+    }
+    if settings.events == 0 {
+        return Ok(());
+    }
+    println!("live: a publisher in this process feeds each path while it runs");
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
         let vhost = Vhost::new(run)?;
@@ -329,26 +430,8 @@ impl Run<'_> {
     async fn relay_path(&self, relay_rt: &tokio::runtime::Handle) -> Result<Figures> {
         let conn = connect(&self.vhost.url(), "bench-load").await?;
         let ch = conn.create_channel().await?;
-        for exchange in ["relay.events", "relay.commands"] {
-            ch.exchange_declare(
-                exchange.into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..ExchangeDeclareOptions::default()
-                },
-                FieldTable::default(),
-            )
-            .await
-            .with_context(|| format!("declaring {exchange}"))?;
-        }
-        let mut inputs = Vec::new();
-        for (tenant, _, _) in TENANTS {
-            let queue = format!("relay.tenant.{tenant}");
-            quorum_queue(&ch, &queue, "relay.events", &format!("{tenant}.#")).await?;
-            inputs.push(queue);
-        }
-        quorum_queue(&ch, "relay.tap", "relay.commands", "#").await?;
+        let tenants: Vec<&str> = TENANTS.iter().map(|(t, _, _)| *t).collect();
+        let inputs = relay_topology(&ch, &tenants).await?;
 
         let (stop_tx, stop_rx) = watch::channel(false);
         let (ready_tx, ready_rx) = oneshot::channel();
@@ -570,6 +653,264 @@ async fn publish_paced(ch: &Channel, exchange: &str, events: &[Event]) -> Result
     drop(tx);
     confirms.await??;
     Ok(sent)
+}
+
+// ---------------------------------------------------------------------------------------
+// The drain of a pre-filled queue
+
+/// Copies of the example day until there are at least `n` events: copy `k` on the `k`-th
+/// day after it, every id (and call and booking id) suffixed, so that no two are alike.
+fn realistic(day: &Path, n: usize, nonce: u64) -> Result<Vec<Event>> {
+    let text =
+        std::fs::read_to_string(day).with_context(|| format!("reading {}", day.display()))?;
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()
+        .context("the example day is JSON Lines")?;
+    ensure!(!lines.is_empty(), "the example day is empty");
+    let mut out = Vec::with_capacity(n + lines.len());
+    let mut copy = 0i64;
+    while out.len() < n {
+        for line in &lines {
+            let mut v = line.clone();
+            let suffix = format!("-{nonce}-{copy}");
+            for key in ["id", "subject"] {
+                if let Some(s) = v[key].as_str() {
+                    v[key] = format!("{s}{suffix}").into();
+                }
+            }
+            for key in ["call_id", "booking_id"] {
+                if let Some(s) = v["data"][key].as_str() {
+                    v["data"][key] = format!("{s}{suffix}").into();
+                }
+            }
+            if let Some(t) = v["time"].as_str() {
+                let t = chrono::DateTime::parse_from_rfc3339(t).context("an event time")?;
+                v["time"] = (t + chrono::Duration::days(copy))
+                    .to_rfc3339_opts(SecondsFormat::Secs, true)
+                    .into();
+            }
+            let routing_key = format!(
+                "{}.{}",
+                v["tenant"].as_str().unwrap_or_default(),
+                v["type"].as_str().unwrap_or_default()
+            );
+            out.push(Event {
+                id: v["id"].as_str().unwrap_or_default().to_owned(),
+                routing_key,
+                body: serde_json::to_vec(&v)?,
+            });
+        }
+        copy += 1;
+    }
+    Ok(out)
+}
+
+/// The example tenants, for the drain's queues.
+const DRAIN_TENANTS: [&str; 3] = ["rlp-impf", "soest", "notruf-pfalz"];
+
+/// Waits until `queues` hold `n` messages together.
+async fn filled(ch: &Channel, queues: &[String], n: usize) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let mut depth = 0usize;
+        for q in queues {
+            depth += depth_of(ch, q).await? as usize;
+        }
+        if depth >= n {
+            return Ok(());
+        }
+        ensure!(Instant::now() < deadline, "the queues hold {depth} of {n}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn depth_of(ch: &Channel, queue: &str) -> Result<u32> {
+    let q = ch
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("asking {queue} for its depth"))?;
+    Ok(q.message_count())
+}
+
+/// Reads `tap` until `queues` are empty and nothing arrived for two seconds; the time of
+/// the first and of the last output, and how many there were.
+async fn drained(
+    conn: &Connection,
+    tap: &str,
+    queues: &[String],
+) -> Result<(Instant, Instant, usize)> {
+    let ch = conn.create_channel().await?;
+    let mut consumer = ch
+        .basic_consume(
+            tap.into(),
+            "".into(),
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("consuming {tap}"))?;
+    let probe = conn.create_channel().await?;
+    let mut first = None;
+    let mut last = Instant::now();
+    let mut count = 0usize;
+    let deadline = Instant::now() + Duration::from_secs(900);
+    loop {
+        ensure!(Instant::now() < deadline, "the drain did not end");
+        match tokio::time::timeout(Duration::from_secs(2), consumer.next()).await {
+            Ok(Some(d)) => {
+                d?;
+                last = Instant::now();
+                first.get_or_insert(last);
+                count += 1;
+            }
+            Ok(None) => bail!("the tap consumer was cancelled"),
+            Err(_) => {
+                let mut depth = 0;
+                for q in queues {
+                    depth += depth_of(&probe, q).await?;
+                }
+                if depth == 0 && first.is_some() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = ch.close(200, "done".into()).await;
+    let first = first.ok_or_else(|| anyhow!("no output arrived"))?;
+    Ok((first, last, count))
+}
+
+/// What one drain achieved.
+struct Drain {
+    rate: f64,
+    outputs: usize,
+    cores: Cores,
+}
+
+impl Drain {
+    fn line(&self) -> String {
+        let mut cores = format!("bench process {:.2}", self.cores.bench);
+        if let Some(d) = self.cores.daemon {
+            cores.push_str(&format!(", daemon {d:.2}"));
+        }
+        if let Some(b) = self.cores.broker {
+            cores.push_str(&format!(", broker {b:.2}"));
+        }
+        format!(
+            "{:>6.0} events/s ({} outputs); cores used: {cores}",
+            self.rate, self.outputs
+        )
+    }
+}
+
+/// The bare relay draining `events` queued in its input queues.
+async fn drain_relay(
+    vhost: &Vhost,
+    events: &[Event],
+    relay_rt: &tokio::runtime::Handle,
+) -> Result<Drain> {
+    let conn = connect(&vhost.url(), "bench-load").await?;
+    let ch = conn.create_channel().await?;
+    let inputs = relay_topology(&ch, &DRAIN_TENANTS).await?;
+    let publisher = conn.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    publish_fast(&publisher, "relay.events", events).await?;
+    filled(&ch, &inputs, events.len()).await?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let before = CpuSample::take(broker_pid(), None);
+    let started = Instant::now();
+    let relay = relay_rt.spawn(relay(
+        vhost.url(),
+        inputs.clone(),
+        "relay.commands",
+        ready_tx,
+        stop_rx,
+    ));
+    ready_rx
+        .await
+        .map_err(|_| anyhow!("the relay stopped before it was consuming"))?;
+    let (first, last, outputs) = drained(&conn, "relay.tap", &inputs).await?;
+    let cores =
+        CpuSample::take(broker_pid(), None).cores_since(&before, last.duration_since(started));
+    let _ = stop_tx.send(true);
+    relay.await.context("the relay task")??;
+    conn.close(200, "done".into()).await?;
+    Ok(Drain {
+        rate: events.len() as f64 / last.duration_since(first).as_secs_f64(),
+        outputs,
+        cores,
+    })
+}
+
+/// `leitstand run` draining `events` queued in its tenants' queues before it starts.
+#[allow(clippy::too_many_arguments)]
+async fn drain_daemon(
+    vhost: &Vhost,
+    events: &[Event],
+    binary: &Path,
+    bundles: &Path,
+    log_dir: &Path,
+    store_url: &str,
+    broker: Option<u32>,
+) -> Result<Drain> {
+    let out = Command::new(binary)
+        .args(["topology", "--bundles"])
+        .arg(bundles)
+        .env("LEITSTAND_AMQP__URL", vhost.url())
+        .env("LEITSTAND_LOG__FILTER", "warn")
+        .output()
+        .context("leitstand topology")?;
+    ensure!(
+        out.status.success(),
+        "leitstand topology: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let conn = connect(&vhost.url(), "bench-load").await?;
+    let ch = conn.create_channel().await?;
+    quorum_queue(&ch, "tap", "leitstand.commands", "#").await?;
+    let publisher = conn.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    publish_fast(&publisher, "leitstand.events", events).await?;
+    let inputs: Vec<String> = DRAIN_TENANTS
+        .iter()
+        .map(|t| format!("leitstand.tenant.{t}"))
+        .collect();
+    filled(&ch, &inputs, events.len()).await?;
+    let mut daemon = Daemon::start(binary, vhost, bundles, log_dir, store_url).await?;
+    let before = CpuSample::take(broker, Some(daemon.child.id()));
+    let started = Instant::now();
+    let drained = drained(&conn, "tap", &inputs).await;
+    let (first, last, outputs) = match drained {
+        Ok(d) => d,
+        Err(e) => bail!("{e:#}\n--- daemon log ---\n{}", daemon.log_text()),
+    };
+    let cores = CpuSample::take(broker, Some(daemon.child.id()))
+        .cores_since(&before, last.duration_since(started));
+    daemon.terminate(Duration::from_secs(40)).await?;
+    conn.close(200, "done".into()).await?;
+    Ok(Drain {
+        rate: events.len() as f64 / last.duration_since(first).as_secs_f64(),
+        outputs,
+        cores,
+    })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -807,6 +1148,32 @@ async fn connect(url: &str, name: &str) -> Result<Connection> {
     )
     .await
     .with_context(|| format!("connecting to {url}"))
+}
+
+/// The relay's topology, shaped as the daemon's: `relay.events` routing into a quorum
+/// queue per tenant, `relay.commands` into the tap. Returns the input queues.
+async fn relay_topology(ch: &Channel, tenants: &[&str]) -> Result<Vec<String>> {
+    for exchange in ["relay.events", "relay.commands"] {
+        ch.exchange_declare(
+            exchange.into(),
+            ExchangeKind::Topic,
+            ExchangeDeclareOptions {
+                durable: true,
+                ..ExchangeDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("declaring {exchange}"))?;
+    }
+    let mut inputs = Vec::new();
+    for tenant in tenants {
+        let queue = format!("relay.tenant.{tenant}");
+        quorum_queue(ch, &queue, "relay.events", &format!("{tenant}.#")).await?;
+        inputs.push(queue);
+    }
+    quorum_queue(ch, "relay.tap", "relay.commands", "#").await?;
+    Ok(inputs)
 }
 
 /// Declares a durable quorum queue bound to `exchange` with `key`.
