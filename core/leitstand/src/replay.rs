@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use leitstand_contract::attribute::AttributeValue;
 use leitstand_contract::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
 use leitstand_engine::dispatch::{Command, Dispatcher};
 use leitstand_engine::pipeline::{
@@ -572,7 +573,9 @@ fn parse_record(
     };
     let body = record.get("body").map(Value::to_string).unwrap_or_default();
     envelope::parse_binary(
-        headers.iter().map(|(k, v)| (k.as_str(), v.clone())),
+        headers
+            .iter()
+            .filter_map(|(k, v)| AttributeValue::from_json(v).map(|v| (k.as_str(), v))),
         body.as_bytes(),
         limits,
         received,
