@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use leitstand_contract::attribute::AttributeValue;
 use leitstand_contract::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
+use leitstand_contract::wire::CommandMode;
 use leitstand_engine::dispatch::{Command, Dispatcher};
 use leitstand_engine::pipeline::{
     Carrier, EncodeError, Fire, InPlace, Outgoing, Pipeline, PipelineOptions, Settled, Verdict,
@@ -173,7 +174,9 @@ impl Carrier for Lines {
         parse_record(&line.raw, limits, received)
     }
 
-    fn command(&self, command: &Command) -> Result<Outgoing, EncodeError> {
+    // A commands file holds each command whole, one per line, whatever the tenant's
+    // `[commands] mode` asks of the broker.
+    fn command(&self, command: &Command, _mode: CommandMode) -> Result<Outgoing, EncodeError> {
         Ok(Outgoing {
             exchange: leitstand_amqp::COMMANDS_EXCHANGE.to_owned(),
             routing_key: command.routing_key(),
