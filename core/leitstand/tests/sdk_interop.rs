@@ -208,7 +208,30 @@ async fn events_of_the_python_sdk_in_all_four_modes_are_processed_and_its_reader
             events.insert(e["attributes"]["id"].as_str().expect("id").to_owned(), e);
         }
     }
-    sdk(&python, &["publish", &rig.vhost.url()], &lines).unwrap_or_else(|e| panic!("{e}"));
+    let published =
+        sdk(&python, &["publish", &rig.vhost.url()], &lines).unwrap_or_else(|e| panic!("{e}"));
+    // The AMQP binding's binary mode sent typed headers: `time` and the Integer extension
+    // as integers, the Boolean extension as a boolean (the RabbitMQ binding, text).
+    let mut typed = 0;
+    for line in published.lines() {
+        let sent: Value = serde_json::from_str(line).expect("a JSON line");
+        let headers = &sent["headers"];
+        match sent["mode"].as_str() {
+            Some("amqp-binary") => {
+                typed += 1;
+                assert_eq!(headers["cloudEvents_time"], "int", "{sent}");
+                assert_eq!(headers["cloudEvents_attempt"], "int", "{sent}");
+                assert_eq!(headers["cloudEvents_callback"], "bool", "{sent}");
+                assert_eq!(headers["cloudEvents_id"], "str", "{sent}");
+            }
+            Some("rabbitmq-binary") => {
+                assert_eq!(headers["ce-attempt"], "str", "{sent}");
+                assert_eq!(headers["ce-callback"], "str", "{sent}");
+            }
+            _ => assert_eq!(headers, &json!({}), "structured: no headers: {sent}"),
+        }
+    }
+    assert_eq!(typed, TENANTS.len(), "{published}");
     let read = read_commands(&python, &rig, &conn, events.len()).await;
 
     let mut seen = BTreeMap::new();

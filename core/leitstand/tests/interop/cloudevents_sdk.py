@@ -7,7 +7,8 @@ Each input line is one event: {"mode": MODE, "routing_key": ..., "attributes": {
 "data": {...}}, with `time` (if any) in RFC 3339. The SDK makes the CloudEvent and encodes
 it in MODE — "rabbitmq-binary", "rabbitmq-structured" (cloudevents.core.bindings.rabbitmq)
 or "amqp-binary", "amqp-structured" (cloudevents.core.bindings.amqp) — and pika publishes
-the SDK's message as it is to `leitstand.events`, with publisher confirms.
+the SDK's message as it is to `leitstand.events`, with publisher confirms. Prints one JSON
+line per event: its id, the mode and the Python type of each header the SDK made.
 
     python cloudevents_sdk.py read AMQP_URL QUEUE COUNT
 
@@ -70,6 +71,8 @@ def publish(url, lines):
             content_type=content_type, headers=headers or None, delivery_mode=2
         )
         channel.basic_publish(EXCHANGE, spec["routing_key"], body, properties)
+        sent = {name: type(value).__name__ for name, value in (headers or {}).items()}
+        print(json.dumps({"id": event.get_id(), "mode": mode, "headers": sent}), flush=True)
     connection.close()
 
 
