@@ -569,4 +569,23 @@ mod tests {
             assert_eq!(env.data, c.data, "{mode:?}");
         }
     }
+
+    #[test]
+    fn an_outbox_row_written_before_command_modes_reads_back_as_a_structured_command() {
+        // The properties of a command's outbox row as Leitstand wrote them before tenants
+        // could ask for binary commands.
+        let properties = r#"{"content_type":"application/cloudevents+json","content_encoding":null,"headers":null,"delivery_mode":2,"priority":null,"correlation_id":"e-1","reply_to":null,"expiration":null,"message_id":"cmd-1","timestamp":null,"kind":"call.route","user_id":null,"app_id":null,"cluster_id":null}"#;
+        let c = command("call.route");
+        let row = OutboxEntry {
+            seq: 7,
+            exchange: COMMANDS_EXCHANGE.to_owned(),
+            routing_key: c.routing_key(),
+            properties: properties.to_owned(),
+            body: c.to_json().expect("json"),
+        };
+        assert_eq!(
+            Message::from_outbox(&row).expect("an old row reads"),
+            Message::command(&c, CommandMode::Structured).expect("message")
+        );
+    }
 }
