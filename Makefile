@@ -2,12 +2,13 @@
 #   make demo   replays the example day through the example bundles and prints the SLA report
 #   make test   runs the whole test suite (formatting, lints, unit and integration tests, docs)
 # Both install what they need: the wasm32-wasip2 target for the guest plugins, and
-# componentize-py (from PyPI, into target/python-venv) for the plugin written in Python.
+# componentize-py (from PyPI, into target/python-venv) for the plugin written in Python;
+# `make test` also the official CloudEvents SDK for Python for the interoperability test.
 
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: demo test setup guests guest-tests lint bench broker database ops-tools
+.PHONY: demo test setup guests guest-tests lint bench broker database ops-tools interop-tools
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -70,7 +71,24 @@ ops-tools:
 		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
 
-test: guests guest-tests lint broker database ops-tools
+# The official CloudEvents SDK for Python and pika, pinned in
+# core/leitstand/tests/interop/requirements.txt, in target/python-venv beside
+# componentize-py (after `guests`, whose build.sh makes the environment): the
+# interoperability test (core/leitstand/tests/sdk_interop.rs) publishes and reads with them.
+# Installed again only when the requirements change. PYTHON names the interpreter that
+# creates the environment when there is none (default python3, ≥ 3.10 for the SDK).
+INTEROP_REQUIREMENTS := core/leitstand/tests/interop/requirements.txt
+interop-tools: guests
+	@venv=target/python-venv; stamp=target/python-venv.interop; \
+	if ! cmp -s $(INTEROP_REQUIREMENTS) $$stamp || ! $$venv/bin/python -c 'import cloudevents, pika' 2>/dev/null; then \
+		echo "installing $$(grep -v '^#' $(INTEROP_REQUIREMENTS) | tr '\n' ' ')into $$venv"; \
+		rm -f $$stamp; \
+		[ -x $$venv/bin/python ] || $${PYTHON:-python3} -m venv $$venv; \
+		$$venv/bin/pip install --quiet --disable-pip-version-check -r $(INTEROP_REQUIREMENTS) && \
+		cp $(INTEROP_REQUIREMENTS) $$stamp; \
+	fi
+
+test: guests guest-tests interop-tools lint broker database ops-tools
 	$(CARGO) test --locked --workspace
 
 bench: guests broker database

@@ -32,6 +32,7 @@ use leitstand_contract::envelope::{
     DEFAULT_MAX_EVENT_BYTES, Envelope, IntakeLimits, RejectReason, Rejection, TenantId,
     parse_structured,
 };
+use leitstand_contract::wire::CommandMode;
 use leitstand_engine::dispatch::{Command, Dispatcher, command_id, routing_key_tenant};
 use leitstand_engine::sandbox::{Sandbox, SandboxConfig};
 use leitstand_engine::state::MemoryStore;
@@ -397,7 +398,7 @@ fn dispatched(delivery: &Delivery, env: Envelope) -> Verdict {
 }
 
 /// A command a plugin might emit for `env`, as dispatch builds it, written as the daemon
-/// writes it: to a message, into the outbox, and back.
+/// writes it in every command mode: to a message, into the outbox, and back.
 fn check_command(env: &Envelope) {
     let plugin = "router";
     let command = Command {
@@ -412,14 +413,16 @@ fn check_command(env: &Envelope) {
         datacontenttype: "application/json".to_owned(),
         data: Map::new(),
     };
-    let message = Message::command(&command).expect("a command is written");
-    let entry = message
-        .clone()
-        .into_outgoing()
-        .map(|o| o.at(0))
-        .expect("a command is kept in the outbox");
-    let back = Message::from_outbox(&entry).expect("a command is read back from the outbox");
-    assert_eq!(back, message, "the outbox changed a command");
+    for mode in CommandMode::ALL {
+        let message = Message::command(&command, mode).expect("a command is written");
+        let entry = message
+            .clone()
+            .into_outgoing()
+            .map(|o| o.at(0))
+            .expect("a command is kept in the outbox");
+        let back = Message::from_outbox(&entry).expect("a command is read back from the outbox");
+        assert_eq!(back, message, "the outbox changed a command ({mode:?})");
+    }
 }
 
 fn check_dead_letter(delivery: &Delivery, rejection: &Rejection) {

@@ -5,12 +5,13 @@ use chrono::{DateTime, Utc};
 use lapin::message::Delivery;
 use leitstand_contract::command::Command;
 use leitstand_contract::envelope::{Envelope, IntakeLimits, Rejection};
-use leitstand_contract::wire::{Carrier, EncodeError, Outgoing};
+use leitstand_contract::wire::{Carrier, CommandMode, EncodeError, Outgoing};
 
 use crate::{DEAD, Message};
 
 /// Reads deliveries in structured or binary mode (CONTRACT §1); writes commands to
-/// `leitstand.commands` and dead letters to `leitstand.dead` with their AMQP properties.
+/// `leitstand.commands` in their tenant's mode and dead letters to `leitstand.dead` with
+/// their AMQP properties.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Amqp;
 
@@ -30,8 +31,8 @@ impl Carrier for Amqp {
         crate::envelope_of(&d.properties, &d.data, limits, received)
     }
 
-    fn command(&self, command: &Command) -> Result<Outgoing, EncodeError> {
-        Message::command(command)
+    fn command(&self, command: &Command, mode: CommandMode) -> Result<Outgoing, EncodeError> {
+        Message::command(command, mode)
             .and_then(Message::into_outgoing)
             .map_err(|e| EncodeError(e.to_string()))
     }

@@ -6,9 +6,11 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use lapin::{Confirmation, PublisherConfirm};
 
+use crate::intake::STRUCTURED;
 use crate::{COMMANDS_EXCHANGE, DEAD, DETAIL_HEADER, ERROR_HEADER, TransportError};
-use leitstand_contract::command::Command;
-use leitstand_contract::wire::{OutboxEntry, Outgoing};
+use leitstand_contract::attribute::AttributeValue;
+use leitstand_contract::command::{Command, HTTP_POST};
+use leitstand_contract::wire::{CommandMode, EncodeError, OutboxEntry, Outgoing};
 
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
@@ -115,6 +117,43 @@ pub fn dead_letter_headers(
     headers
 }
 
+/// The headers of a binary-mode command: its attributes ([`Command::binary_attributes`]),
+/// `datacontenttype` aside (it is the content type). The AMQP binding's `cloudEvents_`
+/// headers carry each attribute in its AMQP type: text as long strings, and `time` as a
+/// signed 64-bit count of milliseconds since 1970 — the AMQP 1.0 timestamp's value, which
+/// the SDKs' AMQP binding reads as a Timestamp, where AMQP 0-9-1's own timestamp would cut
+/// the milliseconds and read back without a time zone. The RabbitMQ binding's `ce-`
+/// headers carry each attribute's canonical string.
+fn binary_headers(command: &Command, mode: CommandMode) -> FieldTable {
+    let mut headers = FieldTable::default();
+    for (name, value) in command.binary_attributes() {
+        let (key, value) = match mode {
+            CommandMode::AmqpBinary => (format!("cloudEvents_{name}"), amqp_value(value)),
+            CommandMode::Structured | CommandMode::RabbitmqBinary => (
+                format!("ce-{name}"),
+                AMQPValue::LongString(LongString::from(
+                    value.canonical_string().unwrap_or_default(),
+                )),
+            ),
+        };
+        headers.insert(key.into(), value);
+    }
+    headers
+}
+
+/// An attribute value in the AMQP type the CloudEvents AMQP binding maps its type to.
+fn amqp_value(value: AttributeValue) -> AMQPValue {
+    match value {
+        AttributeValue::String(s) => AMQPValue::LongString(LongString::from(s)),
+        AttributeValue::Boolean(b) => AMQPValue::Boolean(b),
+        AttributeValue::Integer(n) | AttributeValue::Timestamp(n) => i64::try_from(n)
+            .map(AMQPValue::LongLongInt)
+            .unwrap_or_else(|_| AMQPValue::LongString(LongString::from(n.to_string()))),
+        AttributeValue::Binary(bytes) => AMQPValue::ByteArray(bytes.into()),
+        AttributeValue::Other(name) => AMQPValue::LongString(LongString::from(name)),
+    }
+}
+
 /// Whether `value` comes back unchanged from JSON, as the outbox stores it.
 fn survives_json<T>(value: &T) -> bool
 where
@@ -189,14 +228,15 @@ impl Publisher {
         Ok(())
     }
 
-    /// Publishes `command` to `leitstand.commands`: persistent, mandatory, `message_id`
-    /// the command id, structured-mode CloudEvent body.
+    /// Publishes `command` to `leitstand.commands` in `mode`: persistent, mandatory,
+    /// `message_id` the command id (see [`Message::command`]).
     pub async fn command(
         &self,
         confirms: &mut Confirms,
         command: &Command,
+        mode: CommandMode,
     ) -> Result<(), TransportError> {
-        let m = Message::command(command)?;
+        let m = Message::command(command, mode)?;
         self.message(confirms, &m).await
     }
 
@@ -262,16 +302,21 @@ pub struct Message {
 
 impl Message {
     /// `command` for `leitstand.commands`: persistent, `message_id` the command id,
-    /// `correlation_id` its cause (when the cause's id fits an AMQP short string),
-    /// structured-mode CloudEvent body.
-    pub fn command(command: &Command) -> Result<Self, TransportError> {
-        let body = command
-            .to_json()
-            .map_err(|e| TransportError::Encode(e.to_string()))?;
+    /// `correlation_id` its cause (when the cause's id fits an AMQP short string), `type`
+    /// the command type, laid out in `mode`: a structured-mode CloudEvent body, or binary
+    /// mode with the attributes as headers (`cloudEvents_` or `ce-`) and `data` as the
+    /// `application/json` body. An `http.post` is always structured: Leitstand's own
+    /// delivery worker reads it.
+    pub fn command(command: &Command, mode: CommandMode) -> Result<Self, TransportError> {
+        let encode = |e: EncodeError| TransportError::Encode(e.to_string());
+        let mode = if command.command_type == HTTP_POST {
+            CommandMode::Structured
+        } else {
+            mode
+        };
         let mut properties = BasicProperties::default()
             .with_delivery_mode(PERSISTENT)
             .with_message_id(command.id.as_str().into())
-            .with_content_type("application/cloudevents+json".into())
             .with_type(command.command_type.as_str().into());
         // An AMQP short string holds at most 255 bytes, and an event id may be longer
         // (CONTRACT §1 bounds only the event's size): a longer cause is left out of the
@@ -279,6 +324,18 @@ impl Message {
         if let Ok(cause) = ShortString::try_new(command.causationid.as_str()) {
             properties = properties.with_correlation_id(cause);
         }
+        let (properties, body) = match mode {
+            CommandMode::Structured => (
+                properties.with_content_type(STRUCTURED.into()),
+                command.to_json().map_err(encode)?,
+            ),
+            CommandMode::AmqpBinary | CommandMode::RabbitmqBinary => (
+                properties
+                    .with_content_type(command.datacontenttype.as_str().into())
+                    .with_headers(binary_headers(command, mode)),
+                command.data_json().map_err(encode)?,
+            ),
+        };
         Ok(Self {
             exchange: COMMANDS_EXCHANGE.to_owned(),
             routing_key: command.routing_key(),
@@ -424,5 +481,111 @@ mod tests {
         let detail = String::from_utf8(detail.as_bytes().to_vec()).expect("utf-8");
         assert!(detail.starts_with("line one line two"));
         assert!(detail.len() <= MAX_DETAIL_BYTES + '…'.len_utf8());
+    }
+
+    fn command(command_type: &str) -> Command {
+        let mut data = serde_json::Map::new();
+        data.insert("call_id".into(), "c1".into());
+        data.insert("target".into(), "stadt-buergerbuero".into());
+        Command {
+            specversion: "1.0".into(),
+            id: "cmd-1".into(),
+            source: "leitstand/soest/switchboard".into(),
+            command_type: command_type.into(),
+            tenant: "soest".into(),
+            time: "2026-11-19T08:00:05.123Z".into(),
+            causationid: "e-1".into(),
+            subject: Some("c1".into()),
+            datacontenttype: "application/json".into(),
+            data,
+        }
+    }
+
+    #[test]
+    fn binary_commands_carry_the_attributes_as_headers_in_the_binding_types() {
+        let c = command("call.route");
+        let m = Message::command(&c, CommandMode::AmqpBinary).expect("message");
+        let h = m.properties.headers().clone().expect("headers");
+        let h = h.inner();
+        assert_eq!(
+            h.get("cloudEvents_time"),
+            Some(&AMQPValue::LongLongInt(1_795_075_205_123)),
+            "time in milliseconds since 1970"
+        );
+        assert_eq!(
+            h.get("cloudEvents_causationid"),
+            Some(&AMQPValue::LongString("e-1".into()))
+        );
+        assert!(!h.contains_key("cloudEvents_datacontenttype"));
+        assert_eq!(
+            m.properties.content_type().as_ref().map(|c| c.as_str()),
+            Some("application/json")
+        );
+        let body: serde_json::Value = serde_json::from_slice(&m.body).expect("data");
+        assert_eq!(body, serde_json::Value::Object(c.data.clone()));
+
+        let m = Message::command(&c, CommandMode::RabbitmqBinary).expect("message");
+        let h = m.properties.headers().clone().expect("headers");
+        assert_eq!(
+            h.inner().get("ce-time"),
+            Some(&AMQPValue::LongString("2026-11-19T08:00:05.123Z".into()))
+        );
+
+        // Leitstand's own delivery worker reads http.post whole: never binary.
+        let m = Message::command(&command(HTTP_POST), CommandMode::AmqpBinary).expect("message");
+        assert_eq!(
+            m.properties.content_type().as_ref().map(|c| c.as_str()),
+            Some(STRUCTURED)
+        );
+        assert!(m.properties.headers().is_none());
+    }
+
+    #[test]
+    fn a_command_in_every_mode_reads_back_the_same_and_survives_the_outbox() {
+        let c = command("call.route");
+        for mode in CommandMode::ALL {
+            let m = Message::command(&c, mode).expect("message");
+            let row = m.clone().into_outgoing().map(|o| o.at(1)).expect("row");
+            assert_eq!(Message::from_outbox(&row).expect("back"), m, "{mode:?}");
+            let env = crate::envelope_of(
+                &m.properties,
+                &m.body,
+                leitstand_contract::envelope::IntakeLimits::default(),
+                chrono::Utc::now(),
+            )
+            .unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+            assert_eq!(
+                (
+                    env.id.as_str(),
+                    env.source.as_str(),
+                    env.event_type.as_str()
+                ),
+                ("cmd-1", "leitstand/soest/switchboard", "call.route"),
+                "{mode:?}"
+            );
+            assert_eq!(env.tenant.as_str(), "soest");
+            assert_eq!(env.time_rfc3339(), c.time, "{mode:?}");
+            assert_eq!(env.subject.as_deref(), Some("c1"));
+            assert_eq!(env.data, c.data, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn an_outbox_row_written_before_command_modes_reads_back_as_a_structured_command() {
+        // The properties of a command's outbox row as Leitstand wrote them before tenants
+        // could ask for binary commands.
+        let properties = r#"{"content_type":"application/cloudevents+json","content_encoding":null,"headers":null,"delivery_mode":2,"priority":null,"correlation_id":"e-1","reply_to":null,"expiration":null,"message_id":"cmd-1","timestamp":null,"kind":"call.route","user_id":null,"app_id":null,"cluster_id":null}"#;
+        let c = command("call.route");
+        let row = OutboxEntry {
+            seq: 7,
+            exchange: COMMANDS_EXCHANGE.to_owned(),
+            routing_key: c.routing_key(),
+            properties: properties.to_owned(),
+            body: c.to_json().expect("json"),
+        };
+        assert_eq!(
+            Message::from_outbox(&row).expect("an old row reads"),
+            Message::command(&c, CommandMode::Structured).expect("message")
+        );
     }
 }

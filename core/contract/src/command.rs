@@ -3,9 +3,11 @@
 
 use std::fmt;
 
+use chrono::DateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::attribute::AttributeValue;
 use crate::envelope::TenantId;
 use crate::wire::EncodeError;
 
@@ -53,6 +55,42 @@ impl Command {
     pub fn to_json(&self) -> Result<Vec<u8>, EncodeError> {
         serde_json::to_vec(self)
             .map_err(|e| EncodeError(format!("command {} cannot be serialised: {e}", self.id)))
+    }
+
+    /// The command's `data` as JSON: the body of a binary-mode command.
+    pub fn data_json(&self) -> Result<Vec<u8>, EncodeError> {
+        serde_json::to_vec(&self.data).map_err(|e| {
+            EncodeError(format!(
+                "the data of command {} cannot be serialised: {e}",
+                self.id
+            ))
+        })
+    }
+
+    /// The command's attributes for binary mode, each with its CloudEvents type, in the
+    /// order of the structured form: every attribute but `datacontenttype` (a binary
+    /// message's content type) and `data` (its body). `time` is a timestamp; the others
+    /// are text.
+    pub fn binary_attributes(&self) -> Vec<(&'static str, AttributeValue)> {
+        let text = |s: &str| AttributeValue::String(s.to_owned());
+        // The host writes `time` in RFC 3339; should it ever not be, it goes as the text.
+        let time = DateTime::parse_from_rfc3339(&self.time).map_or_else(
+            |_| text(&self.time),
+            |t| AttributeValue::Timestamp(i128::from(t.timestamp_millis())),
+        );
+        let mut attributes = vec![
+            ("specversion", text(&self.specversion)),
+            ("id", text(&self.id)),
+            ("source", text(&self.source)),
+            ("type", text(&self.command_type)),
+            ("tenant", text(&self.tenant)),
+            ("time", time),
+            ("causationid", text(&self.causationid)),
+        ];
+        if let Some(subject) = &self.subject {
+            attributes.push(("subject", text(subject)));
+        }
+        attributes
     }
 }
 

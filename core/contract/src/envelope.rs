@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 
+use crate::attribute::{self, AttributeValue};
 use crate::domain::DomainEvent;
 
 /// The default size limit of one event, CONTRACT §1.
@@ -363,9 +364,10 @@ pub fn event_key(source: &str, id: &str) -> String {
 }
 
 /// Parses a binary-mode event: attributes from headers (any of [`ATTRIBUTE_PREFIXES`]),
-/// `data` as the JSON body; headers without a prefix are ignored.
+/// each value typed as the transport typed it and read by the binding's type rules
+/// ([`attribute::read`]), `data` as the JSON body; headers without a prefix are ignored.
 pub fn parse_binary<'a>(
-    headers: impl IntoIterator<Item = (&'a str, Value)>,
+    headers: impl IntoIterator<Item = (&'a str, AttributeValue)>,
     body: &[u8],
     limits: IntakeLimits,
     received: DateTime<Utc>,
@@ -374,6 +376,7 @@ pub fn parse_binary<'a>(
     let mut attrs = Map::new();
     for (name, value) in headers {
         if let Some(attr) = attribute_name(name) {
+            let value = attribute::read(&attr, value)?;
             attrs.insert(attr, value);
         }
     }
@@ -424,10 +427,7 @@ fn required_str(attrs: &Map<String, Value>, name: &str) -> Result<String, Reject
             format!("attribute `{name}` is empty"),
         )),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(_) => Err(Rejection::new(
-            RejectReason::InvalidAttribute,
-            format!("attribute `{name}` is not a string"),
-        )),
+        Some(other) => Err(not_a_string(name, other)),
     }
 }
 
@@ -435,11 +435,17 @@ fn optional_str(attrs: &Map<String, Value>, name: &str) -> Result<Option<String>
     match attrs.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Rejection::new(
-            RejectReason::InvalidAttribute,
-            format!("attribute `{name}` is not a string"),
-        )),
+        Some(other) => Err(not_a_string(name, other)),
     }
+}
+
+/// The refusal of attribute `name`, whose value is not text, naming the type it had.
+fn not_a_string(name: &str, value: &Value) -> Rejection {
+    let had = AttributeValue::from_json(value).map_or("null", |v| v.type_name());
+    Rejection::new(
+        RejectReason::InvalidAttribute,
+        format!("attribute `{name}` is {had}; it must be a string"),
+    )
 }
 
 fn from_attributes(
@@ -674,13 +680,14 @@ mod tests {
     fn binary_mode_reads_any_of_the_prefixes() {
         let body = br#"{"call_id":"c1","queue":"impf"}"#;
         for prefix in ATTRIBUTE_PREFIXES {
+            let text = |s: &str| AttributeValue::String(s.to_owned());
             let headers = [
-                (format!("{prefix}specversion"), json!("1.0")),
-                (format!("{prefix}id"), json!("e1")),
-                (format!("{prefix}source"), json!("acd")),
-                (format!("{prefix}type"), json!("call.offered")),
-                (format!("{prefix}tenant"), json!("soest")),
-                ("content-type".to_owned(), json!("application/json")),
+                (format!("{prefix}specversion"), text("1.0")),
+                (format!("{prefix}id"), text("e1")),
+                (format!("{prefix}source"), text("acd")),
+                (format!("{prefix}type"), text("call.offered")),
+                (format!("{prefix}tenant"), text("soest")),
+                ("content-type".to_owned(), text("application/json")),
             ];
             let env = parse_binary(
                 headers.iter().map(|(k, v)| (k.as_str(), v.clone())),

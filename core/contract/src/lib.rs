@@ -10,6 +10,8 @@
 //!
 //! - [`envelope`]: CloudEvents intake (structured and binary mode) with every limit,
 //!   `TenantId`, reason codes, the dedup key of an event.
+//! - [`attribute`]: binary-mode attribute values: which type each attribute may have
+//!   (the CloudEvents AMQP binding's mapping), for every carrier alike.
 //! - [`domain`]: the typed events of CONTRACT §2 (required fields, ranges).
 //! - [`command`]: commands (CONTRACT §3) with their deterministic ids, the plugin source
 //!   `leitstand/<tenant>/<plugin>`, the host's own event and command types.
@@ -19,6 +21,7 @@
 //! - [`journal`]: what one batch commits, and the store's interface.
 #![forbid(unsafe_code)]
 
+pub mod attribute;
 pub mod command;
 pub mod delivery;
 pub mod domain;

@@ -30,8 +30,9 @@ pub trait Carrier: Sync {
         received: DateTime<Utc>,
     ) -> Result<Envelope, Rejection>;
 
-    /// A command, as the driver publishes it.
-    fn command(&self, command: &Command) -> Result<Outgoing, EncodeError>;
+    /// A command, as the driver publishes it, laid out as its tenant asks (`mode`; a
+    /// driver without headers writes every command whole).
+    fn command(&self, command: &Command, mode: CommandMode) -> Result<Outgoing, EncodeError>;
 
     /// A copy of `delivery` for `leitstand.dead`: its body unchanged, `reason` and
     /// `detail` added.
@@ -42,6 +43,51 @@ pub trait Carrier: Sync {
     fn tenant_hint(&self, delivery: &Self::Delivery) -> Option<String> {
         let _ = delivery;
         None
+    }
+}
+
+/// How a tenant's commands are laid out on a transport with headers: a tenant's
+/// `[commands] mode`. The consumers of the commands choose; every one of them reads the
+/// same command (attributes, data) in any mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum CommandMode {
+    /// Structured mode: the whole command as an `application/cloudevents+json` body. The
+    /// default, and what every CloudEvents reader takes.
+    #[default]
+    Structured,
+    /// Binary mode of the CloudEvents AMQP binding: the attributes as `cloudEvents_`
+    /// headers with their types (`time` a count of milliseconds since 1970, as the SDKs'
+    /// AMQP binding reads it), `data` as the `application/json` body.
+    AmqpBinary,
+    /// Binary mode of the RabbitMQ binding: the attributes as `ce-` headers, each its
+    /// canonical string (`time` in RFC 3339), `data` as the `application/json` body.
+    RabbitmqBinary,
+}
+
+impl CommandMode {
+    /// Every mode, in the order the documentation lists them.
+    pub const ALL: [Self; 3] = [Self::Structured, Self::AmqpBinary, Self::RabbitmqBinary];
+
+    /// The mode's name in `tenant.toml`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Structured => "structured",
+            Self::AmqpBinary => "amqp-binary",
+            Self::RabbitmqBinary => "rabbitmq-binary",
+        }
+    }
+
+    /// The mode named `name`; the refusal lists the names there are.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|m| m.name() == name)
+            .ok_or_else(|| {
+                format!(
+                    "{name:?} is not a command mode (one of {})",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
     }
 }
 

@@ -16,7 +16,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use leitstand_contract::attribute::AttributeValue;
 use leitstand_contract::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
+use leitstand_contract::wire::CommandMode;
 use leitstand_engine::dispatch::{Command, Dispatcher};
 use leitstand_engine::pipeline::{
     Carrier, EncodeError, Fire, InPlace, Outgoing, Pipeline, PipelineOptions, Settled, Verdict,
@@ -172,7 +174,9 @@ impl Carrier for Lines {
         parse_record(&line.raw, limits, received)
     }
 
-    fn command(&self, command: &Command) -> Result<Outgoing, EncodeError> {
+    // A commands file holds each command whole, one per line, whatever the tenant's
+    // `[commands] mode` asks of the broker.
+    fn command(&self, command: &Command, _mode: CommandMode) -> Result<Outgoing, EncodeError> {
         Ok(Outgoing {
             exchange: leitstand_amqp::COMMANDS_EXCHANGE.to_owned(),
             routing_key: command.routing_key(),
@@ -572,7 +576,9 @@ fn parse_record(
     };
     let body = record.get("body").map(Value::to_string).unwrap_or_default();
     envelope::parse_binary(
-        headers.iter().map(|(k, v)| (k.as_str(), v.clone())),
+        headers
+            .iter()
+            .filter_map(|(k, v)| AttributeValue::from_json(v).map(|v| (k.as_str(), v))),
         body.as_bytes(),
         limits,
         received,

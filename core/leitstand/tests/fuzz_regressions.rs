@@ -190,10 +190,11 @@ fn hostile_events_are_refused_with_a_reason_or_accepted_consistently() {
             typed_headers,
             Expect::Accepted,
         ),
+        // A double is no CloudEvents type: refused naming the attribute and the type.
         (
             "a NaN where an attribute is",
             nan_attribute,
-            Expect::Reason(RejectReason::MissingAttribute),
+            Expect::Reason(RejectReason::InvalidAttribute),
         ),
     ];
     for (what, bytes, expect) in cases {

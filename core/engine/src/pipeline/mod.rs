@@ -956,7 +956,10 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
             }
         }
         for command in &outcome.commands {
-            let message = self.carrier.command(command).map_err(BuildError::Encode)?;
+            let message = self
+                .carrier
+                .command(command, rt.bundle.command_mode)
+                .map_err(BuildError::Encode)?;
             let seq = draft.next_outbox_seq;
             draft.next_outbox_seq += 1;
             self.order

@@ -10,9 +10,9 @@ use figment::providers::{Format, Toml};
 use serde::Deserialize;
 
 use super::{
-    AbandonPolicy, Bundle, BundleError, Capability, Endpoint, FailurePolicy, Fallback, HTTP_POST,
-    MANIFEST, PluginLimits, PluginSpec, QuarantinePolicy, QueueSpec, ServiceProfile, SlaSettings,
-    TenantId, TenantLimits, WasmDigest,
+    AbandonPolicy, Bundle, BundleError, Capability, CommandMode, Endpoint, FailurePolicy, Fallback,
+    HTTP_POST, MANIFEST, PluginLimits, PluginSpec, QuarantinePolicy, QueueSpec, ServiceProfile,
+    SlaSettings, TenantId, TenantLimits, WasmDigest,
 };
 
 /// `tenant.toml`.
@@ -39,6 +39,17 @@ struct TenantFile {
     /// Tenant-wide quotas; each key defaults.
     #[serde(default)]
     limits: TenantLimitsFile,
+    /// How the tenant's commands are laid out on the broker.
+    #[serde(default)]
+    commands: CommandsFile,
+}
+
+/// `[commands]`: how the tenant's commands are laid out on the broker.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommandsFile {
+    /// `structured` (the default), `amqp-binary` or `rabbitmq-binary`.
+    mode: Option<String>,
 }
 
 /// `[limits]`: tenant-wide quotas.
@@ -437,8 +448,15 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
     }
 
     let limits = tenant_limits(&raw.limits).map_err(|(k, r)| err(&format!("limits.{k}"), r))?;
+    let command_mode = raw
+        .commands
+        .mode
+        .as_deref()
+        .map_or(Ok(CommandMode::default()), CommandMode::parse)
+        .map_err(|r| err("commands.mode", r))?;
     Ok(Bundle {
         limits,
+        command_mode,
         dir: dir.to_path_buf(),
         manifest,
         service: ServiceProfile {
@@ -707,6 +725,39 @@ mod tests {
         assert_eq!(b.service.sla.short_abandon_seconds, 5);
         assert_eq!(b.service.sla.abandon_policy, AbandonPolicy::ExcludeShort);
         assert_eq!(b.service.sla_for("any"), b.service.sla);
+    }
+
+    #[test]
+    fn commands_are_structured_unless_the_bundle_asks_for_a_binary_mode() {
+        let (_d, b) = bundle("id = \"t1\"\ntimezone = \"UTC\"\n", b"");
+        assert_eq!(b.expect("valid").command_mode, CommandMode::Structured);
+        for mode in CommandMode::ALL {
+            let toml = format!(
+                "id = \"t1\"\ntimezone = \"UTC\"\n[commands]\nmode = \"{}\"\n",
+                mode.name()
+            );
+            let (_d, b) = bundle(&toml, b"");
+            assert_eq!(b.expect(&toml).command_mode, mode);
+        }
+        for (lines, key, says) in [
+            (
+                "[commands]\nmode = \"binary\"\n",
+                "commands.mode",
+                "\"binary\" is not a command mode (one of structured, amqp-binary, rabbitmq-binary)",
+            ),
+            ("[commands]\nmode = 1\n", "commands.mode", "string"),
+            (
+                "[commands]\nprefix = \"ce-\"\n",
+                "commands.prefix",
+                "unknown field",
+            ),
+        ] {
+            let toml = format!("id = \"t1\"\ntimezone = \"UTC\"\n{lines}");
+            let (_d, b) = bundle(&toml, b"");
+            let e = b.expect_err(&toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.reason.contains(says), "{e}");
+        }
     }
 
     #[test]

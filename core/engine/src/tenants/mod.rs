@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 pub use leitstand_contract::delivery::Endpoint;
 pub use leitstand_contract::envelope::TenantId;
+pub use leitstand_contract::wire::CommandMode;
 pub use leitstand_sla::{AbandonPolicy, Hours, QueueSpec, ServiceProfile, SlaSettings};
 
 /// The name of the manifest in a bundle directory.
@@ -275,6 +276,9 @@ pub struct Bundle {
     pub plugins: Vec<PluginSpec>,
     /// Tenant-wide quotas.
     pub limits: TenantLimits,
+    /// How the tenant's commands are laid out on the broker (`[commands] mode`), as their
+    /// consumers asked; structured by default.
+    pub command_mode: CommandMode,
 }
 
 impl Bundle {

@@ -248,6 +248,8 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             endpoints,
         }],
         limits: TenantLimits::default(),
+        // The harness writes commands as lines; the mode is the broker's concern.
+        command_mode: Default::default(),
     })
 }
 
