@@ -742,10 +742,30 @@ async fn depth_of(ch: &Channel, queue: &str) -> Result<u32> {
     Ok(q.message_count())
 }
 
-/// Reads `tap` until `queues` are empty and nothing arrived for two seconds; the time of
-/// the first and of the last output, and how many there were.
+/// Messages of `queues` delivered and not yet acknowledged, as the broker counts them.
+fn unacknowledged(vhost: &Vhost, queues: &[String]) -> Result<u64> {
+    let out = rabbitmqctl(&[
+        "list_queues",
+        "-q",
+        "-p",
+        &vhost.name,
+        "name",
+        "messages_unacknowledged",
+    ])?;
+    Ok(out
+        .lines()
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(name, _)| queues.iter().any(|q| q == name.trim()))
+        .filter_map(|(_, n)| n.trim().parse::<u64>().ok())
+        .sum())
+}
+
+/// Reads `tap` until `queues` are empty, nothing of them is in the path's hands and nothing
+/// arrived for two seconds; the time of the first and of the last output, and how many
+/// there were.
 async fn drained(
     conn: &Connection,
+    vhost: &Vhost,
     tap: &str,
     queues: &[String],
 ) -> Result<(Instant, Instant, usize)> {
@@ -782,7 +802,8 @@ async fn drained(
                 for q in queues {
                     depth += depth_of(&probe, q).await?;
                 }
-                if depth == 0 && first.is_some() {
+                // Ready messages alone would miss a batch still in the path's hands.
+                if depth == 0 && first.is_some() && unacknowledged(vhost, queues)? == 0 {
                     break;
                 }
             }
@@ -845,7 +866,7 @@ async fn drain_relay(
     ready_rx
         .await
         .map_err(|_| anyhow!("the relay stopped before it was consuming"))?;
-    let (first, last, outputs) = drained(&conn, "relay.tap", &inputs).await?;
+    let (first, last, outputs) = drained(&conn, vhost, "relay.tap", &inputs).await?;
     let cores =
         CpuSample::take(broker_pid(), None).cores_since(&before, last.duration_since(started));
     let _ = stop_tx.send(true);
@@ -897,7 +918,7 @@ async fn drain_daemon(
     let mut daemon = Daemon::start(binary, vhost, bundles, log_dir, store_url).await?;
     let before = CpuSample::take(broker, Some(daemon.child.id()));
     let started = Instant::now();
-    let drained = drained(&conn, "tap", &inputs).await;
+    let drained = drained(&conn, vhost, "tap", &inputs).await;
     let (first, last, outputs) = match drained {
         Ok(d) => d,
         Err(e) => bail!("{e:#}\n--- daemon log ---\n{}", daemon.log_text()),

@@ -56,7 +56,10 @@ pub struct SandboxConfig {
     pub max_memory_mib: u64,
     /// How often the epoch ticker checks running calls' budgets, in milliseconds.
     pub tick_ms: u64,
-    /// A directory for wasmtime's on-disk cache of compiled code; none keeps it in memory.
+    /// A directory for the on-disk cache of compiled plugin code, keyed by the wasm's
+    /// digest and the engine's settings, so that a second start compiles nothing. Default:
+    /// `$XDG_CACHE_HOME/leitstand/compiled`, else `~/.cache/leitstand/compiled`; an empty
+    /// path (`compile_cache = ""`) keeps compiled code in memory only.
     pub compile_cache: Option<PathBuf>,
     /// Bytes of each instance slot's linear memory kept mapped between events and reset
     /// in place, instead of being unmapped and faulted in again for the next event. On
@@ -86,7 +89,7 @@ impl Default for SandboxConfig {
             pool_instances: 64,
             max_memory_mib: 256,
             tick_ms: 5,
-            compile_cache: None,
+            compile_cache: default_compile_cache(),
             keep_resident_kib: 2048,
             slots: 0,
             plugin_cores: 0.0,
@@ -113,6 +116,19 @@ impl SandboxConfig {
         }
         cores().saturating_sub(1).max(1) as f64
     }
+}
+
+/// The per-user cache directory of compiled plugin code, when the user has a home.
+fn default_compile_cache() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|d| !d.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache"))
+        })?;
+    Some(base.join("leitstand").join("compiled"))
 }
 
 /// The machine's CPU cores as the process may use them (at least one).
@@ -469,12 +485,27 @@ impl Sandbox {
             .epoch_interruption(true)
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1024 * 1024);
-        if let Some(dir) = &config.compile_cache {
+        if let Some(dir) = config
+            .compile_cache
+            .as_ref()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             let mut cc = wasmtime::CacheConfig::new();
             cc.with_directory(dir);
-            wc.cache(Some(
-                wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("compile cache: {e}"))?,
-            ));
+            let cache = std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .and_then(|()| wasmtime::Cache::new(cc).map_err(|e| anyhow::anyhow!("{e}")));
+            match cache {
+                Ok(cache) => {
+                    wc.cache(Some(cache));
+                }
+                // The default directory is a convenience: without it, code is compiled at
+                // every start, as before.
+                Err(e) if config.compile_cache == default_compile_cache() => {
+                    tracing::warn!(dir = %dir.display(), error = %e, "no cache of compiled plugin code: it is compiled at every start");
+                }
+                Err(e) => anyhow::bail!("sandbox.compile_cache {}: {e}", dir.display()),
+            }
         }
         let engine = Engine::new(&wc).map_err(|e| anyhow::anyhow!("wasm engine: {e}"))?;
 
@@ -937,6 +968,20 @@ impl From<StateError> for PluginFailure {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn compiled_code_is_cached_per_user_by_default() {
+        let home = std::env::var_os("XDG_CACHE_HOME").or_else(|| std::env::var_os("HOME"));
+        let dir = super::SandboxConfig::default().compile_cache;
+        match home {
+            Some(_) => {
+                let dir = dir.expect("a cache directory");
+                assert!(dir.ends_with("leitstand/compiled"), "{}", dir.display());
+            }
+            None => assert_eq!(dir, None),
+        }
+    }
+
     use super::last_words;
 
     #[test]
