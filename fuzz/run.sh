@@ -24,7 +24,7 @@ timeout=${FUZZ_TIMEOUT:-10}
 sanitizer=${FUZZ_SANITIZER:-address}
 codegen_units=${FUZZ_CODEGEN_UNITS:-16}
 nice=${FUZZ_NICE:-19}
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(event bundle fixture); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(event bundle fixture boundary); fi
 
 # The longest input per target: an event up to a quarter of the 64 KiB the contract
 # promises (larger ones only repeat what the fuzzer already has), a manifest, a fixture
@@ -34,6 +34,7 @@ max_len() {
         event) echo 16384 ;;
         bundle) echo 8192 ;;
         fixture) echo 4096 ;;
+        boundary) echo 8192 ;;
         *) echo 4096 ;;
     esac
 }

@@ -8,9 +8,12 @@
 //! - [`check_bundle`]: bytes as a `tenant.toml` through the bundle loader.
 //! - [`check_fixture`]: JSON Lines as a plugin test's expectation and output through the
 //!   harness's line-by-line difference and its report.
+//! - [`check_boundary`]: scripts a plugin carries out — host calls and decisions of any
+//!   shape — through a replay beside a calm neighbour: every event ends classified, the
+//!   neighbour is served ([`check_script`] reads fuzz bytes as one).
 //!
-//! The daemon's test suite compiles this very file too (`core/tests/fuzz_regressions.rs`
-//! includes it by path) and feeds it the committed seeds and every input that once failed;
+//! The daemon's test suite compiles this very file too (`core/leitstand/tests/
+//! fuzz_regressions.rs` and `boundary.rs` include it by path) and feeds it the committed seeds and every input that once failed;
 //! so it uses only crates the daemon's tests have, and the same function decides in both.
 //! How to run the targets: `docs/FUZZING.md`.
 #![forbid(unsafe_code)]
@@ -758,4 +761,181 @@ fn check_alignment(d: &[DiffLine], expected: &[Line], actual: &[Line]) {
         (expected.len(), actual.len()),
         "lines left out"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// boundary
+// ---------------------------------------------------------------------------------------
+
+/// The failure kinds the host classifies a plugin's event into.
+pub const FAILURE_KINDS: [&str; 8] = [
+    "timeout",
+    "out-of-memory",
+    "guest-panic",
+    "bad-output",
+    "plugin-error",
+    "access-denied",
+    "quota-exceeded",
+    "quarantined",
+];
+
+/// The bundles of the boundary check: `wild` with the hostile guest carrying out its
+/// events' scripts (never switched off), `calm` with the example router.
+fn boundary_bundles() -> (tempfile::TempDir, Dispatcher) {
+    let dir = tempfile::Builder::new()
+        .prefix("leitstand-fuzz-boundary")
+        .tempdir()
+        .expect("a temporary directory");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|a| a.join("plugins").is_dir() && a.join("wit").is_dir())
+        .expect("the repository root")
+        .to_path_buf();
+    let guest = |name: &str| {
+        let path = root.join(format!("target/wasm32-wasip2/release/{name}.wasm"));
+        let bytes = std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (build the guests: make guests)", path.display()));
+        (path, WasmDigest::of(&bytes))
+    };
+    let (hostile, hostile_digest) = guest("leitstand_hostile");
+    let (router, router_digest) = guest("leitstand_template");
+    let manifests = [
+        (
+            "wild",
+            format!(
+                "[[plugins]]\nname = \"scripted\"\nwasm = \"{}\"\nsha256 = \"{hostile_digest}\"\n\
+                 subscribe = [\"test.script\"]\ngrant = [\"call.route\", \"test.out\", \"notify\"]\n\
+                 capabilities = [\"state\", \"timers\", \"metrics\"]\n\
+                 quarantine = {{ after_failures = 1000000 }}\n[plugins.config]\nmode = \"scripted\"\n",
+                hostile.display()
+            ),
+        ),
+        (
+            "calm",
+            format!(
+                "[[plugins]]\nname = \"router\"\nwasm = \"{}\"\nsha256 = \"{router_digest}\"\n\
+                 subscribe = [\"call.offered\"]\ngrant = [\"call.route\", \"call.escalate\"]\n\
+                 capabilities = [\"state\", \"timers\", \"metrics\"]\n\
+                 [plugins.config]\ndefault_target = \"kl\"\n",
+                router.display()
+            ),
+        ),
+    ];
+    for (tenant, plugins) in manifests {
+        let bundle = dir.path().join(tenant);
+        std::fs::create_dir(&bundle).expect("a bundle directory");
+        std::fs::write(
+            bundle.join(MANIFEST),
+            format!("id = \"{tenant}\"\ntimezone = \"Europe/Berlin\"\n{plugins}"),
+        )
+        .expect("a manifest");
+    }
+    let bundles = tenants::load_all(dir.path()).expect("the boundary bundles load");
+    let config = SandboxConfig {
+        pool_instances: 4,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::new(config, Arc::new(CustomMetrics::new())).expect("a sandbox");
+    let dispatcher =
+        Dispatcher::from_bundles(bundles, Arc::new(sandbox), Arc::new(MemoryStore::new()))
+            .expect("the boundary bundles prepare");
+    (dir, dispatcher)
+}
+
+thread_local! {
+    /// The boundary check's bundles, built once per thread (it starts a sandbox).
+    static BOUNDARY: (tempfile::TempDir, Dispatcher) = boundary_bundles();
+}
+
+/// Bytes as a script of the hostile guest's `scripted` mode: a JSON object, or nothing.
+pub fn check_script(data: &[u8]) -> Option<Value> {
+    match serde_json::from_slice::<Value>(data) {
+        Ok(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
+/// Replays one event of tenant `wild` per script, each beside a `call.offered` of tenant
+/// `calm`, and panics unless every event ends processed or failed with a classified kind,
+/// the run ends, and every calm call is routed.
+pub fn check_boundary(scripts: &[Value]) {
+    let mut lines = Vec::new();
+    for (n, script) in scripts.iter().enumerate() {
+        let time = format!("2026-11-19T09:{:02}:{:02}Z", (n / 60) % 60, n % 60);
+        for (tenant, id, kind, data) in [
+            ("wild", format!("w{n}"), "test.script", script.clone()),
+            (
+                "calm",
+                format!("c{n}"),
+                "call.offered",
+                serde_json::json!({"call_id": format!("c{n}"), "queue": "q"}),
+            ),
+        ] {
+            lines.push(
+                serde_json::json!({"specversion": "1.0", "id": id, "source": "fuzz",
+                    "type": kind, "tenant": tenant, "time": time, "data": data})
+                .to_string(),
+            );
+        }
+    }
+    // The property is about the plugin's output: events stay within the intake's limit.
+    if lines.iter().any(|l| l.len() > DEFAULT_MAX_EVENT_BYTES) {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let store = runtime
+        .block_on(leitstand_store::Store::open(
+            &leitstand_store::StoreConfig {
+                url: "sqlite::memory:".into(),
+                ..leitstand_store::StoreConfig::default()
+            },
+        ))
+        .expect("an in-memory store");
+    let mut commands = Vec::new();
+    let mut failed_tenants = Vec::new();
+    let mut on_notice = |n: leitstand::replay::Notice| {
+        if let leitstand::replay::Notice::PluginFailed { tenant, .. } = n {
+            failed_tenants.push(tenant);
+        }
+    };
+    let report = BOUNDARY.with(|(_, dispatcher)| {
+        leitstand::replay::Replay::new(
+            dispatcher,
+            store,
+            runtime.handle().clone(),
+            leitstand::replay::ReplayOptions::default(),
+            &mut commands,
+            &mut on_notice,
+        )
+        .run(lines.join("\n").as_bytes())
+        .expect("the replay ends")
+    });
+    let n = scripts.len() as u64;
+    let stats = &report.replay;
+    assert_eq!(stats.lines, 2 * n, "{stats:?}");
+    assert_eq!(
+        stats.processed + stats.failed,
+        2 * n,
+        "every event is processed or failed: {stats:?}"
+    );
+    for kind in stats.plugin_failures.keys() {
+        assert!(
+            FAILURE_KINDS.contains(&kind.as_str()),
+            "unclassified failure {kind}"
+        );
+    }
+    assert!(
+        failed_tenants.iter().all(|t| t == "wild"),
+        "only the wild tenant fails: {failed_tenants:?}"
+    );
+    let routed = String::from_utf8_lossy(&commands)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|c| c["tenant"] == "calm" && c["type"] == "call.route")
+        .count() as u64;
+    assert_eq!(routed, n, "every neighbour call is routed");
 }

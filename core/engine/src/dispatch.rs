@@ -494,6 +494,7 @@ fn run<'a>(
             Some(off) => Err(off),
             None => {
                 let result = invoke(sandbox, plugin, spec, scope, &view, &mut outcome);
+                let result = result.and_then(|out| rearms_later(env, out));
                 let result = result.and_then(|out| {
                     let limit = rt.bundle.limits.commands_per_event;
                     if outcome.commands.len() + out.commands.len() > limit {
@@ -555,6 +556,23 @@ fn run<'a>(
         }
     }
     outcome
+}
+
+/// A timer set while handling a `timer.fired` must be due after the timer that fired: one
+/// due at the same instant or earlier would fire again before any later event, and again,
+/// without end in event time.
+fn rearms_later(env: &Envelope, out: PluginOutput) -> Result<PluginOutput, PluginFailure> {
+    if env.event_type != TIMER_FIRED {
+        return Ok(out);
+    }
+    let fired = env.time.timestamp_millis();
+    match out.set_timers.iter().find(|t| t.at_ms <= fired) {
+        Some(t) => Err(PluginFailure::BadOutput(format!(
+            "set-timers: timer {:?} is due at {} ms, not after the timer that fired ({} ms); re-armed so it would fire without end",
+            t.name, t.at_ms, fired
+        ))),
+        None => Ok(out),
+    }
 }
 
 /// Calls `plugin` on one event, again up to its `retries` when its policy is to retry

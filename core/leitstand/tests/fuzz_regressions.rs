@@ -10,8 +10,8 @@ mod fuzz_entry;
 use std::path::{Path, PathBuf};
 
 use fuzz_entry::{
-    Delivery, PLACEHOLDERS, TENANTS, Verdict, check_bundle, check_delivery, check_event,
-    check_fixture, jsonl_objects, received,
+    Delivery, PLACEHOLDERS, TENANTS, Verdict, check_boundary, check_bundle, check_delivery,
+    check_event, check_fixture, check_script, jsonl_objects, received,
 };
 use leitstand_contract::envelope::{DEFAULT_MAX_EVENT_BYTES, RejectReason};
 use leitstand_engine::tenants::WasmDigest;
@@ -85,6 +85,17 @@ fn the_fixture_seeds_pass() {
 
 /// Inputs a fuzzing run failed on, kept as files in `fuzz/regressions/<target>/`.
 #[test]
+fn the_boundary_seeds_pass() {
+    let seeds = inputs("seeds", "boundary");
+    assert!(seeds.len() >= 5, "the boundary seeds are missing");
+    let scripts: Vec<_> = seeds
+        .iter()
+        .map(|(name, bytes)| check_script(bytes).unwrap_or_else(|| panic!("{name} is no script")))
+        .collect();
+    check_boundary(&scripts);
+}
+
+#[test]
 fn every_input_that_once_failed_passes_now() {
     for (name, bytes) in inputs("regressions", "event") {
         let verdict = check_event(&bytes);
@@ -95,6 +106,13 @@ fn every_input_that_once_failed_passes_now() {
     }
     for (_, bytes) in inputs("regressions", "fixture") {
         check_fixture(&bytes);
+    }
+    let scripts: Vec<_> = inputs("regressions", "boundary")
+        .iter()
+        .filter_map(|(_, bytes)| check_script(bytes))
+        .collect();
+    if !scripts.is_empty() {
+        check_boundary(&scripts);
     }
 }
 

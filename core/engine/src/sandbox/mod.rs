@@ -832,6 +832,33 @@ pub const MAX_TIMER_PAYLOAD_BYTES: usize = 16 * 1024;
 /// The largest JSON text of one command's data, in bytes.
 pub const MAX_COMMAND_DATA_BYTES: usize = 64 * 1024;
 
+/// The longest command type, in bytes: it becomes the second part of a routing key, which
+/// AMQP bounds at 255 bytes with the tenant.
+pub const MAX_COMMAND_TYPE_BYTES: usize = 128;
+
+/// The longest subject of a command, in bytes: as long as an inbound attribute may be.
+pub const MAX_SUBJECT_BYTES: usize = leitstand_contract::envelope::DEFAULT_MAX_ATTRIBUTE_BYTES;
+
+/// The earliest due time a timer may have: the start of year 0000, the first instant
+/// RFC 3339 can write (milliseconds since the epoch).
+pub const EARLIEST_TIMER_MS: i64 = -62_167_219_200_000;
+
+/// The latest due time a timer may have: the end of year 9999, the last instant RFC 3339
+/// can write (milliseconds since the epoch).
+pub const LATEST_TIMER_MS: i64 = 253_402_300_799_999;
+
+/// Whether `t` may be a command type: `[a-z0-9]` words joined by `.`, `-` or `_` — it
+/// becomes a routing key segment, where `*` and `#` would be wildcards.
+fn command_type_ok(t: &str) -> bool {
+    !t.is_empty()
+        && t.len() <= MAX_COMMAND_TYPE_BYTES
+        && t.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+        && !t.starts_with('.')
+        && !t.ends_with('.')
+        && !t.contains("..")
+}
+
 fn check_output(
     plugin: &PreparedPlugin,
     d: wit::Decisions,
@@ -866,8 +893,45 @@ fn check_output(
             plugin.limits.max_timers
         ));
     }
+    if d.cancel_timers.len() > plugin.limits.max_timers {
+        return bad(format!(
+            "cancel-timers: {} timers cancelled, the limit is {}",
+            d.cancel_timers.len(),
+            plugin.limits.max_timers
+        ));
+    }
+    if let Some((i, name)) = d
+        .cancel_timers
+        .iter()
+        .enumerate()
+        .find(|(_, n)| n.is_empty() || n.len() > 256)
+    {
+        return bad(format!(
+            "cancel-timers[{i}]: a timer name must have 1 to 256 bytes, has {}",
+            name.len()
+        ));
+    }
     let mut commands = Vec::with_capacity(d.commands.len());
     for (i, c) in d.commands.into_iter().enumerate() {
+        if !command_type_ok(&c.type_) {
+            let shown: String = c.type_.chars().take(64).collect();
+            return bad(format!(
+                "commands[{i}].type {shown:?} is not a command type (1 to {MAX_COMMAND_TYPE_BYTES} bytes of a-z, 0-9 and . - _, dot-separated words)"
+            ));
+        }
+        if let Some(subject) = &c.subject
+            && (subject.len() > MAX_SUBJECT_BYTES || subject.chars().any(char::is_control))
+        {
+            return bad(format!(
+                "commands[{i}].subject: {} bytes{}; a subject has at most {MAX_SUBJECT_BYTES} bytes and no control characters",
+                subject.len(),
+                if subject.chars().any(char::is_control) {
+                    " with control characters"
+                } else {
+                    ""
+                }
+            ));
+        }
         if !plugin.grant.contains(&c.type_) && !plugin.grant.contains(GRANT_ALL) {
             return deny(
                 "command-type",
@@ -936,6 +1000,12 @@ fn check_output(
             return bad(format!(
                 "timer name must have 1 to 256 bytes, has {}",
                 t.name.len()
+            ));
+        }
+        if !(EARLIEST_TIMER_MS..=LATEST_TIMER_MS).contains(&t.at) {
+            return bad(format!(
+                "set-timers: timer {:?} is due at {} ms since 1970, outside the years 0000 to 9999 a time can be written in",
+                t.name, t.at
             ));
         }
         if t.payload.len() > MAX_TIMER_PAYLOAD_BYTES

@@ -14,7 +14,7 @@ use std::hash::BuildHasher;
 use std::hint::black_box;
 
 use leitstand::plugin::types::{Command, Timer};
-use leitstand::plugin::{clock, state};
+use leitstand::plugin::{clock, log, metrics, state};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -35,7 +35,7 @@ struct Config {
 }
 
 /// All modes `handle` understands.
-const MODES: [&str; 15] = [
+const MODES: [&str; 17] = [
     "busy",
     "foreign",
     "state-flood",
@@ -51,6 +51,8 @@ const MODES: [&str; 15] = [
     "echo",
     "timer",
     "sleep",
+    "rearm",
+    "scripted",
 ];
 
 impl Guest for Hostile {
@@ -143,6 +145,21 @@ impl Guest for Hostile {
                 )]))
             }
             "timer" => timer(&event),
+            // Like "timer", but every firing sets the same timer again for the instant it
+            // fired at: a re-arm that would fire without end in event time.
+            "rearm" if event.type_ == "timer.fired" => {
+                let mut decisions = commands(Vec::new());
+                decisions.set_timers.push(Timer {
+                    name: event.subject.clone().unwrap_or_default(),
+                    at: event.time,
+                    payload: "{}".to_string(),
+                });
+                Ok(decisions)
+            }
+            "rearm" => timer(&event),
+            // Makes the host calls and returns the decisions its event spells out, whatever
+            // they are: the boundary's property test and fuzz target drive the host with it.
+            "scripted" => scripted(&event),
             // Burns CPU for `iterations` rounds, then routes the call like a good plugin: a
             // tenant that is expensive but within its limits.
             "busy" => {
@@ -209,6 +226,92 @@ fn timer(event: &Event) -> Result<Decisions, Error> {
 
 /// Unbounded, non-tail recursion: the result is used after the call, so it cannot become a
 /// loop, and `black_box` hides that the exit condition is never met.
+/// One host call of a script: `{"get": key}`, `{"set": [key, text]}`, `{"delete": key}`,
+/// `{"log": [level, message]}`, `{"count": [name, n]}`, `{"gauge": [name, value]}` (a
+/// number, or `"nan"`, `"inf"`, `"-inf"`).
+fn call(c: &Value) {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    if let Some(key) = c.get("get") {
+        let _ = state::get(&text(key));
+    } else if let Some([key, value]) = c.get("set").and_then(Value::as_array).map(Vec::as_slice) {
+        let _ = state::set(&text(key), text(value).as_bytes());
+    } else if let Some(key) = c.get("delete") {
+        let _ = state::delete(&text(key));
+    } else if let Some([level, message]) = c.get("log").and_then(Value::as_array).map(Vec::as_slice)
+    {
+        let level = match level.as_u64().unwrap_or(0) % 5 {
+            0 => log::Level::Trace,
+            1 => log::Level::Debug,
+            2 => log::Level::Info,
+            3 => log::Level::Warn,
+            _ => log::Level::Error,
+        };
+        log::log(level, &text(message));
+    } else if let Some([name, n]) = c.get("count").and_then(Value::as_array).map(Vec::as_slice) {
+        let _ = metrics::counter_add(&text(name), n.as_u64().unwrap_or(u64::MAX));
+    } else if let Some([name, value]) = c.get("gauge").and_then(Value::as_array).map(Vec::as_slice)
+    {
+        let value = match value.as_str() {
+            Some("nan") => f64::NAN,
+            Some("inf") => f64::INFINITY,
+            Some("-inf") => f64::NEG_INFINITY,
+            _ => value.as_f64().unwrap_or(f64::MAX),
+        };
+        let _ = metrics::gauge_set(&text(name), value);
+    }
+}
+
+/// The script in the event's data (a timer's payload when the timer fires): `calls` (see
+/// [`call`]), then `commands` (`type`, `subject`, `data` as raw text), `timers` (`name`,
+/// `at`, `payload` as raw text) and `cancel` (names) returned as they are.
+fn scripted(event: &Event) -> Result<Decisions, Error> {
+    let data: Value =
+        serde_json::from_str(&event.data).map_err(|e| Error::InvalidEvent(format!("data: {e}")))?;
+    // A firing runs the script its timer carries as payload.
+    let script = if event.type_ == "timer.fired" {
+        data.get("payload").cloned().unwrap_or_default()
+    } else {
+        data
+    };
+    let list = |key: &str| {
+        script
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let text = |v: &Value, key: &str| {
+        v.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    for c in list("calls") {
+        call(&c);
+    }
+    let mut decisions = commands(Vec::new());
+    for c in list("commands") {
+        decisions.commands.push(Command {
+            type_: text(&c, "type"),
+            subject: c.get("subject").and_then(Value::as_str).map(str::to_string),
+            data: text(&c, "data"),
+        });
+    }
+    for t in list("timers") {
+        decisions.set_timers.push(Timer {
+            name: text(&t, "name"),
+            at: t.get("at").and_then(Value::as_i64).unwrap_or_default(),
+            payload: text(&t, "payload"),
+        });
+    }
+    for name in list("cancel") {
+        decisions
+            .cancel_timers
+            .push(name.as_str().unwrap_or_default().to_string());
+    }
+    Ok(decisions)
+}
+
 fn recurse(depth: u64) -> u64 {
     if black_box(depth) == u64::MAX {
         return 0;
