@@ -309,6 +309,8 @@ struct HealthState {
     bundles_loaded: AtomicUsize,
     /// Microseconds from `started` to the last beat, plus one; 0 means no beat yet.
     last_beat: AtomicU64,
+    /// Tenants whose batch has run longer than its bound (the watchdog's verdict).
+    stuck: std::sync::Mutex<Vec<String>>,
 }
 
 impl Health {
@@ -325,6 +327,7 @@ impl Health {
                 draining: AtomicBool::new(false),
                 bundles_loaded: AtomicUsize::new(0),
                 last_beat: AtomicU64::new(0),
+                stuck: std::sync::Mutex::new(Vec::new()),
             }),
         }
     }
@@ -347,6 +350,15 @@ impl Health {
     /// Whether shutdown has started; a draining daemon is never ready again.
     pub fn set_draining(&self, draining: bool) {
         self.inner.draining.store(draining, Ordering::Relaxed);
+    }
+
+    /// The tenants whose batch has run longer than its bound; none when all go on.
+    pub fn set_stuck(&self, tenants: Vec<String>) {
+        *self
+            .inner
+            .stuck
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = tenants;
     }
 
     /// How many tenant bundles are loaded and serving.
@@ -383,6 +395,11 @@ impl Health {
         }
     }
 
+    /// The body `/readyz` answers with.
+    pub fn readiness_text(&self) -> String {
+        serde_json::to_string(&self.readiness()).unwrap_or_default()
+    }
+
     /// The readiness document; `ready` is true exactly when `failing` is empty.
     fn readiness(&self) -> Readiness {
         let broker = self.inner.broker.load(Ordering::Relaxed);
@@ -390,12 +407,19 @@ impl Health {
         let consuming = self.inner.consuming.load(Ordering::Relaxed);
         let draining = self.inner.draining.load(Ordering::Relaxed);
         let bundles_loaded = self.inner.bundles_loaded.load(Ordering::Relaxed);
+        let stuck_tenants = self
+            .inner
+            .stuck
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let failing: Vec<&'static str> = [
             (!broker).then_some("broker"),
             (!store).then_some("store"),
             (!consuming).then_some("consuming"),
             draining.then_some("draining"),
             (bundles_loaded == 0).then_some("bundles"),
+            (!stuck_tenants.is_empty()).then_some("stuck"),
         ]
         .into_iter()
         .flatten()
@@ -408,6 +432,7 @@ impl Health {
             consuming,
             draining,
             bundles_loaded,
+            stuck_tenants,
         }
     }
 }
@@ -422,6 +447,8 @@ struct Readiness {
     consuming: bool,
     draining: bool,
     bundles_loaded: usize,
+    /// Tenants whose batch has run longer than its bound.
+    stuck_tenants: Vec<String>,
 }
 
 #[derive(Clone)]

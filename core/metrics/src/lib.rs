@@ -131,6 +131,9 @@ pub struct Metrics {
     /// `leitstand_plugin_quarantined{tenant, plugin}`: 1 while the plugin is switched off
     /// after repeated failures, 0 while it runs.
     pub plugin_quarantined: IntGaugeVec,
+    /// `leitstand_tenant_stuck{tenant}`: 1 while a batch of the tenant has run longer than
+    /// its bound (well above its plugins' limits), else 0: the watchdog's verdict.
+    pub tenant_stuck: IntGaugeVec,
     /// `leitstand_sandbox_wait_seconds_total{tenant, reason}`: time a tenant's batches
     /// waited before running their plugins: `paced` while the tenant had used more than
     /// its part of the plugins' CPU beside busy neighbours, `slot` for a free slot.
@@ -414,6 +417,16 @@ impl Metrics {
                         "1 while the plugin is switched off after repeated failures.",
                     ),
                     &["tenant", "plugin"],
+                )?,
+            )?,
+            tenant_stuck: register(
+                r,
+                IntGaugeVec::new(
+                    Opts::new(
+                        "leitstand_tenant_stuck",
+                        "1 while a batch of the tenant has run longer than its bound, well above its plugins' limits.",
+                    ),
+                    &["tenant"],
                 )?,
             )?,
             sandbox_wait_seconds_total: register(

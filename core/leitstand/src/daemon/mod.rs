@@ -11,6 +11,7 @@
 mod admin;
 mod cluster;
 mod tenant;
+pub mod watchdog;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -61,6 +62,10 @@ pub struct DaemonConfig {
     /// T plus this much and nothing of the tenant waits in its queue (CONTRACT §7). An
     /// event arriving within it still decides before the timer. Default 1000.
     pub watermark_ms: u64,
+    /// A tenant whose batch runs longer than this many seconds — or than 20 times its
+    /// slowest plugin's wall-clock limit, when that is longer — is reported stuck
+    /// (`leitstand_tenant_stuck`, `/readyz`, the log). Default 60.
+    pub stuck_after_seconds: u64,
 }
 
 impl Default for DaemonConfig {
@@ -70,6 +75,7 @@ impl Default for DaemonConfig {
             grace_seconds: 30,
             reload_poll_ms: 2_000,
             watermark_ms: 1_000,
+            stuck_after_seconds: 60,
         }
     }
 }
@@ -93,6 +99,10 @@ pub struct Shared {
     /// How long after a timer's due time a caught-up tenant waits for late events before
     /// the wall clock fires it.
     pub watermark: Duration,
+    /// Which tenants' batches run now, and which run too long.
+    pub watchdog: watchdog::Watchdog,
+    /// The shortest time a batch may run before its tenant is reported stuck.
+    pub stuck_after: Duration,
     /// How much nicer a batch runs while its tenant is over its part (0: not at all).
     pub yield_nice: i32,
 }
@@ -167,6 +177,8 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
         fair: fair::FairScheduler::new(config.sandbox.slots(), config.sandbox.plugin_cores()),
         slice: Duration::from_millis(config.sandbox.slice_ms.max(1)),
         watermark: Duration::from_millis(config.daemon.watermark_ms),
+        watchdog: watchdog::Watchdog::default(),
+        stuck_after: Duration::from_secs(config.daemon.stuck_after_seconds.max(1)),
         yield_nice: i32::from(config.sandbox.yield_nice.min(19)),
     });
 
@@ -215,6 +227,11 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
     ));
 
     let pruning = tokio::spawn(prune(shared.clone(), control.shutdown.clone()));
+    let watching = tokio::spawn(watch_batches(
+        shared.clone(),
+        registry.clone(),
+        control.shutdown.clone(),
+    ));
     let probing = tokio::spawn(probe_store(shared.clone(), control.shutdown.clone()));
     let clustering = tokio::spawn(cluster::run(
         shared.clone(),
@@ -232,6 +249,7 @@ pub async fn run(config: Config, bundles: PathBuf) -> anyhow::Result<()> {
 
     pruning.abort();
     probing.abort();
+    watching.abort();
     // The cluster round leaves the cluster on shutdown; the drained workers' leases go too.
     let _ = tokio::time::timeout(Duration::from_secs(5), clustering).await;
     ownership.release_all(&shared).await;
@@ -269,6 +287,28 @@ async fn probe_store(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         );
         shared.health.set_store(ok);
         shared.context.metrics.store_connected.set(i64::from(ok));
+    }
+}
+
+/// Every second, reports the tenants whose batch has run longer than its bound.
+async fn watch_batches(
+    shared: Arc<Shared>,
+    registry: Arc<Registry>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tick.tick() => {}
+        }
+        let tenants: Vec<TenantId> = registry.slots().iter().map(|s| s.tenant.clone()).collect();
+        shared.watchdog.round(
+            std::time::Instant::now(),
+            &tenants,
+            &shared.context.metrics,
+            &shared.health,
+        );
     }
 }
 

@@ -237,10 +237,13 @@ impl Worker {
         let (settled, received) = loop {
             let received = Utc::now();
             let rt = self.slot.runtime();
+            let bound = super::watchdog::Watchdog::bound(&rt, self.shared.stuck_after);
+            let watched = self.shared.watchdog.watch(&tenant, bound);
             let result = self
                 .pipeline
                 .process(&rt, &Amqp, deliveries, received, fire, &runner)
                 .await;
+            drop(watched);
             let held = *runner.held.lock().unwrap_or_else(PoisonError::into_inner);
             self.slice.observe(deliveries.len(), held);
             match result {
