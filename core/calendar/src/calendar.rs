@@ -109,6 +109,19 @@ impl Calendar {
         self.holidays.as_ref()
     }
 
+    /// Whether the calendar is open at every instant: weekly hours that cover every day
+    /// (`"24/7"`, or spans that touch from `00:00` to `24:00`), no public holidays, and no
+    /// closed day or special day that leaves part of a day closed. A plugin needs no
+    /// destination for closed hours on such a calendar.
+    pub fn always_open(&self) -> bool {
+        self.week.iter().all(|spans| covers_whole_day(spans))
+            && self.holidays.is_none()
+            && self.dates.values().all(|rule| match rule {
+                DateRule::Closed { .. } => false,
+                DateRule::Special { spans, .. } => covers_whole_day(spans),
+            })
+    }
+
     /// The weekly hours of `weekday`, before holidays, closed and special days.
     pub fn regular(&self, weekday: Weekday) -> &[Span] {
         &self.week[weekday.num_days_from_monday() as usize]
@@ -194,6 +207,19 @@ impl Calendar {
             })
             .collect()
     }
+}
+
+/// Whether `spans` (sorted, not overlapping, as validated) leave no minute of the day
+/// closed.
+fn covers_whole_day(spans: &[Span]) -> bool {
+    let mut reached = crate::span::ClockTime::MIDNIGHT;
+    for span in spans {
+        if span.open() > reached {
+            return false;
+        }
+        reached = reached.max(span.close());
+    }
+    reached == crate::span::ClockTime::END_OF_DAY
 }
 
 /// The first change of the stretch `(open, close)` that lies after `after`.
@@ -423,6 +449,27 @@ mod tests {
         assert!(!c.is_open(at("2026-12-24T05:00:00+01:00")));
         assert!(c.is_open(at("2026-12-24T13:59:59+01:00")));
         assert!(!c.is_open(at("2026-12-24T14:00:00+01:00")));
+    }
+
+    #[test]
+    fn always_open_only_without_a_closed_minute() {
+        assert!(calendar("[calendar]\nhours = \"24/7\"").always_open());
+        let touching = r#"
+            [calendar]
+            hours = { mon = ["00:00-12:00", "12:00-24:00"], tue = ["00:00-24:00"], wed = ["00:00-24:00"], thu = ["00:00-24:00"], fri = ["00:00-24:00"], sat = ["00:00-24:00"], sun = ["00:00-24:00"] }
+            [calendar.special.2026-12-24]
+            hours = ["00:00-24:00"]
+        "#;
+        assert!(calendar(touching).always_open());
+        for closing in [
+            "[calendar]\nhours = \"24/7\"\nholidays = \"DE-NW\"",
+            "[calendar]\nhours = \"24/7\"\nclosed = [\"2026-12-24\"]",
+            "[calendar]\nhours = \"24/7\"\n[calendar.special.2026-12-24]\nhours = [\"00:00-23:00\"]",
+            "[calendar]\nhours = { mon = [\"00:00-24:00\"] }",
+            SOEST,
+        ] {
+            assert!(!calendar(closing).always_open(), "{closing}");
+        }
     }
 
     #[test]

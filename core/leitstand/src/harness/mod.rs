@@ -223,7 +223,7 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
                 first_contact_target: None,
             },
             queues: BTreeMap::new(),
-            hours: None,
+            calendars: None,
         },
         tenant,
         timezone,
