@@ -128,7 +128,10 @@ fn the_crate_graph_keeps_the_architecture() {
     const BOTTOM: [&str; 2] = ["leitstand-contract", "leitstand-calendar"];
     for (name, allowed) in [
         ("leitstand-sla", &BOTTOM[..]),
-        ("leitstand-metrics", &[BOTTOM[0], BOTTOM[1], "leitstand-sla"]),
+        (
+            "leitstand-metrics",
+            &[BOTTOM[0], BOTTOM[1], "leitstand-sla"],
+        ),
         ("leitstand-store", &["leitstand-contract"]),
         (
             "leitstand-amqp",

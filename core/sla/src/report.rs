@@ -996,19 +996,25 @@ mod tests {
             "#,
         )
         .expect("TOML");
-        let calendars =
-            leitstand_calendar::Calendars::from_file(file, chrono_tz::Europe::Berlin).expect("valid");
+        let calendars = leitstand_calendar::Calendars::from_file(file, chrono_tz::Europe::Berlin)
+            .expect("valid");
         let c = calendars.tenant();
         let text = |d: &str| hours_text(&c.day(d.parse().expect("date")));
         assert_eq!(text("2026-11-19"), "08:00–18:00");
         assert_eq!(text("2027-03-26"), "closed (Karfreitag, public holiday)");
         assert_eq!(text("2026-11-27"), "closed (Personalversammlung)");
-        assert_eq!(text("2026-12-24"), "08:00–12:00 (Heiligabend, special hours)");
+        assert_eq!(
+            text("2026-12-24"),
+            "08:00–12:00 (Heiligabend, special hours)"
+        );
         assert_eq!(text("2026-11-21"), "closed");
         let mut day = page("T", "Q", vec![interval("09:00", 4, 4, 4)]);
         assert!(!day.to_html().contains("data-key=\"hours\""));
         day.hours = Some(c.day("2026-11-19".parse().expect("date")));
-        assert!(day.to_html().contains("data-key=\"hours\">08:00–18:00</dd>"));
+        assert!(
+            day.to_html()
+                .contains("data-key=\"hours\">08:00–18:00</dd>")
+        );
     }
 
     #[test]

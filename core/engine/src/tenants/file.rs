@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use figment::Figment;
-use leitstand_calendar::{CalendarFile, Calendars, CalendarsFile, NamedCalendarFile};
 use figment::providers::{Format, Toml};
+use leitstand_calendar::{CalendarFile, Calendars, CalendarsFile, NamedCalendarFile};
 use serde::Deserialize;
 
 use super::{
