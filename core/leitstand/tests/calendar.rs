@@ -354,3 +354,41 @@ fn a_bundle_runs_a_0_1_0_component_beside_a_0_2_0_one() {
         ]
     );
 }
+
+/// Capabilities hold alike for both contract versions: each component's state or metrics
+/// import, of its own version, is refused without the grant.
+#[test]
+fn capabilities_are_checked_alike_for_both_contract_versions() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = mixed_bundle(tmp.path());
+    let mut bundle = Bundle::load(&dir).expect("the bundle loads");
+    let sandbox =
+        Sandbox::new(support::sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox");
+    for spec in &mut bundle.plugins {
+        spec.capabilities.clear();
+        let version = if spec.name == "legacy" {
+            "0.1.0"
+        } else {
+            "0.2.0"
+        };
+        let refused = sandbox
+            .prepare(
+                spec,
+                &bundle.tenant,
+                bundle.timezone.name(),
+                bundle.service.calendars.clone(),
+            )
+            .expect_err("nothing is granted");
+        let said = refused.to_string();
+        assert!(
+            ["state", "metrics"]
+                .iter()
+                .any(|cap| said.contains(&format!(
+                    "imports leitstand:plugin/{cap}@{version}, but the bundle does not grant \
+                 the capability \"{cap}\""
+                ))),
+            "{}: {said}",
+            spec.name
+        );
+    }
+}
