@@ -3,12 +3,13 @@
 #   make test   runs the whole test suite (formatting, lints, unit and integration tests, docs)
 # Both install what they need: the wasm32-wasip2 target for the guest plugins, and
 # componentize-py (from PyPI, into target/python-venv) for the plugin written in Python;
-# `make test` also the official CloudEvents SDK for Python for the interoperability test.
+# `make test` also the official CloudEvents SDK for Python for the interoperability test, and
+# the PyPI package `holidays` the calendar's public holidays are checked against.
 
 CARGO ?= cargo
 SHELL := /bin/bash
 
-.PHONY: demo test setup guests guest-tests lint bench broker database ops-tools interop-tools
+.PHONY: demo test setup guests guest-tests lint bench broker database ops-tools interop-tools calendar-reference
 
 setup:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
@@ -55,6 +56,20 @@ database:
 	fi
 	@(exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432"; exit 1; }
 
+# The independent reference for the calendar's public holidays (core/calendar/tests/
+# reference.rs): the PyPI package `holidays` at the version pinned in
+# core/calendar/requirements-test.txt, in target/python-venv beside componentize-py.
+# Installed again only when the pins change.
+calendar-reference:
+	@stamp=target/python-venv.calendar-requirements; \
+	if [ ! -x target/python-venv/bin/python ] || ! cmp -s core/calendar/requirements-test.txt $$stamp; then \
+		echo "installing $$(grep -v '^#' core/calendar/requirements-test.txt | tr '\n' ' ')into target/python-venv"; \
+		rm -f $$stamp; \
+		$${PYTHON:-python3} -m venv target/python-venv && \
+		target/python-venv/bin/pip install --quiet --disable-pip-version-check -r core/calendar/requirements-test.txt && \
+		cp core/calendar/requirements-test.txt $$stamp; \
+	fi
+
 # Debian tools the tests use, installed when missing: promtool and prometheus (package
 # prometheus) for the rule checks and the live dashboard test of ops/, systemd-analyze
 # (package systemd) for the unit check, chromium for the HTML report's test. On a machine
@@ -88,7 +103,7 @@ interop-tools: guests
 		cp $(INTEROP_REQUIREMENTS) $$stamp; \
 	fi
 
-test: guests guest-tests interop-tools lint broker database ops-tools
+test: guests guest-tests interop-tools lint broker database ops-tools calendar-reference
 	$(CARGO) test --locked --workspace
 
 bench: guests broker database

@@ -96,11 +96,23 @@ events = ["booking.requested"]
 when = {{ channel = "phone" }}
 copy = ["booking_id"]
 ''')
-    write("bundle", "hours-closed.toml", '''id = "soest"
+    write("bundle", "calendar.toml", '''id = "soest"
 timezone = "Europe/Berlin"
-[hours]
-mon = ["08:00-12:00", "13:00-24:00"]
-closed = ["2026-12-25"]
+[calendar]
+hours = { mon = ["08:00-12:00", "13:00-24:00"], tue = ["00:00-06:00"], sun = ["02:30-10:00"] }
+holidays = { state = "DE-BY", local = ["Mariä Himmelfahrt"] }
+closed = ["2026-12-25", { date = 2026-12-31, label = "Silvester" }]
+[calendar.special.2026-12-24]
+hours = ["08:00-12:00"]
+label = "Heiligabend"
+[calendars.kfz]
+inherit = "tenant"
+timezone = "Europe/Lisbon"
+holidays = "none"
+closed = ["2026-11-27"]
+[calendars.kfz-nord]
+inherit = "kfz"
+hours = "24/7"
 [queues.buerger]
 sla = { threshold_seconds = 30, target = 0.75, max_occupancy = 0.85, shrinkage = 0.3 }
 ''')

@@ -523,7 +523,7 @@ fn bundle_dir() -> tempfile::TempDir {
 /// - loading again gives the same result;
 /// - a bundle satisfies every rule the loader enforces (tenant id, SLA fractions, plugin
 ///   names unique, pins equal to the files' digests, limits, fallbacks granted and
-///   subscribed, endpoints exactly with `http.post`), and its opening hours and SLA
+///   subscribed, endpoints exactly with `http.post`), and its calendars and SLA
 ///   settings can be used.
 ///
 /// Returns `None`, without loading, for a manifest whose plugins name a wasm file outside
@@ -652,9 +652,9 @@ fn check_valid_bundle(b: &Bundle, dir: &Path) {
             }
         }
     }
-    if let Some(hours) = &b.service.hours {
-        // The daemon asks with the clock: times of this century, around daylight saving
-        // changes too.
+    if let Some(calendars) = &b.service.calendars {
+        // The daemon and plugins ask with event times: times of this century, around
+        // daylight saving changes too, of every calendar the bundle declares.
         for secs in [
             0,
             1_774_746_000,
@@ -665,7 +665,15 @@ fn check_valid_bundle(b: &Bundle, dir: &Path) {
             4_102_444_800,
         ] {
             let t = DateTime::from_timestamp(secs, 0).unwrap_or_default();
-            hours.is_open(t, b.timezone);
+            for name in std::iter::once("tenant").chain(calendars.names()) {
+                let Some(calendar) = calendars.get(name) else {
+                    panic!("{name}: a declared calendar is not found");
+                };
+                calendar.is_open(t);
+                calendar.next_change(t);
+                calendar.day(t.date_naive());
+                calendar.always_open();
+            }
         }
     }
     SlaBook::new().open(&b.service);

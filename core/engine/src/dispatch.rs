@@ -109,19 +109,22 @@ impl TenantRuntime {
         let tz = bundle.timezone.name();
         let mut plugins = Vec::with_capacity(bundle.plugins.len());
         for spec in &bundle.plugins {
-            let prepared = sandbox.prepare(spec, &bundle.tenant, tz).map_err(|e| {
-                let key = match &e {
-                    PrepareError::Component(_) => "wasm",
-                    PrepareError::Config(_) => "config",
-                    PrepareError::Limits(_) => "limits",
-                    PrepareError::Capability(_) => "capabilities",
-                };
-                BundleError::new(
-                    &bundle.manifest,
-                    Some(format!("plugins.{}.{key}", spec.name)),
-                    e.to_string(),
-                )
-            })?;
+            let calendars = bundle.service.calendars.clone();
+            let prepared = sandbox
+                .prepare(spec, &bundle.tenant, tz, calendars)
+                .map_err(|e| {
+                    let key = match &e {
+                        PrepareError::Component(_) => "wasm",
+                        PrepareError::Config(_) => "config",
+                        PrepareError::Limits(_) => "limits",
+                        PrepareError::Capability(_) => "capabilities",
+                    };
+                    BundleError::new(
+                        &bundle.manifest,
+                        Some(format!("plugins.{}.{key}", spec.name)),
+                        e.to_string(),
+                    )
+                })?;
             plugins.push(prepared);
         }
         let scope = TenantScope {
@@ -129,6 +132,7 @@ impl TenantRuntime {
             timezone: Arc::from(tz),
             state,
             quota: Arc::new(TenantQuota::new(bundle.limits)),
+            calendars: bundle.service.calendars.clone(),
         };
         Ok(Self {
             bundle: Arc::new(bundle),
@@ -215,6 +219,7 @@ impl TenantRuntime {
             timezone: self.scope.timezone.clone(),
             state,
             quota: self.scope.quota.clone(),
+            calendars: self.scope.calendars.clone(),
         }
     }
 

@@ -83,13 +83,19 @@ fn main() -> anyhow::Result<()> {
         .find(|p| p.subscribe.contains("call.offered"))
         .ok_or_else(|| anyhow::anyhow!("no plugin for call.offered in rlp-impf"))?;
     let plugin = sandbox
-        .prepare(spec, &bundle.tenant, bundle.timezone.name())
+        .prepare(
+            spec,
+            &bundle.tenant,
+            bundle.timezone.name(),
+            bundle.service.calendars.clone(),
+        )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let scope = TenantScope {
         tenant: bundle.tenant.clone(),
         timezone: Arc::from(bundle.timezone.name()),
         state: Arc::new(MemoryStore::new()),
         quota: Arc::new(leitstand_engine::sandbox::TenantQuota::new(bundle.limits)),
+        calendars: bundle.service.calendars.clone(),
     };
     let body = br#"{"specversion":"1.0","id":"bench-1","source":"acd/kaiserslautern","type":"call.offered","tenant":"rlp-impf","time":"2026-11-19T11:05:00+01:00","data":{"call_id":"c-1","queue":"impf","site":"kaiserslautern","priority":"normal","concern":"termin","caller_ref":"p-0001"}}"#;
     let env = parse_structured(body, IntakeLimits::default(), chrono::Utc::now())

@@ -246,6 +246,10 @@ struct PluginTestArgs {
     /// Simulated endpoints for `http.post`.
     #[arg(long, value_name = "ENDPOINTS.toml")]
     endpoints: Option<PathBuf>,
+    /// The tenant's calendars (`[calendar]`, `[calendars.<name>]`) for a case given by its
+    /// files.
+    #[arg(long, value_name = "CALENDAR.toml")]
+    calendar: Option<PathBuf>,
     /// Harness settings (timezone, grants, limits) for a case given by its files.
     #[arg(long, value_name = "HARNESS.toml")]
     settings: Option<PathBuf>,
@@ -496,6 +500,7 @@ fn plugin_test(config: &Config, args: &PluginTestArgs) -> anyhow::Result<ExitCod
             events: events.clone(),
             expect: expect.clone(),
             endpoints: args.endpoints.clone(),
+            calendar: args.calendar.clone(),
             settings,
         }]
     };

@@ -1,7 +1,8 @@
 //! `leitstand bundle check` on the `soest` example bundle: the intact bundle passes, and a
 //! copy with one broken reference in the switchboard's directory — a concern pointing at no
-//! department, a knowledge answer for an unknown concern, a default naming no department —
-//! is refused with a non-zero exit and the entry named.
+//! department, a knowledge answer for an unknown concern, a default naming no department,
+//! a department naming a calendar the bundle does not declare — is refused with a non-zero
+//! exit and the entry named.
 
 mod support;
 
@@ -96,7 +97,7 @@ fn a_concern_pointing_at_no_department_is_refused() {
                 "department = \"kfz\"",
             )
         },
-        "concerns.kfz-zulassung.department: no department \"kfz\"",
+        "concerns.kfz-zulassung.department: \"kfz\" is not a department of `departments`",
     );
 }
 
@@ -116,7 +117,10 @@ fn a_knowledge_answer_for_an_unknown_concern_is_refused() {
                 "concerns = [\"wohngld\"]",
             )
         },
-        &format!("knowledge[{index}] (id wohngeld-formular-neu): unknown concern \"wohngld\""),
+        &format!(
+            "knowledge[{index}] (id wohngeld-formular-neu).concerns[0]: \"wohngld\" is not a \
+             concern of `concerns`"
+        ),
     );
 }
 
@@ -131,6 +135,21 @@ fn a_default_naming_no_department_is_refused() {
                 "[plugins.config]\ndefault = \"buergeramt\"",
             )
         },
-        "default: no department \"buergeramt\"",
+        "default: \"buergeramt\" is not a department of `departments`",
+    );
+}
+
+#[test]
+fn a_department_naming_an_undeclared_calendar_is_refused() {
+    refused(
+        |m| {
+            replace_after(
+                m,
+                "[plugins.config.departments.sozialamt]",
+                "calendar = \"sozialamt\"",
+                "calendar = \"sozialamt-alt\"",
+            )
+        },
+        "departments.sozialamt.calendar: the tenant declares no calendar \"sozialamt-alt\"",
     );
 }

@@ -1,7 +1,7 @@
 //! The crate graph is the architecture (docs/ARCHITECTURE.md), and this test keeps it so,
 //! over `cargo metadata` of the workspace: lapin, wasmtime and sqlx are each a dependency
 //! of exactly one crate; no crate depends on both lapin and wasmtime; the contract types
-//! depend on no other crate of Leitstand's; the engine reaches neither the store nor the
+//! and the tenant's calendar depend on no other crate of Leitstand's; the engine reaches neither the store nor the
 //! transport, and they do not reach the engine; the binary is the only crate on top.
 //! Dependencies count as a crate's own (normal and build); a test's dev-dependencies do not
 //! (the binary's integration tests publish on RabbitMQ themselves).
@@ -76,6 +76,7 @@ fn the_crate_graph_keeps_the_architecture() {
     let graph = graph();
     for expected in [
         "leitstand-contract",
+        "leitstand-calendar",
         "leitstand-sla",
         "leitstand-metrics",
         "leitstand-engine",
@@ -118,24 +119,27 @@ fn the_crate_graph_keeps_the_architecture() {
             .filter(|d| d.starts_with("leitstand"))
             .collect()
     };
-    assert!(
-        ours("leitstand-contract").is_empty(),
-        "the contract types are at the bottom"
-    );
+    for bottom in ["leitstand-contract", "leitstand-calendar"] {
+        assert!(ours(bottom).is_empty(), "{bottom} is at the bottom");
+    }
+    // The calendar sits beside the contract at the bottom: the books read the tenant's
+    // (whether it is open, what holds on a report's day), the engine's bundle loader
+    // validates it and the sandbox answers plugins from it. The store does not need it.
+    const BOTTOM: [&str; 2] = ["leitstand-contract", "leitstand-calendar"];
     for (name, allowed) in [
-        ("leitstand-sla", &["leitstand-contract"][..]),
+        ("leitstand-sla", &BOTTOM[..]),
         (
             "leitstand-metrics",
-            &["leitstand-contract", "leitstand-sla"],
+            &[BOTTOM[0], BOTTOM[1], "leitstand-sla"],
         ),
         ("leitstand-store", &["leitstand-contract"]),
         (
             "leitstand-amqp",
-            &["leitstand-contract", "leitstand-sla", "leitstand-metrics"],
+            &[BOTTOM[0], BOTTOM[1], "leitstand-sla", "leitstand-metrics"],
         ),
         (
             "leitstand-engine",
-            &["leitstand-contract", "leitstand-sla", "leitstand-metrics"],
+            &[BOTTOM[0], BOTTOM[1], "leitstand-sla", "leitstand-metrics"],
         ),
     ] {
         let extra: Vec<String> = ours(name)

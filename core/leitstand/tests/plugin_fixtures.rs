@@ -21,6 +21,12 @@ const SUITES: &[(&str, &str)] = &[
     ("leitstand_rota", "rota/fixtures"),
     ("leitstand_switchboard", "switchboard/fixtures"),
     ("leitstand_callback_py", "python/callback/fixtures"),
+    // The template as the last release built it, against the plugin contract 0.1.0: the
+    // host keeps serving that contract, so it keeps passing its suite unchanged.
+    (
+        "leitstand_template_v0_1",
+        "testing/contract-0.1/template/fixtures",
+    ),
 ];
 
 fn sandbox() -> Arc<Sandbox> {
@@ -272,8 +278,9 @@ fn unusable_endpoints_are_refused_with_their_key() {
 
 /// The harness is one more driver of the pipeline: every fixture case of every suite
 /// (those without simulated endpoints, which a replay does not have) replayed through a
-/// bundle holding the same plugin with the same configuration gives the same commands, in
-/// the same order, as the harness's run of the case.
+/// bundle holding the same plugin with the same configuration — and the case's
+/// `calendar.toml` as the bundle's calendars — gives the same commands, in the same order,
+/// as the harness's run of the case.
 #[test]
 fn every_fixture_decides_the_same_through_the_harness_and_through_replay() {
     let sandbox = sandbox();
@@ -419,6 +426,12 @@ fn replay_case(
         "plugins".into(),
         toml::Value::Array(vec![toml::Value::Table(plugin)]),
     );
+    // The case's calendar.toml holds the very tables a bundle's tenant.toml does.
+    if let Some(path) = &case.calendar {
+        let calendars: toml::Table =
+            toml::from_str(&std::fs::read_to_string(path).expect("calendar")).expect("toml");
+        manifest.extend(calendars);
+    }
     let bundle = tmp.path().join("bundles").join(tenant);
     std::fs::create_dir_all(&bundle).expect("bundle dir");
     std::fs::write(

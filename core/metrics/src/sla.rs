@@ -11,7 +11,7 @@
 //! events through [`SlaMetrics::observe`]; it never parses events itself.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -23,7 +23,7 @@ use leitstand_contract::envelope::{Envelope, TenantId};
 use leitstand_sla::books::{
     Counts, FirstContact, FirstContactRows, Resolution, Staffing, interval_staffing, interval_start,
 };
-use leitstand_sla::{AbandonPolicy, Hours, ServiceProfile, SlaSettings};
+use leitstand_sla::{AbandonPolicy, Calendars, ServiceProfile, SlaSettings};
 
 /// Undeclared queue names one tenant may add as labels; later ones count as [`OTHER`].
 pub const MAX_UNDECLARED_QUEUES: usize = 16;
@@ -243,7 +243,8 @@ struct SiteLive {
 #[derive(Debug, Clone)]
 struct TenantLive {
     timezone: Tz,
-    hours: Option<Hours>,
+    /// The tenant's calendars; `leitstand_tenant_open` reads its own.
+    calendars: Option<Arc<Calendars>>,
     /// Declared queues first; undeclared ones as they come, up to the limit.
     queues: BTreeMap<String, QueueLive>,
     declared: usize,
@@ -465,7 +466,7 @@ const FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
     ),
     (
         "leitstand_tenant_open",
-        "1 within the tenant's opening hours, 0 outside.",
+        "1 while the tenant's calendar has it open, 0 while closed.",
         MetricType::GAUGE,
         &["tenant"],
     ),
@@ -537,14 +538,14 @@ impl SlaMetrics {
     }
 
     /// Opens (or, on a reload, updates) the accounts of `bundle`'s tenant: a line for every
-    /// declared queue, its settings, timezone and hours. Counts so far are kept.
+    /// declared queue, its settings, timezone and calendar. Counts so far are kept.
     pub fn open(&self, bundle: &ServiceProfile) {
         let mut tenants = self.lock();
         let t = tenants
             .entry(bundle.tenant.clone())
             .or_insert_with(|| TenantLive {
                 timezone: bundle.timezone,
-                hours: None,
+                calendars: None,
                 queues: BTreeMap::new(),
                 declared: 0,
                 waiting: HashMap::new(),
@@ -555,7 +556,7 @@ impl SlaMetrics {
                 resolutions: FirstContactRows::default(),
             });
         t.timezone = bundle.timezone;
-        t.hours = bundle.hours.clone();
+        t.calendars = bundle.calendars.clone();
         t.first_contact_target = bundle.sla.first_contact_target;
         for (id, q) in &bundle.queues {
             match t.queues.get_mut(id) {
@@ -854,8 +855,8 @@ impl SlaMetrics {
                     Value::Gauge(target),
                 );
             }
-            if let (Some(hours), Some(now)) = (&t.hours, now) {
-                let open = hours.is_open(now, t.timezone);
+            if let (Some(calendars), Some(now)) = (&t.calendars, now) {
+                let open = calendars.tenant().is_open(now);
                 push(
                     "leitstand_tenant_open",
                     &[("tenant", tn)],
@@ -934,8 +935,8 @@ mod tests {
         bundle_with(queues, None)
     }
 
-    /// [`bundle`] with `[hours]` as a bundle writes them.
-    fn bundle_with(queues: &[(&str, u32, u32)], hours: Option<&str>) -> ServiceProfile {
+    /// [`bundle`] with `[calendar]` as a bundle writes it.
+    fn bundle_with(queues: &[(&str, u32, u32)], calendar: Option<&str>) -> ServiceProfile {
         ServiceProfile {
             tenant: TenantId::parse("t").expect("valid"),
             display_name: "t".into(),
@@ -951,9 +952,11 @@ mod tests {
                     ((*id).to_owned(), q)
                 })
                 .collect(),
-            hours: hours.map(|text| {
-                let file = toml::from_str(text).expect("hours");
-                Hours::from_file(file).expect("valid hours")
+            calendars: calendar.map(|text| {
+                let file = toml::from_str(text).expect("a calendar");
+                Arc::new(
+                    Calendars::from_file(file, chrono_tz::Europe::Berlin).expect("valid calendar"),
+                )
             }),
         }
     }
@@ -1248,8 +1251,14 @@ mod tests {
     }
 
     #[test]
-    fn a_tenant_with_hours_says_whether_it_is_open() {
-        let b = bundle_with(&[("q", 20, 5)], Some("mon = [\"08:00-17:00\"]\n"));
+    fn a_tenant_with_a_calendar_says_whether_it_is_open() {
+        let b = bundle_with(
+            &[("q", 20, 5)],
+            Some(
+                "[calendar]\nhours = { mon = [\"08:00-17:00\"], fri = [\"08:00-17:00\"] }\n\
+                 holidays = \"DE-NW\"\n",
+            ),
+        );
         let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
         m.observe(
             &b,
@@ -1276,6 +1285,33 @@ mod tests {
         assert_eq!(
             value(&render(&m), "leitstand_tenant_open{tenant=\"t\"}"),
             Some(0.0)
+        );
+        // Good Friday 2027, a Friday in the hours, is a public holiday in DE-NW.
+        m.observe(
+            &b,
+            &event(
+                3,
+                "call.offered",
+                "2027-03-26T10:00:00+01:00",
+                json!({"call_id": "c", "queue": "q"}),
+            ),
+        );
+        assert_eq!(
+            value(&render(&m), "leitstand_tenant_open{tenant=\"t\"}"),
+            Some(0.0)
+        );
+        m.observe(
+            &b,
+            &event(
+                4,
+                "call.offered",
+                "2027-04-02T10:00:00+02:00",
+                json!({"call_id": "d", "queue": "q"}),
+            ),
+        );
+        assert_eq!(
+            value(&render(&m), "leitstand_tenant_open{tenant=\"t\"}"),
+            Some(1.0)
         );
     }
 

@@ -616,7 +616,7 @@ mod tests {
             timezone: chrono_tz::Europe::Berlin,
             sla: tenant_sla,
             queues: [("q".to_owned(), q)].into(),
-            hours: None,
+            calendars: None,
         }
     }
 

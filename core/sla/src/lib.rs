@@ -5,8 +5,8 @@
 //! # Layout
 //!
 //! - [`profile`]: a tenant's service as the books need it — name, timezone, targets per
-//!   queue (`[sla]`, `[queues]`), opening hours — validated by the bundle loader.
-//! - [`hours`]: opening hours (`[hours]`): whether a tenant is open at an instant.
+//!   queue (`[sla]`, `[queues]`), its calendar (`[calendar]`, read by
+//!   `leitstand-calendar`) — validated by the bundle loader.
 //! - [`counts`]: the counting rule (`Counts::add`) and its ratios under each policy.
 //! - [`first_contact`]: first-contact resolution per concern and per department.
 //! - [`books`]: the books of all tenants: totals and 30-minute intervals in the tenant's
@@ -22,11 +22,10 @@ pub mod books;
 pub mod counts;
 pub mod figures;
 pub mod first_contact;
-pub mod hours;
 pub mod profile;
 pub mod report;
 pub mod staffing;
 
 pub use books::{SlaBook, SlaReport, TenantReport};
-pub use hours::Hours;
+pub use leitstand_calendar::{Calendar, Calendars};
 pub use profile::{AbandonPolicy, QueueSpec, ServiceProfile, SlaSettings};

@@ -1,15 +1,16 @@
 //! A tenant's service as the SLA books need it: its name, timezone, the targets it
-//! promises per queue and its opening hours. The bundle loader validates it from
-//! `tenant.toml` (`[sla]`, `[queues]`, `[hours]`); the books, the live metrics and the
+//! promises per queue and its calendar. The bundle loader validates it from
+//! `tenant.toml` (`[sla]`, `[queues]`, `[calendar]`); the books, the live metrics and the
 //! client's report read it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 use leitstand_contract::envelope::TenantId;
 use serde::{Deserialize, Serialize};
 
-use crate::hours::Hours;
+use leitstand_calendar::{Calendar, Calendars};
 
 /// How abandoned calls count in the service level (CONTRACT §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -88,11 +89,18 @@ pub struct ServiceProfile {
     pub sla: SlaSettings,
     /// Declared queues.
     pub queues: BTreeMap<String, QueueSpec>,
-    /// Opening hours, when the tenant declares them.
-    pub hours: Option<Hours>,
+    /// The tenant's calendars (`[calendar]` and `[calendars.<name>]`), when it declares
+    /// them: whether it is open (`leitstand_tenant_open`), what holds on a report's day,
+    /// and what its plugins ask the host.
+    pub calendars: Option<Arc<Calendars>>,
 }
 
 impl ServiceProfile {
+    /// The tenant's own calendar, `[calendar]`, when it declares one.
+    pub fn calendar(&self) -> Option<&Calendar> {
+        self.calendars.as_deref().map(Calendars::tenant)
+    }
+
     /// The SLA settings of `queue`: its own when declared, else the tenant's.
     pub fn sla_for(&self, queue: &str) -> SlaSettings {
         self.queues.get(queue).map_or(self.sla, |q| q.sla)

@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
+use leitstand_calendar::{Day, DayKind};
 
 use crate::books::{
     Counts, FirstContactReport, INTERVAL_MINUTES, IntervalReport, QueueReport, ResolutionLine,
@@ -68,6 +69,10 @@ pub struct DayReport {
     /// First-contact resolution per concern and per department of the calls that ended
     /// that day.
     pub first_contact: FirstContactReport,
+    /// What the tenant's calendar says of the day (its opening hours, and the holiday,
+    /// closed or special day that set them), when the tenant declares a calendar: the same
+    /// calendar its plugins and `leitstand_tenant_open` read.
+    pub hours: Option<Day>,
 }
 
 /// The local date of an interval (its start is local RFC 3339).
@@ -136,6 +141,7 @@ impl DayReport {
             sla: bundle.sla,
             queues,
             first_contact: tenant.first_contact.of_day(day),
+            hours: bundle.calendar().map(|c| c.day(day)),
         })
     }
 
@@ -180,6 +186,7 @@ impl DayReport {
              <div><dt>Timezone</dt><dd>{tz}</dd></div>\n\
              <div><dt>Target</dt><dd data-key=\"target\">{target}</dd></div>\n\
              <div><dt>Abandoned calls</dt><dd>{policy}</dd></div>\n\
+             {hours}\
              {first_contact}\
              <div><dt>Tenant</dt><dd>{tenant}</dd></div>\n\
              </dl>\n</header>\n",
@@ -189,6 +196,10 @@ impl DayReport {
             tz = esc(&self.timezone),
             target = esc(&target_text(s)),
             policy = esc(&policy_text(s)),
+            hours = self.hours.as_ref().map_or_else(String::new, |d| format!(
+                "<div><dt>Opening hours</dt><dd data-key=\"hours\">{}</dd></div>\n",
+                esc(&hours_text(d))
+            )),
             first_contact = s.first_contact_target.map_or_else(String::new, |t| format!(
                 "<div><dt>First-contact target</dt><dd data-key=\"first_contact_target\">{}</dd></div>\n",
                 esc(&pct_plain(t))
@@ -797,6 +808,31 @@ fn clock(rfc3339: &str) -> &str {
     rfc3339.get(11..16).unwrap_or(rfc3339)
 }
 
+/// A day's opening hours as the client reads them: `08:00–18:00`, `closed (Karfreitag,
+/// public holiday)`, `08:00–12:00 (Heiligabend, special hours)`.
+fn hours_text(day: &Day) -> String {
+    let spans = day
+        .spans
+        .iter()
+        .map(|s| format!("{}–{}", s.open(), s.close()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let shown = if spans.is_empty() { "closed" } else { &spans };
+    let why = match &day.kind {
+        DayKind::Regular => None,
+        DayKind::Holiday(h) => Some(format!("{}, public holiday", h.label)),
+        DayKind::Closed { label } => Some(label.clone().unwrap_or_else(|| "closed day".into())),
+        DayKind::Special { label } => Some(match label {
+            Some(l) => format!("{l}, special hours"),
+            None => "special hours".to_owned(),
+        }),
+    };
+    match why {
+        Some(why) => format!("{shown} ({why})"),
+        None => shown.to_owned(),
+    }
+}
+
 fn weekday(day: NaiveDate) -> &'static str {
     match day.weekday() {
         chrono::Weekday::Mon => "Monday",
@@ -942,7 +978,43 @@ mod tests {
             sla: s,
             queues: vec![DayQueue { figures, sla: s }],
             first_contact: FirstContactReport::default(),
+            hours: None,
         }
+    }
+
+    #[test]
+    fn the_days_hours_come_from_the_tenants_calendar() {
+        let file: leitstand_calendar::CalendarsFile = toml::from_str(
+            r#"
+            [calendar]
+            hours = { thu = ["08:00-18:00"], fri = ["08:00-13:00"] }
+            holidays = "DE-NW"
+            closed = [{ date = "2026-11-27", label = "Personalversammlung" }]
+            [calendar.special.2026-12-24]
+            hours = ["08:00-12:00"]
+            label = "Heiligabend"
+            "#,
+        )
+        .expect("TOML");
+        let calendars = leitstand_calendar::Calendars::from_file(file, chrono_tz::Europe::Berlin)
+            .expect("valid");
+        let c = calendars.tenant();
+        let text = |d: &str| hours_text(&c.day(d.parse().expect("date")));
+        assert_eq!(text("2026-11-19"), "08:00–18:00");
+        assert_eq!(text("2027-03-26"), "closed (Karfreitag, public holiday)");
+        assert_eq!(text("2026-11-27"), "closed (Personalversammlung)");
+        assert_eq!(
+            text("2026-12-24"),
+            "08:00–12:00 (Heiligabend, special hours)"
+        );
+        assert_eq!(text("2026-11-21"), "closed");
+        let mut day = page("T", "Q", vec![interval("09:00", 4, 4, 4)]);
+        assert!(!day.to_html().contains("data-key=\"hours\""));
+        day.hours = Some(c.day("2026-11-19".parse().expect("date")));
+        assert!(
+            day.to_html()
+                .contains("data-key=\"hours\">08:00–18:00</dd>")
+        );
     }
 
     #[test]

@@ -11,9 +11,9 @@
 //!
 //! How it keeps track:
 //!
-//! * **One timer per call**, `escalation/<call_id>`. Its payload carries what the next step
-//!   needs (call, queue, step number, offer time, why the chain started), so a step needs
-//!   no state read. When a step fires, the timer is set again for the next step; after the
+//! * **One timer per call**, a [`Pending`] (named `escalation/<call_id>`). It carries what
+//!   the next step needs (call, queue, step number, offer time, why the chain started), so
+//!   a step needs no state read. When a step fires, the timer is set again for the next step; after the
 //!   last step it is set once more, one hour later, only to forget the call.
 //! * **One state key per escalating call**, `call/<call_id>` (the offer time in ms). It
 //!   exists from the offer until the call is answered, abandoned or ended, or one hour after
@@ -24,8 +24,9 @@
 //! A plugin decides; the host acts. The plugin sees event time only, so replaying the same
 //! events gives the same decisions.
 
+use leitstand_sdk::config::{NonEmpty, NonEmptyString, Positive};
 use leitstand_sdk::{
-    Command, ConfigError, Context, Error, Event, Kind, Plugin, Priority, Time, log, metrics,
+    Command, ConfigError, Context, Error, Event, Kind, Plugin, Priority, Time, Timer, log, metrics,
     plugin, state,
 };
 use serde::{Deserialize, Serialize};
@@ -47,19 +48,19 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The chain, in order of `after_seconds`.
-    steps: Vec<Step>,
+    steps: NonEmpty<Step>,
     /// Concerns (as the IVR classifies them) that start a chain like an emergency priority;
     /// compared without regard to ASCII case.
     #[serde(default)]
-    concerns: Vec<String>,
+    concerns: Vec<NonEmptyString>,
     /// Queues in which `concerns` start a chain; empty: every queue. Emergency priority
     /// starts a chain in every queue.
     #[serde(default)]
-    concern_queues: Vec<String>,
+    concern_queues: Vec<NonEmptyString>,
     /// Where an escalating call is routed at once when it is offered (`call.route`, reason
     /// `emergency`); none: the call stays where the ACD put it until the first target step.
     #[serde(default)]
-    initial_target: Option<String>,
+    initial_target: Option<NonEmptyString>,
     /// Whether a notify step also sends a `notify` command (needs the grant `notify`).
     #[serde(default = "yes")]
     notify_command: bool,
@@ -74,13 +75,13 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Seconds after the offer at which the step is due.
-    after_seconds: u32,
+    after_seconds: Positive,
     /// Hand the call on to this target.
     #[serde(default)]
-    target: Option<String>,
+    target: Option<NonEmptyString>,
     /// Tell this recipient (a role such as `supervisor-on-call`).
     #[serde(default)]
-    notify: Option<String>,
+    notify: Option<NonEmptyString>,
 }
 
 /// The longest chain step: one day after the offer.
@@ -126,9 +127,9 @@ impl Trigger {
     }
 }
 
-/// The payload of a call's timer: everything the next step needs.
+/// A call's timer, `escalation/<call_id>`: everything the next step needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Pending {
+pub struct Pending {
     call_id: String,
     queue: String,
     /// The step due (from 1); 0 when the timer only forgets the call.
@@ -136,6 +137,14 @@ struct Pending {
     /// When the call was offered, ms since the epoch.
     offered_ms: i64,
     reason: Trigger,
+}
+
+impl Timer for Pending {
+    const KIND: &'static str = "escalation/";
+
+    fn key(&self) -> &str {
+        &self.call_id
+    }
 }
 
 /// The plugin. It has no fields: every event gets a fresh instance.
@@ -169,8 +178,8 @@ impl Plugin for Escalation {
                 if let Some(target) = &config.initial_target {
                     ctx.emit(
                         Command::route(&call.call_id, target)
-                            .with("queue", &call.queue)
-                            .with("reason", "emergency"),
+                            .queue(&call.queue)
+                            .reason("emergency"),
                     );
                 }
                 let pending = Pending {
@@ -181,7 +190,7 @@ impl Plugin for Escalation {
                     reason,
                 };
                 if let Some(due) = due_of(config, &pending) {
-                    ctx.set_timer(&timer_name(&call.call_id), due, &pending)?;
+                    ctx.set_timer(&pending, due)?;
                 }
                 metrics::count("escalations_started", 1)?;
                 log::debug(&format!(
@@ -194,17 +203,18 @@ impl Plugin for Escalation {
             Kind::CallAnswered(call) => stop(ctx, &call.call_id, "answered")?,
             Kind::CallAbandoned(call) => stop(ctx, &call.call_id, "abandoned")?,
             Kind::CallEnded(call) => stop(ctx, &call.call_id, "ended")?,
-            Kind::TimerFired(timer) if timer.name.starts_with(TIMER_PREFIX) => {
-                let pending: Pending = timer.payload_as()?;
+            Kind::TimerFired(timer) => {
+                let Some(pending) = timer.timer::<Pending>()? else {
+                    return Ok(());
+                };
                 let fired = fire(config, &pending, ctx.now());
                 let sent = !fired.commands.is_empty();
                 for command in fired.commands {
                     ctx.emit(command);
                 }
-                let name = timer_name(&pending.call_id);
                 match fired.next {
-                    Next::Step(due, next) => ctx.set_timer(&name, due, &next)?,
-                    Next::Remember(due, next) => ctx.set_timer(&name, due, &next)?,
+                    Next::Step(due, next) => ctx.set_timer(&next, due)?,
+                    Next::Remember(due, next) => ctx.set_timer(&next, due)?,
                     Next::Forget => state::delete(&state_key(&pending.call_id))?,
                 }
                 if sent {
@@ -221,85 +231,38 @@ impl Plugin for Escalation {
     }
 }
 
-/// The checks serde cannot do. Keys are named as the operator wrote them.
+/// The checks serde cannot do (it refuses an empty chain, a step due at 0 s, an empty
+/// target, concern or queue already). Keys are named as the operator wrote them.
 fn check_config(config: &Config) -> Result<(), ConfigError> {
-    if config.steps.is_empty() {
-        return Err(ConfigError::new("steps", "must name at least one step"));
-    }
     let mut previous: Option<u32> = None;
     for (i, step) in config.steps.iter().enumerate() {
-        let at = |key: &str| format!("steps[{i}].{key}");
-        if step.after_seconds == 0 {
+        let after = step.after_seconds.get();
+        let key = format!("steps[{i}].after_seconds");
+        if after > MAX_AFTER_SECONDS {
             return Err(ConfigError::new(
-                at("after_seconds"),
-                "must be greater than 0 (use initial_target to route at once)",
-            ));
-        }
-        if step.after_seconds > MAX_AFTER_SECONDS {
-            return Err(ConfigError::new(
-                at("after_seconds"),
+                key,
                 format!("must be at most {MAX_AFTER_SECONDS} (one day)"),
             ));
         }
-        if let Some(p) = previous
-            && step.after_seconds <= p
-        {
+        if let Some(p) = previous.filter(|p| after <= *p) {
             return Err(ConfigError::new(
-                at("after_seconds"),
+                key,
                 format!("must be greater than the previous step's {p} (counted from the offer)"),
             ));
         }
-        previous = Some(step.after_seconds);
-        match (&step.target, &step.notify) {
-            (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    format!("steps[{i}]"),
-                    "give either target or notify, not both",
-                ));
-            }
-            (None, None) => {
-                return Err(ConfigError::new(
-                    format!("steps[{i}]"),
-                    "give target (hand the call on) or notify (tell a recipient)",
-                ));
-            }
-            (Some(t), None) if t.trim().is_empty() => {
-                return Err(ConfigError::new(at("target"), "must not be empty"));
-            }
-            (None, Some(n)) if n.trim().is_empty() => {
-                return Err(ConfigError::new(at("notify"), "must not be empty"));
-            }
-            _ => {}
-        }
-    }
-    if let Some(i) = config.concerns.iter().position(|c| c.trim().is_empty()) {
-        return Err(ConfigError::new(
-            format!("concerns[{i}]"),
-            "must not be empty",
-        ));
-    }
-    if let Some(i) = config
-        .concern_queues
-        .iter()
-        .position(|q| q.trim().is_empty())
-    {
-        return Err(ConfigError::new(
-            format!("concern_queues[{i}]"),
-            "must not be empty",
-        ));
+        previous = Some(after);
+        let reason = match (&step.target, &step.notify) {
+            (Some(_), Some(_)) => "give either target or notify, not both",
+            (None, None) => "give target (hand the call on) or notify (tell a recipient)",
+            _ => continue,
+        };
+        return Err(ConfigError::new(format!("steps[{i}]"), reason));
     }
     if !config.concern_queues.is_empty() && config.concerns.is_empty() {
         return Err(ConfigError::new(
             "concern_queues",
             "has no effect without concerns",
         ));
-    }
-    if config
-        .initial_target
-        .as_deref()
-        .is_some_and(|t| t.trim().is_empty())
-    {
-        return Err(ConfigError::new("initial_target", "must not be empty"));
     }
     Ok(())
 }
@@ -328,7 +291,7 @@ fn trigger(
 fn due_of(config: &Config, pending: &Pending) -> Option<Time> {
     let index = usize::try_from(pending.step.checked_sub(1)?).ok()?;
     let step = config.steps.get(index)?;
-    Some(Time::from_ms(pending.offered_ms).plus_seconds(i64::from(step.after_seconds)))
+    Some(Time::from_ms(pending.offered_ms).plus_seconds(i64::from(step.after_seconds.get())))
 }
 
 /// What happens to a call's timer after it fired.
@@ -366,24 +329,24 @@ fn fire(config: &Config, pending: &Pending, now: Time) -> Fired {
     let mut commands = Vec::new();
     match step.action() {
         Action::Target(target) => commands.push(
-            Command::escalate(&pending.call_id, pending.step, target)
-                .with("queue", &pending.queue)
-                .with("waited_seconds", waited)
-                .with("reason", pending.reason.as_str()),
+            Command::escalate(&pending.call_id, pending.step)
+                .target(target)
+                .queue(&pending.queue)
+                .waited_seconds(waited)
+                .reason(pending.reason.as_str())
+                .build(),
         ),
         Action::Notify(recipient) => {
             // `target` is where the call stands: the last target before this step.
             let at = index.and_then(|i| current_target(config, i));
             commands.push(
-                Command::new("call.escalate")
-                    .subject(&pending.call_id)
-                    .with("call_id", &pending.call_id)
-                    .with("step", pending.step)
+                Command::escalate(&pending.call_id, pending.step)
                     .with_opt("target", at)
-                    .with("notify", recipient)
-                    .with("queue", &pending.queue)
-                    .with("waited_seconds", waited)
-                    .with("reason", pending.reason.as_str()),
+                    .notify(recipient)
+                    .queue(&pending.queue)
+                    .waited_seconds(waited)
+                    .reason(pending.reason.as_str())
+                    .build(),
             );
             if config.notify_command {
                 let message = format!(
@@ -399,10 +362,10 @@ fn fire(config: &Config, pending: &Pending, now: Time) -> Fired {
                 );
                 commands.push(
                     Command::notify(recipient, &message)
-                        .subject(&pending.call_id)
-                        .with("call_id", &pending.call_id)
+                        .about_call(&pending.call_id)
                         .with("queue", &pending.queue)
-                        .with("step", pending.step),
+                        .with("step", pending.step)
+                        .build(),
                 );
             }
         }
@@ -438,7 +401,7 @@ fn current_target(config: &Config, index: usize) -> Option<&str> {
 /// Stops the call's chain: cancels its timer and forgets it. Harmless for a call that has
 /// none (a normal call, or a second `call.answered`).
 fn stop(ctx: &mut Context, call_id: &str, why: &str) -> Result<(), Error> {
-    ctx.cancel_timer(&timer_name(call_id));
+    ctx.cancel_timer::<Pending>(call_id);
     let key = state_key(call_id);
     if state::get::<i64>(&key)?.is_some() {
         state::delete(&key)?;
@@ -446,13 +409,6 @@ fn stop(ctx: &mut Context, call_id: &str, why: &str) -> Result<(), Error> {
         log::debug(&format!("call {call_id} {why}: escalation chain stopped"));
     }
     Ok(())
-}
-
-/// Prefix of the call timers: one per call, `escalation/<call_id>`.
-const TIMER_PREFIX: &str = "escalation/";
-
-fn timer_name(call_id: &str) -> String {
-    format!("{TIMER_PREFIX}{call_id}")
 }
 
 fn state_key(call_id: &str) -> String {
@@ -496,10 +452,9 @@ mod tests {
     #[test]
     fn bad_configs_name_the_key() {
         let cases = [
-            (r#"{"steps":[]}"#, "steps: must name at least one step"),
             (
-                r#"{"steps":[{"after_seconds":0,"target":"a"}]}"#,
-                "steps[0].after_seconds: must be greater than 0",
+                r#"{"steps":[{"after_seconds":86401,"target":"a"}]}"#,
+                "steps[0].after_seconds: must be at most 86400",
             ),
             (
                 r#"{"steps":[{"after_seconds":30,"target":"a"},{"after_seconds":30,"target":"b"}]}"#,
@@ -514,21 +469,39 @@ mod tests {
                 "steps[0]: give target",
             ),
             (
-                r#"{"steps":[{"after_seconds":30,"notify":" "}]}"#,
-                "steps[0].notify: must not be empty",
-            ),
-            (
                 r#"{"steps":[{"after_seconds":30,"target":"a"}],"concern_queues":["q"]}"#,
                 "concern_queues: has no effect without concerns",
-            ),
-            (
-                r#"{"steps":[{"after_seconds":30,"target":"a"}],"initial_target":""}"#,
-                "initial_target: must not be empty",
             ),
         ];
         for (text, want) in cases {
             let e = check_config(&config(text)).expect_err(text);
             assert!(e.to_string().starts_with(want), "{text}: {e}");
+        }
+        // What the configuration's types refuse while parsing, before any check.
+        for (text, want) in [
+            (
+                r#"{"steps":[]}"#,
+                "steps: must not be empty; name at least one",
+            ),
+            (
+                r#"{"steps":[{"after_seconds":0,"target":"a"}]}"#,
+                "steps[0].after_seconds: must be at least 1, got 0",
+            ),
+            (
+                r#"{"steps":[{"after_seconds":30,"notify":" "}]}"#,
+                "steps[0].notify: must not be empty",
+            ),
+            (
+                r#"{"steps":[{"after_seconds":30,"target":"a"}],"initial_target":""}"#,
+                "initial_target: must not be empty",
+            ),
+            (
+                r#"{"steps":[{"after_seconds":30,"target":"a"}],"concerns":["x",""]}"#,
+                "concerns[1]: must not be empty",
+            ),
+        ] {
+            let e = leitstand_sdk::config::parse::<Config>(text).expect_err(text);
+            assert_eq!(e.to_string(), want, "{text}");
         }
         check_config(&chain()).expect("valid");
         let e = leitstand_sdk::config::parse::<Config>(
@@ -610,7 +583,7 @@ mod tests {
         let f = fire(&c, &pending(1), Time::from_ms(1_010_000));
         assert_eq!(f.commands.len(), 1);
         assert!(data(&f.commands[0]).get("target").is_none());
-        c.initial_target = Some("notruf".into());
+        c.initial_target = NonEmptyString::new("notruf");
         assert_eq!(current_target(&c, 0), Some("notruf"));
     }
 }

@@ -226,16 +226,18 @@ impl Plugin for Pool {
                             metrics::count(&name, 1)?;
                         }
                         Command::route(&call.call_id, site)
-                            .with("queue", &call.queue)
+                            .queue(&call.queue)
                             .with("provider", &provider.name)
-                            .with("reason", reason.as_str())
+                            .reason(reason.as_str())
+                            .build()
                     }
                     Choice::Overflow => {
                         day.overflow += 1;
                         metrics::count("calls_overflow", 1)?;
                         Command::route(&call.call_id, &config.overflow_target)
-                            .with("queue", &call.queue)
-                            .with("reason", Reason::AllCapped.as_str())
+                            .queue(&call.queue)
+                            .reason(Reason::AllCapped.as_str())
+                            .build()
                     }
                 };
                 state::put(DAY, &day)?;

@@ -1,15 +1,22 @@
 //! The rota's configuration: the bundle's `[plugins.config]` table, parsed into typed values
-//! (times, weekdays, dates, intervals are checked while parsing, so a serde error already
-//! names the key) and then checked as a whole by [`check`] (references between keys,
-//! overlaps, required-when rules). Every error names the key as a path into the table.
+//! (times, weekdays, dates, non-empty names and positive numbers are checked while parsing,
+//! so a serde error already names the key) and then checked as a whole: references between
+//! keys and overlapping shifts by [`check`], the calendar it names and the dates it gives
+//! sites for by [`check_calendar`], which asks the host. Every error names the key as a
+//! path into the table.
+//!
+//! When the line is open is not the rota's to say: the tenant declares its calendar once, in
+//! its bundle (`[calendar]`, or a named calendar under `[calendars.<name>]` that `calendar`
+//! names), and the rota asks the host.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use leitstand_sdk::ConfigError;
-use leitstand_sdk::config::ClockTime;
+use leitstand_sdk::calendar::{Calendar, DayRule};
 pub use leitstand_sdk::config::Destination;
-use leitstand_sdk::config::not_empty;
-use leitstand_sdk::hours::{DAYS, Date, Day, Hours, Interval, check_day, day_name};
+use leitstand_sdk::config::{
+    ClockTime, DAYS, Date, Keys, NonEmpty, NonEmptyString, Positive, Weekday, not_empty, unique,
+};
 use serde::Deserialize;
 
 /// The whole configuration.
@@ -18,21 +25,21 @@ use serde::Deserialize;
 pub struct Config {
     /// Only calls of these queues are routed; absent: every queue.
     #[serde(default)]
-    pub queues: Option<Vec<String>>,
+    pub queues: Option<NonEmpty<NonEmptyString>>,
+    /// The calendar that says when the line is open: a named calendar of the tenant's
+    /// bundle; absent: the tenant's own.
+    #[serde(default)]
+    pub calendar: Option<NonEmptyString>,
     /// Every site the rota may route to, by the name its `site.status` events carry (which
     /// is also the route's `target`).
     pub sites: BTreeMap<String, SiteConfig>,
-    /// The weekly opening hours in the tenant's timezone.
-    pub hours: Hours,
-    /// Public holidays and other days with their own hours.
-    #[serde(default)]
-    pub special_days: Vec<SpecialDay>,
     /// Who is on duty when the line is open.
     pub duty: Duty,
-    /// Where calls go when the line is closed by the weekly hours.
+    /// Where calls go when the weekly hours close the line.
     #[serde(default)]
     pub out_of_hours: Option<Destination>,
-    /// Where calls go when a special day closes the line; absent: `out_of_hours`.
+    /// Where calls go when a public holiday, a closed day or a special day closes the line;
+    /// absent: `out_of_hours`.
     #[serde(default)]
     pub holiday: Option<Destination>,
     /// When and how calls overflow to partner sites.
@@ -41,6 +48,20 @@ pub struct Config {
     /// Where emergency calls go; absent: they are routed like any other call.
     #[serde(default)]
     pub emergency: Option<Emergency>,
+}
+
+impl Config {
+    /// The calendar the rota asks.
+    pub fn calendar(&self) -> Calendar<'_> {
+        Calendar::of(self.calendar.as_deref())
+    }
+
+    /// Whether the rota routes calls of `queue`.
+    pub fn routes(&self, queue: &str) -> bool {
+        self.queues
+            .as_ref()
+            .is_none_or(|queues| queues.iter().any(|q| q == queue))
+    }
 }
 
 /// One site of `sites`.
@@ -52,7 +73,7 @@ pub struct SiteConfig {
     pub overflow: Vec<String>,
     /// The site counts as full at this many calls waiting; overrides `overflow.max_waiting`.
     #[serde(default)]
-    pub max_waiting: Option<u32>,
+    pub max_waiting: Option<Positive>,
 }
 
 /// `duty`: the primary site by shift.
@@ -64,6 +85,11 @@ pub struct Duty {
     /// Shifts by weekday and time window; they must not overlap.
     #[serde(default)]
     pub shifts: Vec<Shift>,
+    /// The primary site on special days of the calendar, by date, while the day's own
+    /// hours are open (instead of the shifts): who staffs the emergency hours of 26
+    /// December.
+    #[serde(default)]
+    pub special_days: BTreeMap<Date, String>,
 }
 
 /// One shift: on `days`, from `from` to `to` (local wall time), `site` is primary.
@@ -71,10 +97,10 @@ pub struct Duty {
 #[serde(deny_unknown_fields)]
 pub struct Shift {
     /// Shown in the route's data (`shift`) and in errors.
-    pub name: String,
+    pub name: NonEmptyString,
     /// The days the shift starts on; absent: every day.
-    #[serde(default = "Day::every")]
-    pub days: Vec<Day>,
+    #[serde(default = "Weekday::every")]
+    pub days: Vec<Weekday>,
     /// Start, inclusive.
     pub from: ClockTime,
     /// End, exclusive; earlier than `from` means the shift ends on the next day.
@@ -89,10 +115,10 @@ pub struct Shift {
 pub struct Overflow {
     /// A site status older than this counts as unknown.
     #[serde(default = "default_status_max_age")]
-    pub status_max_age_seconds: u32,
+    pub status_max_age_seconds: Positive,
     /// A site counts as full at this many calls waiting (unless the site sets its own).
     #[serde(default)]
-    pub max_waiting: Option<u32>,
+    pub max_waiting: Option<Positive>,
     /// How a partner with an unknown (missing or stale) status is treated.
     #[serde(default)]
     pub unknown_partner: UnknownPartner,
@@ -116,8 +142,8 @@ impl Default for Overflow {
 /// The default of `overflow.status_max_age_seconds`.
 pub const DEFAULT_STATUS_MAX_AGE: u32 = 120;
 
-fn default_status_max_age() -> u32 {
-    DEFAULT_STATUS_MAX_AGE
+fn default_status_max_age() -> Positive {
+    Positive::new(DEFAULT_STATUS_MAX_AGE).unwrap_or_else(|| unreachable!("120 is positive"))
 }
 
 /// `overflow.unknown_partner`.
@@ -142,7 +168,7 @@ pub struct Emergency {
     /// An announcement for emergencies.
     #[serde(default)]
     pub announcement: Option<String>,
-    /// `always` (default) or `closed`: only out of hours and on closed special days.
+    /// `always` (default) or `closed`: only while the calendar has the line closed.
     #[serde(default)]
     pub when: EmergencyWhen,
 }
@@ -168,36 +194,6 @@ pub enum EmergencyWhen {
     Closed,
 }
 
-/// One entry of `special_days`: a date that is closed or has its own hours.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SpecialDay {
-    /// The local date.
-    pub date: Date,
-    /// A name for the day, shown in the route's data (`special_day`).
-    #[serde(default)]
-    pub label: Option<String>,
-    /// `true`: closed all day.
-    #[serde(default)]
-    pub closed: bool,
-    /// The day's own opening hours (replacing the weekday's).
-    #[serde(default)]
-    pub hours: Option<Vec<Interval>>,
-    /// The primary site while the day's hours are open (replacing the shifts).
-    #[serde(default)]
-    pub site: Option<String>,
-}
-
-impl SpecialDay {
-    /// The label, or the date when the day has none.
-    pub fn name(&self) -> String {
-        match &self.label {
-            Some(l) => l.clone(),
-            None => self.date.to_string(),
-        }
-    }
-}
-
 /// Minutes in a week.
 const WEEK: u32 = 7 * 1440;
 
@@ -207,7 +203,7 @@ fn shift_ranges(shift: &Shift) -> Vec<(u32, u32)> {
     let from = u32::from(shift.from.minutes);
     let to = u32::from(shift.to.minutes);
     let mut out = Vec::new();
-    for Day(day) in &shift.days {
+    for Weekday(day) in &shift.days {
         let start = day.num_days_from_monday() * 1440 + from;
         let end = if from < to {
             start - from + to
@@ -230,145 +226,52 @@ fn minute_of_week_name(minute: u32) -> String {
     format!("{day} {:02}:{:02}", m / 60, m % 60)
 }
 
-/// Checks what serde cannot: references to sites, overlaps, values out of range and
-/// keys required by others.
+/// Checks what serde cannot and the host need not: references to sites, overlapping
+/// shifts, destinations.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
-    if let Some(queues) = &config.queues {
-        if queues.is_empty() {
-            return Err(ConfigError::new(
-                "queues",
-                "an empty list routes nothing; leave the key out to route every queue",
-            ));
-        }
-        for (i, q) in queues.iter().enumerate() {
-            not_empty(&format!("queues[{i}]"), q)?;
-        }
-    }
-
     if config.sites.is_empty() {
         return Err(ConfigError::new(
             "sites",
             "declare at least the duty site, e.g. `[sites.kaiserslautern]`",
         ));
     }
-    let site = |key: String, name: &str| -> Result<(), ConfigError> {
-        not_empty(&key, name)?;
-        if config.sites.contains_key(name) {
-            Ok(())
-        } else {
-            let known: Vec<&str> = config.sites.keys().map(String::as_str).collect();
-            Err(ConfigError::new(
-                key,
-                format!("{name:?} is not a site of `sites` ({})", known.join(", ")),
-            ))
-        }
-    };
+    let sites = Keys::of("site", "sites", &config.sites);
     for (name, s) in &config.sites {
         not_empty("sites", name)?;
-        let mut seen = BTreeSet::new();
-        for (i, partner) in s.overflow.iter().enumerate() {
-            let key = format!("sites.{name}.overflow[{i}]");
-            site(key.clone(), partner)?;
-            if partner == name {
-                return Err(ConfigError::new(key, "a site cannot overflow to itself"));
-            }
-            if !seen.insert(partner) {
-                return Err(ConfigError::new(
-                    key,
-                    format!("{partner:?} is listed twice"),
-                ));
-            }
-        }
-        if s.max_waiting == Some(0) {
+        let key = format!("sites.{name}.overflow");
+        sites.check_each(&key, &s.overflow)?;
+        if let Some(i) = s.overflow.iter().position(|p| p == name) {
             return Err(ConfigError::new(
-                format!("sites.{name}.max_waiting"),
-                "must be at least 1 (0 would make the site always full)",
+                format!("{key}[{i}]"),
+                "a site cannot overflow to itself",
             ));
         }
     }
 
-    config.hours.check("hours")?;
-
-    let mut dates: BTreeMap<Date, usize> = BTreeMap::new();
-    for (i, special) in config.special_days.iter().enumerate() {
-        let key = format!("special_days[{i}]");
-        if let Some(first) = dates.insert(special.date, i) {
-            return Err(ConfigError::new(
-                format!("{key}.date"),
-                format!(
-                    "{} is already listed at special_days[{first}]",
-                    special.date
-                ),
-            ));
-        }
-        if let Some(label) = &special.label {
-            not_empty(&format!("{key}.label"), label)?;
-        }
-        match (&special.hours, special.closed) {
-            (Some(_), true) => {
-                return Err(ConfigError::new(
-                    key,
-                    "give either `closed = true` or `hours`, not both",
-                ));
-            }
-            (None, false) => {
-                return Err(ConfigError::new(
-                    key,
-                    "give `closed = true` or the day's own `hours = [\"HH:MM-HH:MM\", …]`",
-                ));
-            }
-            (Some(hours), false) => {
-                if hours.is_empty() {
-                    return Err(ConfigError::new(
-                        format!("{key}.hours"),
-                        "an empty list; write `closed = true` for a closed day",
-                    ));
-                }
-                check_day(&format!("{key}.hours"), hours)?;
-            }
-            (None, true) => {
-                if special.site.is_some() {
-                    return Err(ConfigError::new(
-                        format!("{key}.site"),
-                        "a closed day has no duty site",
-                    ));
-                }
-            }
-        }
-        if let Some(s) = &special.site {
-            site(format!("{key}.site"), s)?;
-        }
+    sites.check("duty.default_site", &config.duty.default_site)?;
+    for (date, site) in &config.duty.special_days {
+        sites.check(&format!("duty.special_days.{date}"), site)?;
     }
-
-    site("duty.default_site".to_owned(), &config.duty.default_site)?;
-    let mut names = BTreeMap::new();
+    let names: Vec<&str> = config.duty.shifts.iter().map(|s| s.name.as_str()).collect();
     for (i, shift) in config.duty.shifts.iter().enumerate() {
         let key = format!("duty.shifts[{i}]");
-        not_empty(&format!("{key}.name"), &shift.name)?;
-        if let Some(first) = names.insert(shift.name.as_str(), i) {
+        if let Some(first) = names[..i].iter().position(|n| *n == shift.name.as_str()) {
             return Err(ConfigError::new(
                 format!("{key}.name"),
                 format!(
                     "{:?} is already the name of duty.shifts[{first}]",
-                    shift.name
+                    shift.name.as_str()
                 ),
             ));
         }
-        site(format!("{key}.site"), &shift.site)?;
+        sites.check(&format!("{key}.site"), &shift.site)?;
         if shift.days.is_empty() {
             return Err(ConfigError::new(
                 format!("{key}.days"),
                 "an empty list; leave the key out for every day",
             ));
         }
-        for (j, d) in shift.days.iter().enumerate() {
-            if shift.days[..j].contains(d) {
-                return Err(ConfigError::new(
-                    format!("{key}.days[{j}]"),
-                    format!("{} is listed twice", day_name(d.0)),
-                ));
-            }
-        }
+        unique(&format!("{key}.days"), &shift.days)?;
         if shift.from.minutes == 1440 {
             return Err(ConfigError::new(
                 format!("{key}.from"),
@@ -396,8 +299,8 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
                             format!("duty.shifts[{j}]"),
                             format!(
                                 "{:?} overlaps duty.shifts[{i}] ({:?}) from {}",
-                                config.duty.shifts[j].name,
-                                config.duty.shifts[i].name,
+                                names[j],
+                                names[i],
                                 minute_of_week_name(a0.max(b0))
                             ),
                         ));
@@ -407,46 +310,14 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         }
     }
 
-    match &config.out_of_hours {
-        Some(d) => d.check("out_of_hours")?,
-        None => {
-            if let Some((day, from)) = config.hours.first_closed() {
-                return Err(ConfigError::new(
-                    "out_of_hours",
-                    format!(
-                        "required, because the hours leave the line closed at times (first: {} \
-                         from {from}); give `{{ target = \"…\" }}` or `{{ announcement = \"…\" }}`",
-                        day_name(day)
-                    ),
-                ));
-            }
-            if config.holiday.is_none() && !config.special_days.is_empty() {
-                return Err(ConfigError::new(
-                    "out_of_hours",
-                    "required (or `holiday`), because special_days can close the line",
-                ));
-            }
+    for (key, destination) in [
+        ("out_of_hours", &config.out_of_hours),
+        ("holiday", &config.holiday),
+        ("overflow.when_all_full", &config.overflow.when_all_full),
+    ] {
+        if let Some(d) = destination {
+            d.check(key)?;
         }
-    }
-    if let Some(d) = &config.holiday {
-        d.check("holiday")?;
-    }
-
-    let o = &config.overflow;
-    if o.status_max_age_seconds == 0 {
-        return Err(ConfigError::new(
-            "overflow.status_max_age_seconds",
-            "must be at least 1",
-        ));
-    }
-    if o.max_waiting == Some(0) {
-        return Err(ConfigError::new(
-            "overflow.max_waiting",
-            "must be at least 1 (0 would make every site always full)",
-        ));
-    }
-    if let Some(d) = &o.when_all_full {
-        d.check("overflow.when_all_full")?;
     }
     if let Some(e) = &config.emergency {
         e.destination().check("emergency")?;
@@ -454,27 +325,63 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks what only the tenant's bundle can say, asking the host: the calendar the rota
+/// names exists; a destination for closed hours is given unless that calendar never
+/// closes; each date of `duty.special_days` is a special day with hours of its own there.
+pub fn check_calendar(config: &Config) -> Result<(), ConfigError> {
+    let key = "calendar";
+    leitstand_sdk::calendar::check_name(key, config.calendar.as_deref())?;
+    let calendar = config.calendar();
+    let asked = |e: leitstand_sdk::Error| ConfigError::new(key, leitstand_sdk::message(&e));
+    if config.out_of_hours.is_none() && !calendar.always_open().map_err(asked)? {
+        return Err(ConfigError::new(
+            "out_of_hours",
+            format!(
+                "required, because the calendar {:?} closes the line at times; give \
+                 `{{ target = \"…\" }}` or `{{ announcement = \"…\" }}`",
+                calendar.name()
+            ),
+        ));
+    }
+    for date in config.duty.special_days.keys() {
+        let day = calendar.day(date.0).map_err(asked)?;
+        let what = match (&day.rule, day.spans.is_empty()) {
+            (DayRule::Special(_), false) => continue,
+            (DayRule::Special(_), true) => "a special day closed all day".to_owned(),
+            (DayRule::Closed(_), _) => "a closed day".to_owned(),
+            (DayRule::Holiday(name), _) => format!("{name}, a public holiday"),
+            (DayRule::Regular, _) => "a day of the weekly hours".to_owned(),
+        };
+        return Err(ConfigError::new(
+            format!("duty.special_days.{date}"),
+            format!(
+                "the calendar {:?} has no special day with hours of its own on {date} (it is \
+                 {what}); declare it under `[calendar.special.{date}]` of the bundle",
+                calendar.name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use leitstand_sdk::chrono::Weekday;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
-        let table: serde_json::Value = toml_like(text);
-        let config: Config = leitstand_sdk::config::parse(&table.to_string())?;
+        let config: Config = leitstand_sdk::config::parse(text)?;
         check(&config)?;
         Ok(config)
     }
 
     /// The tests write configurations as JSON (the host hands TOML over as JSON).
-    fn toml_like(json: &str) -> serde_json::Value {
-        serde_json::from_str(json).expect("test JSON")
+    fn json(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("test JSON")
     }
 
     const BASE: &str = r#"{
         "sites": {"kaiserslautern": {"overflow": ["pirmasens", "saarbruecken"]},
                   "pirmasens": {"max_waiting": 5}, "saarbruecken": {}},
-        "hours": {"mon": ["08:00-17:00"], "fri": ["08:00-13:00"]},
         "duty": {"default_site": "kaiserslautern",
                  "shifts": [{"name": "early", "from": "06:00", "to": "14:00", "site": "kaiserslautern"},
                             {"name": "late", "from": "14:00", "to": "22:00", "site": "pirmasens"}]},
@@ -482,8 +389,8 @@ mod tests {
     }"#;
 
     fn with(patch: &str) -> String {
-        let mut base = toml_like(BASE);
-        let patch = toml_like(patch);
+        let mut base = json(BASE);
+        let patch = json(patch);
         if let (Some(b), Some(p)) = (base.as_object_mut(), patch.as_object()) {
             for (k, v) in p {
                 if v.is_null() {
@@ -506,50 +413,29 @@ mod tests {
     #[test]
     fn the_base_config_is_accepted() {
         let c = parse(BASE).expect("valid");
-        assert_eq!(c.hours.on(Weekday::Mon).len(), 1);
-        assert!(c.hours.on(Weekday::Tue).is_empty());
-        assert_eq!(c.overflow.status_max_age_seconds, DEFAULT_STATUS_MAX_AGE);
+        assert_eq!(
+            c.overflow.status_max_age_seconds.get(),
+            DEFAULT_STATUS_MAX_AGE
+        );
         assert_eq!(c.overflow.unknown_partner, UnknownPartner::Skip);
-    }
-
-    #[test]
-    fn hours_24_7_is_every_day_all_day() {
-        let c = parse(&with(r#"{"hours": "24/7", "out_of_hours": null}"#)).expect("valid");
-        for (_, d) in DAYS {
-            assert_eq!(c.hours.on(d).len(), 1);
-            assert!(c.hours.on(d)[0].contains(0));
-            assert!(c.hours.on(d)[0].contains(86_399));
-        }
-        assert_eq!(c.hours.first_closed(), None);
-        let e = refused(r#"{"hours": "24/7x"}"#);
-        assert_eq!(e.key, "hours");
-        assert!(e.reason.contains("\"24/7\" or a table of weekdays"), "{e}");
+        assert!(c.routes("any"));
+        assert_eq!(c.calendar().name(), "tenant");
+        let c = parse(&with(r#"{"queues": ["impf"], "calendar": "standort-ps"}"#)).expect("valid");
+        assert!(c.routes("impf"));
+        assert!(!c.routes("other"));
+        assert_eq!(c.calendar().name(), "standort-ps");
     }
 
     #[test]
     fn bad_keys_are_named() {
-        let e = refused(r#"{"hours": {"monday": ["08:00-17:00"]}}"#);
-        assert_eq!(e.key, "hours.monday");
-        assert!(e.reason.starts_with("unknown field `monday`"), "{e}");
-
-        let e = refused(r#"{"hours": {"mon": ["08:00-17:00", "17:00-08:00"]}}"#);
-        assert_eq!(e.key, "hours.mon[1]");
-        assert!(e.reason.contains("cannot cross midnight"), "{e}");
-
-        let e = refused(r#"{"hours": {"tue": ["8-17"]}}"#);
-        assert_eq!(e.key, "hours.tue[0]");
-
-        let e = refused(r#"{"hours": {"mon": ["08:00-12:00", "11:00-17:00"]}}"#);
-        assert_eq!(
-            e.to_string(),
-            "hours.mon[1]: 11:00-17:00 overlaps hours.mon[0] (08:00-12:00)"
-        );
-
         let e = refused(
             r#"{"sites": {"kaiserslautern": {"overflow": ["pirmasen"]}, "pirmasens": {}}}"#,
         );
-        assert_eq!(e.key, "sites.kaiserslautern.overflow[0]");
-        assert!(e.reason.contains("\"pirmasen\" is not a site"), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "sites.kaiserslautern.overflow[0]: \"pirmasen\" is not a site of `sites` \
+             (kaiserslautern, pirmasens)"
+        );
 
         let e = refused(
             r#"{"sites": {"kaiserslautern": {"overflow": ["kaiserslautern"]}, "pirmasens": {}}}"#,
@@ -559,12 +445,19 @@ mod tests {
             "sites.kaiserslautern.overflow[0]: a site cannot overflow to itself"
         );
 
-        let e = refused(r#"{"sites": {"kaiserslautern": {"max_waiting": 0}, "pirmasens": {}}}"#);
-        assert_eq!(e.key, "sites.kaiserslautern.max_waiting");
+        let e = refused(
+            r#"{"sites": {"kaiserslautern": {"overflow": ["pirmasens", "pirmasens"]}, "pirmasens": {}}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "sites.kaiserslautern.overflow[1]: \"pirmasens\" is listed twice"
+        );
 
-        let e = refused(r#"{"out_of_hours": null}"#);
-        assert_eq!(e.key, "out_of_hours");
-        assert!(e.reason.contains("(first: mon from 00:00)"), "{e}");
+        let e = refused(r#"{"sites": {"kaiserslautern": {"max_waiting": 0}, "pirmasens": {}}}"#);
+        assert_eq!(
+            e.to_string(),
+            "sites.kaiserslautern.max_waiting: must be at least 1, got 0"
+        );
 
         let e = refused(r#"{"out_of_hours": {"target": "x", "announcement": "y"}}"#);
         assert_eq!(e.key, "out_of_hours");
@@ -574,6 +467,9 @@ mod tests {
 
         let e = refused(r#"{"overflow": {"max_waiting": 0}}"#);
         assert_eq!(e.key, "overflow.max_waiting");
+
+        let e = refused(r#"{"overflow": {"status_max_age_seconds": 0}}"#);
+        assert_eq!(e.key, "overflow.status_max_age_seconds");
 
         let e = refused(r#"{"overflow": {"unknown_partner": "maybe"}}"#);
         assert_eq!(e.key, "overflow.unknown_partner");
@@ -585,57 +481,39 @@ mod tests {
         assert_eq!(e.key, "emergency.when");
 
         let e = refused(r#"{"queues": []}"#);
-        assert_eq!(e.key, "queues");
+        assert_eq!(
+            e.to_string(),
+            "queues: must not be empty; name at least one"
+        );
+
+        let e = refused(r#"{"queues": ["impf", " "]}"#);
+        assert_eq!(e.to_string(), "queues[1]: must not be empty");
+
+        let e = refused(r#"{"calendar": ""}"#);
+        assert_eq!(e.to_string(), "calendar: must not be empty");
+
+        // The opening hours are the calendar's now, not the rota's.
+        let e = refused(r#"{"hours": "24/7"}"#);
+        assert_eq!(e.key, "hours");
 
         let e = refused(r#"{"rota": 1}"#);
         assert_eq!(e.key, "rota");
     }
 
     #[test]
-    fn special_days_are_closed_or_have_hours() {
-        let ok = parse(&with(
-            r#"{"special_days": [
-                {"date": "2026-12-25", "label": "1. Weihnachtstag", "closed": true},
-                {"date": "2026-12-24", "hours": ["08:00-12:00"], "site": "pirmasens"}]}"#,
+    fn special_day_sites_are_sites() {
+        parse(&with(
+            r#"{"duty": {"default_site": "kaiserslautern", "special_days": {"2026-12-26": "pirmasens"}}}"#,
         ))
         .expect("valid");
-        assert_eq!(ok.special_days[1].name(), "2026-12-24");
-
-        let e = refused(r#"{"special_days": [{"date": "2026-12-25"}]}"#);
-        assert_eq!(e.key, "special_days[0]");
         let e = refused(
-            r#"{"special_days": [{"date": "2026-12-25", "closed": true, "hours": ["10:00-12:00"]}]}"#,
+            r#"{"duty": {"default_site": "kaiserslautern", "special_days": {"2026-12-26": "mainz"}}}"#,
         );
-        assert_eq!(e.key, "special_days[0]");
-        let e = refused(r#"{"special_days": [{"date": "2026-12-25", "hours": []}]}"#);
-        assert_eq!(e.key, "special_days[0].hours");
-        let e = refused(r#"{"special_days": [{"date": "2026-02-30", "closed": true}]}"#);
-        assert_eq!(
-            e.to_string(),
-            "special_days[0].date: \"2026-02-30\" is not a date YYYY-MM-DD"
-        );
+        assert_eq!(e.key, "duty.special_days.2026-12-26");
         let e = refused(
-            r#"{"special_days": [{"date": "2026-12-25", "closed": true}, {"date": "2026-12-25", "closed": true}]}"#,
+            r#"{"duty": {"default_site": "kaiserslautern", "special_days": {"26.12.2026": "pirmasens"}}}"#,
         );
-        assert_eq!(
-            e.to_string(),
-            "special_days[1].date: 2026-12-25 is already listed at special_days[0]"
-        );
-        let e = refused(
-            r#"{"special_days": [{"date": "2026-12-24", "hours": ["10:00-12:00"], "site": "mainz"}]}"#,
-        );
-        assert_eq!(e.key, "special_days[0].site");
-        let e = refused(
-            r#"{"special_days": [{"date": "2026-12-25", "closed": true, "site": "pirmasens"}]}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "special_days[0].site: a closed day has no duty site"
-        );
-        let e = refused(
-            r#"{"special_days": [{"date": "2026-12-24", "hours": ["08:00-12:00", "11:00-13:00"]}]}"#,
-        );
-        assert_eq!(e.key, "special_days[0].hours[1]");
+        assert!(e.reason.contains("is not a date YYYY-MM-DD"), "{e}");
     }
 
     #[test]
@@ -663,6 +541,14 @@ mod tests {
         assert_eq!(e.key, "duty.shifts[0].days[1]");
         let e = refused(
             r#"{"duty": {"default_site": "kaiserslautern", "shifts": [
+                {"name": "x", "days": ["mon", "mon"], "from": "05:00", "to": "14:00", "site": "kaiserslautern"}]}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "duty.shifts[0].days[1]: \"mon\" is listed twice"
+        );
+        let e = refused(
+            r#"{"duty": {"default_site": "kaiserslautern", "shifts": [
                 {"name": "x", "from": "05:00", "to": "05:00", "site": "kaiserslautern"}]}}"#,
         );
         assert_eq!(e.key, "duty.shifts[0].to");
@@ -671,6 +557,15 @@ mod tests {
                 {"name": "x", "from": "05:00", "to": "14:00", "site": "mainz"}]}}"#,
         );
         assert_eq!(e.key, "duty.shifts[0].site");
+        let e = refused(
+            r#"{"duty": {"default_site": "kaiserslautern", "shifts": [
+                {"name": "x", "from": "05:00", "to": "06:00", "site": "pirmasens"},
+                {"name": "x", "from": "07:00", "to": "08:00", "site": "pirmasens"}]}}"#,
+        );
+        assert_eq!(
+            e.to_string(),
+            "duty.shifts[1].name: \"x\" is already the name of duty.shifts[0]"
+        );
         let e = refused(r#"{"duty": {"default_site": "mainz"}}"#);
         assert_eq!(e.key, "duty.default_site");
         let e =
@@ -683,15 +578,5 @@ mod tests {
                 {"name": "day", "from": "06:00", "to": "22:00", "site": "kaiserslautern"}]}}"#,
         ))
         .expect("valid");
-    }
-
-    #[test]
-    fn the_first_closed_moment_is_found() {
-        // The intervals themselves are tested in `leitstand_sdk::hours`.
-        let c = parse(BASE).expect("valid");
-        assert_eq!(
-            c.hours.first_closed(),
-            Some((Weekday::Mon, ClockTime { minutes: 0 }))
-        );
     }
 }

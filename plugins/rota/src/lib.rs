@@ -3,10 +3,12 @@
 //! Decides for every offered call where it goes, by the tenant's calendar and the sites'
 //! live capacity:
 //!
-//! * **Open or closed.** Weekly opening hours in the tenant's timezone (or `"24/7"`),
-//!   replaced on special days (public holidays closed, or emergency hours of their own).
-//!   A closed line sends the call to the out-of-hours destination — a 24/7 provider or an
-//!   announcement — with reason `out-of-hours` or `holiday`.
+//! * **Open or closed.** The host answers from the calendar the tenant declares once in
+//!   its bundle (its own, or the named one `calendar` gives): weekly hours, the public
+//!   holidays of its state, closed days, special days with hours of their own. A closed
+//!   line sends the call to the out-of-hours destination — a 24/7 provider or an
+//!   announcement — with reason `out-of-hours`, or `holiday` on a holiday, closed or
+//!   special day.
 //! * **Who is on duty.** Shifts by weekday and local time name the primary site (early
 //!   shift Kaiserslautern, late shift Pirmasens, …); outside every shift, the default site.
 //! * **Overflow.** `site.status` events report each site's capacity; the plugin keeps the
@@ -14,16 +16,17 @@
 //!   not, else to `when_all_full` or the primary (reason `all-full`).
 //! * **Emergencies** may have a destination of their own.
 //!
-//! Layout: [`config`] parses and checks the configuration; [`calendar`] answers "open?"
-//! and "who is on duty?" from the local wall time; [`capacity`] judges site statuses and
-//! picks the overflow site; [`route`] puts the rules together into one decision. This file
-//! only connects them to the host: event in, state read and written, command out.
+//! Layout: [`config`] parses and checks the configuration; [`duty`] answers "who is on
+//! duty?" from the local wall time; [`capacity`] judges site statuses and picks the
+//! overflow site; [`route`] puts the rules together into one decision. This file only
+//! connects them to the host: event in, the calendar asked, state read and written,
+//! command out.
 //!
 //! The plugin sees event time only, so a replay decides exactly as the live run did.
 
-pub mod calendar;
 pub mod capacity;
 pub mod config;
+pub mod duty;
 pub mod route;
 
 use leitstand_sdk::{
@@ -32,6 +35,7 @@ use leitstand_sdk::{
 
 use crate::capacity::SiteRecord;
 use crate::config::Config;
+use crate::route::Line;
 
 /// The plugin. Every event gets a fresh instance; what lasts is in [`state`].
 pub struct Rota;
@@ -40,15 +44,24 @@ impl Plugin for Rota {
     type Config = Config;
 
     fn check(config: &Config) -> Result<(), ConfigError> {
-        config::check(config)
+        config::check(config)?;
+        config::check_calendar(config)
     }
 
     fn handle(ctx: &mut Context, config: &Config, event: &Event) -> Result<(), Error> {
         match &event.kind {
             Kind::CallOffered(call) => {
+                if !config.routes(&call.queue) {
+                    return Ok(());
+                }
+                let now = ctx.now();
+                let calendar = config.calendar();
+                let line = Line {
+                    open: calendar.is_open(now)?,
+                    day: calendar.day_at(now)?,
+                };
                 let local = ctx.local_now()?.naive_local();
-                let now = ctx.now().ms();
-                let decision = route::decide(config, call, local, now, |site| {
+                let decision = route::decide(config, call, &line, local, now.ms(), |site| {
                     state::get::<SiteRecord>(&status_key(site))
                 })?;
                 let Some(route) = decision else {

@@ -1,24 +1,38 @@
-//! The routing decision for one offered call, from the configuration, the local wall time
-//! and the sites' last statuses. Pure: the plugin hands in how to read a site's status, the
-//! unit tests hand in a table.
+//! The routing decision for one offered call, from the configuration, what the calendar
+//! says at the call's time, the local wall time and the sites' last statuses. Pure: the
+//! plugin hands in the calendar's answers and how to read a site's status, the unit tests
+//! hand in their own.
 //!
 //! Order of the rules (the first that applies decides):
 //!
 //! 1. `queues` set and the call's queue not in it: no route from this plugin.
 //! 2. Emergency call and `emergency` configured (with `when = "always"`, or `"closed"` and
 //!    the line closed): the emergency destination, reason `emergency`.
-//! 3. Closed by a special day: `holiday` (or `out_of_hours`), reason `holiday`.
+//! 3. Closed on a public holiday, a closed day or a special day: `holiday` (or
+//!    `out_of_hours`), reason `holiday`.
 //! 4. Closed by the weekly hours: `out_of_hours`, reason `out-of-hours`.
-//! 5. Open: the duty site (special day's site, else the shift's, else `duty.default_site`),
-//!    reason `primary`, unless its capacity says full; then the first usable partner,
-//!    reason `overflow`; if none, `overflow.when_all_full` or the primary, reason `all-full`.
+//! 5. Open: the duty site (the special day's site, else the shift's, else
+//!    `duty.default_site`), reason `primary`, unless its capacity says full; then the first
+//!    usable partner, reason `overflow`; if none, `overflow.when_all_full` or the primary,
+//!    reason `all-full`.
 
+use leitstand_sdk::calendar::Day;
 use leitstand_sdk::chrono::NaiveDateTime;
-use leitstand_sdk::{CallOffered, Command, Priority};
+use leitstand_sdk::{CallOffered, Command, Priority, Route as RouteCommand};
 
-use crate::calendar::{self, Schedule};
 use crate::capacity::{self, Choice, SiteRecord, Skipped};
 use crate::config::{Config, Destination, EmergencyWhen};
+use crate::duty;
+
+/// What the calendar says at a call's time: open or not, and the local day with the rule
+/// that decided it (a holiday's name, a special day's label).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// Whether the calendar has the line open.
+    pub open: bool,
+    /// The local day the call falls on.
+    pub day: Day,
+}
 
 /// Why a call goes where it goes; the route's `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +88,7 @@ pub struct Route {
     pub announcement: bool,
     /// The shift that named the duty site.
     pub shift: Option<String>,
-    /// The special day's label (or date) when the call falls on one.
+    /// The label (or date) of the holiday, closed or special day the call falls on.
     pub special_day: Option<String>,
     /// The duty site, when the call did not go there for capacity (`overflow`, `all-full`).
     pub primary: Option<String>,
@@ -105,12 +119,12 @@ impl Route {
 
     /// The `call.route` command: `{call_id, queue, target, reason, announcement}` and, when
     /// they apply, `shift`, `special_day`, `primary`, `skipped`.
-    pub fn command(&self, call: &CallOffered) -> Command {
+    pub fn command(&self, call: &CallOffered) -> RouteCommand {
         let skipped = (!self.skipped.is_empty()).then_some(&self.skipped);
         Command::route(&call.call_id, &self.target)
-            .with("queue", &call.queue)
-            .with("reason", self.reason.as_str())
-            .with("announcement", self.announcement)
+            .queue(&call.queue)
+            .reason(self.reason.as_str())
+            .announcement(self.announcement)
             .with_opt("shift", self.shift.as_deref())
             .with_opt("special_day", self.special_day.as_deref())
             .with_opt("primary", self.primary.as_deref())
@@ -118,27 +132,22 @@ impl Route {
     }
 }
 
-/// Decides where `call` goes at local wall time `local` (event time `now_ms`);
-/// `status_of(site)` reads a site's last status. `None`: the call is not this plugin's
-/// (`queues`).
+/// Decides where `call` goes when the calendar says `line`, at local wall time `local`
+/// (event time `now_ms`); `status_of(site)` reads a site's last status. `None`: the call is
+/// not this plugin's (`queues`).
 pub fn decide<E>(
     config: &Config,
     call: &CallOffered,
+    line: &Line,
     local: NaiveDateTime,
     now_ms: i64,
     mut status_of: impl FnMut(&str) -> Result<Option<SiteRecord>, E>,
 ) -> Result<Option<Route>, E> {
-    if let Some(queues) = &config.queues
-        && !queues.contains(&call.queue)
-    {
+    if !config.routes(&call.queue) {
         return Ok(None);
     }
-    let schedule = calendar::schedule(config, local);
-    let (special, closed) = match schedule {
-        Schedule::Open { special, .. } => (special, false),
-        Schedule::Closed { special } => (special, true),
-    };
-    let special_day = special.map(|d| d.name());
+    let closed = !line.open;
+    let special_day = line.day.name();
 
     if let Some(emergency) = &config.emergency
         && call.priority == Priority::Emergency
@@ -150,22 +159,20 @@ pub fn decide<E>(
         }));
     }
 
-    let (primary, shift) = match schedule {
-        Schedule::Closed { special: Some(_) } => {
-            let destination = config.holiday.as_ref().or(config.out_of_hours.as_ref());
-            return Ok(Some(Route {
-                special_day,
-                ..closed_route(destination, Reason::Holiday)
-            }));
-        }
-        Schedule::Closed { special: None } => {
+    if closed {
+        if line.day.rule.is_regular() {
             return Ok(Some(closed_route(
                 config.out_of_hours.as_ref(),
                 Reason::OutOfHours,
             )));
         }
-        Schedule::Open { primary, shift, .. } => (primary, shift),
-    };
+        let destination = config.holiday.as_ref().or(config.out_of_hours.as_ref());
+        return Ok(Some(Route {
+            special_day,
+            ..closed_route(destination, Reason::Holiday)
+        }));
+    }
+    let (primary, shift) = duty::primary(config, &line.day, local);
 
     let overflow = &config.overflow;
     let partners = config
@@ -178,12 +185,13 @@ pub fn decide<E>(
             .sites
             .get(site)
             .and_then(|s| s.max_waiting)
-            .or(overflow.max_waiting);
+            .or(overflow.max_waiting)
+            .map(|m| m.get());
         let record = status_of(site)?;
         Ok(capacity::condition(
             record.as_ref(),
             now_ms,
-            overflow.status_max_age_seconds,
+            overflow.status_max_age_seconds.get(),
             max_waiting,
         ))
     })?;
@@ -235,6 +243,7 @@ mod tests {
     use super::*;
     use crate::config;
     use leitstand_sdk::Time;
+    use leitstand_sdk::calendar::DayRule;
     use leitstand_sdk::chrono_tz::Europe::Berlin;
     use serde_json::json;
     use std::collections::BTreeMap;
@@ -244,8 +253,6 @@ mod tests {
         "queues": ["impf"],
         "sites": {"kaiserslautern": {"overflow": ["pirmasens", "saarbruecken"]},
                   "pirmasens": {"max_waiting": 3}, "saarbruecken": {}},
-        "hours": {"mon": ["08:00-17:00"], "tue": ["08:00-17:00"], "fri": ["08:00-13:00"]},
-        "special_days": [{"date": "2026-12-25", "label": "1. Weihnachtstag", "closed": true}],
         "duty": {"default_site": "kaiserslautern"},
         "out_of_hours": {"announcement": "closed"},
         "holiday": {"announcement": "closed-holiday"},
@@ -258,19 +265,36 @@ mod tests {
             .expect("call")
     }
 
+    /// What the calendar would say: open or not, on a day of `rule`.
+    fn line(open: bool, rule: DayRule, instant: &str) -> Line {
+        let date = Time::parse(instant)
+            .expect("time")
+            .in_tz(&Berlin)
+            .date_naive();
+        Line {
+            open,
+            day: Day {
+                date,
+                spans: Vec::new(),
+                rule,
+            },
+        }
+    }
+
     fn decide_at(
         config: &Config,
         call: &CallOffered,
+        line: &Line,
         instant: &str,
         statuses: &BTreeMap<&str, SiteRecord>,
     ) -> Option<serde_json::Value> {
         let t = Time::parse(instant).expect("time");
         let local = t.in_tz(&Berlin).naive_local();
-        decide::<Infallible>(config, call, local, t.ms(), |s| {
+        decide::<Infallible>(config, call, line, local, t.ms(), |s| {
             Ok(statuses.get(s).cloned())
         })
         .expect("infallible")
-        .map(|r| serde_json::Value::Object(r.command(call).data))
+        .map(|r| serde_json::Value::Object(r.command(call).build().data))
     }
 
     fn status(available: u32, waiting: u32, instant: &str) -> SiteRecord {
@@ -290,10 +314,14 @@ mod tests {
         let none = BTreeMap::new();
         let normal = call("normal", "impf");
         let monday = "2026-11-16T10:00:00+01:00";
+        let open = line(true, DayRule::Regular, monday);
 
-        assert_eq!(decide_at(&c, &call("normal", "other"), monday, &none), None);
         assert_eq!(
-            decide_at(&c, &normal, monday, &none),
+            decide_at(&c, &call("normal", "other"), &open, monday, &none),
+            None
+        );
+        assert_eq!(
+            decide_at(&c, &normal, &open, monday, &none),
             Some(
                 json!({"call_id": "c1", "queue": "impf", "target": "kaiserslautern",
                         "reason": "primary", "announcement": false})
@@ -301,32 +329,55 @@ mod tests {
         );
         // Emergencies only when closed: open, they route normally.
         assert_eq!(
-            decide_at(&c, &call("emergency", "impf"), monday, &none).map(|d| d["reason"].clone()),
+            decide_at(&c, &call("emergency", "impf"), &open, monday, &none)
+                .map(|d| d["reason"].clone()),
             Some(json!("primary"))
         );
+        let evening = "2026-11-18T19:00:00+01:00";
+        let after_hours = line(false, DayRule::Regular, evening);
         assert_eq!(
-            decide_at(
-                &c,
-                &call("emergency", "impf"),
-                "2026-11-18T10:00:00+01:00",
-                &none
-            ),
+            decide_at(&c, &call("emergency", "impf"), &after_hours, evening, &none),
             Some(
                 json!({"call_id": "c1", "queue": "impf", "target": "leitstelle",
                         "reason": "emergency", "announcement": false})
             )
         );
         assert_eq!(
-            decide_at(&c, &normal, "2026-11-18T10:00:00+01:00", &none),
+            decide_at(&c, &normal, &after_hours, evening, &none),
             Some(json!({"call_id": "c1", "queue": "impf", "target": "closed",
                         "reason": "out-of-hours", "announcement": true}))
         );
+        let christmas = "2026-12-25T10:00:00+01:00";
+        let holiday = line(
+            false,
+            DayRule::Holiday("Erster Weihnachtstag".into()),
+            christmas,
+        );
         assert_eq!(
-            decide_at(&c, &normal, "2026-12-25T10:00:00+01:00", &none),
+            decide_at(&c, &normal, &holiday, christmas, &none),
             Some(
                 json!({"call_id": "c1", "queue": "impf", "target": "closed-holiday",
                         "reason": "holiday", "announcement": true,
-                        "special_day": "1. Weihnachtstag"})
+                        "special_day": "Erster Weihnachtstag"})
+            )
+        );
+        // A closed day without a label is named by its date.
+        let closed = line(false, DayRule::Closed(None), christmas);
+        assert_eq!(
+            decide_at(&c, &normal, &closed, christmas, &none).map(|d| d["special_day"].clone()),
+            Some(json!("2026-12-25"))
+        );
+        // Open on a special day: the route says which.
+        let special = line(
+            true,
+            DayRule::Special(Some("Heiligabend".into())),
+            christmas,
+        );
+        assert_eq!(
+            decide_at(&c, &normal, &special, christmas, &none),
+            Some(
+                json!({"call_id": "c1", "queue": "impf", "target": "kaiserslautern",
+                        "reason": "primary", "announcement": false, "special_day": "Heiligabend"})
             )
         );
     }
@@ -336,12 +387,13 @@ mod tests {
         let c: Config = leitstand_sdk::config::parse(CONFIG).expect("parses");
         let normal = call("normal", "impf");
         let t = "2026-11-16T10:00:00+01:00";
+        let open = line(true, DayRule::Regular, t);
         let mut s = BTreeMap::new();
         s.insert("kaiserslautern", status(0, 2, "2026-11-16T09:59:30+01:00"));
         s.insert("pirmasens", status(1, 3, "2026-11-16T09:59:30+01:00"));
         s.insert("saarbruecken", status(2, 0, "2026-11-16T09:59:30+01:00"));
         assert_eq!(
-            decide_at(&c, &normal, t, &s),
+            decide_at(&c, &normal, &open, t, &s),
             Some(
                 json!({"call_id": "c1", "queue": "impf", "target": "saarbruecken",
                         "reason": "overflow", "announcement": false, "primary": "kaiserslautern",
@@ -352,7 +404,7 @@ mod tests {
         // Saarbrücken's status is 61 s old at the call: stale, skipped; the primary keeps it.
         s.insert("saarbruecken", status(2, 0, "2026-11-16T09:58:59+01:00"));
         assert_eq!(
-            decide_at(&c, &normal, t, &s),
+            decide_at(&c, &normal, &open, t, &s),
             Some(
                 json!({"call_id": "c1", "queue": "impf", "target": "kaiserslautern",
                         "reason": "all-full", "announcement": false, "primary": "kaiserslautern",

@@ -2,9 +2,9 @@
 
 use chrono::DateTime;
 use chrono_tz::Tz;
-use serde::Serialize;
 
 use crate::bindings::leitstand::plugin::{clock, types};
+use crate::timer::{Timer, name_of};
 use crate::{Command, Error, Event, Time, bindings, other_error};
 
 /// What a plugin decides about one event: commands, timers set and timers cancelled, in
@@ -59,36 +59,35 @@ impl Context {
         Ok(self.now.in_tz(&tz))
     }
 
-    /// Sends `command` (after the ones emitted before it).
-    pub fn emit(&mut self, command: Command) {
-        self.commands.push(command);
+    /// Sends `command` (after the ones emitted before it): a [`Command`] or one of its
+    /// builders ([`Command::route`], …).
+    pub fn emit(&mut self, command: impl Into<Command>) {
+        self.commands.push(command.into());
     }
 
-    /// Sets the timer `name` (replacing one of that name) due at `at`; when it fires, the
-    /// plugin receives `timer.fired` with `payload`.
-    pub fn set_timer(
-        &mut self,
-        name: &str,
-        at: Time,
-        payload: &impl Serialize,
-    ) -> Result<(), Error> {
-        let payload = serde_json::to_string(payload)
+    /// Sets `timer` (replacing the one of its kind and key) due at `at`; when it fires, the
+    /// plugin receives `timer.fired`, and [`TimerFired::timer`](crate::TimerFired::timer)
+    /// gives the value back.
+    pub fn set_timer<T: Timer>(&mut self, timer: &T, at: Time) -> Result<(), Error> {
+        let name = timer.name();
+        let payload = serde_json::to_string(timer)
             .map_err(|e| other_error(format!("timer {name}: payload: {e}")))?;
-        self.cancel_timers.retain(|n| n != name);
+        self.cancel_timers.retain(|n| *n != name);
         self.set_timers.retain(|t| t.name != name);
         self.set_timers.push(types::Timer {
-            name: name.to_owned(),
+            name,
             at: at.ms(),
             payload,
         });
         Ok(())
     }
 
-    /// Cancels the timer `name`; an unknown name is ignored.
-    pub fn cancel_timer(&mut self, name: &str) {
+    /// Cancels the timer of kind `T` with `key`; one that is not set is ignored.
+    pub fn cancel_timer<T: Timer>(&mut self, key: &str) {
+        let name = name_of::<T>(key);
         self.set_timers.retain(|t| t.name != name);
-        if !self.cancel_timers.iter().any(|n| n == name) {
-            self.cancel_timers.push(name.to_owned());
+        if !self.cancel_timers.contains(&name) {
+            self.cancel_timers.push(name);
         }
     }
 

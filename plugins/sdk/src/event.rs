@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::timer::Timer;
 use crate::{Error, Time, bindings, invalid_event};
 
 /// The event type of a due timer.
@@ -103,6 +104,10 @@ pub struct CallAnswered {
     /// The agent's pseudonym.
     #[serde(default)]
     pub agent_ref: Option<String>,
+    /// What the caller wants, when the ACD or the agent's desktop reports it with the
+    /// answer (an agent may reclassify the call); absent in most events.
+    #[serde(default)]
+    pub concern: Option<String>,
 }
 
 /// The caller hung up before an answer.
@@ -202,6 +207,21 @@ impl TimerFired {
     pub fn payload_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
         T::deserialize(&self.payload)
             .map_err(|e| invalid_event(format!("timer {}: payload: {e}", self.name)))
+    }
+
+    /// Whether this is a timer of kind `T`.
+    pub fn is<T: Timer>(&self) -> bool {
+        self.name.starts_with(T::KIND)
+    }
+
+    /// The timer as the value of kind `T` it was set as; `None` when it is of another kind.
+    /// A payload that does not fit `T` is `invalid-event`.
+    pub fn timer<T: Timer>(&self) -> Result<Option<T>, Error> {
+        if self.is::<T>() {
+            self.payload_as().map(Some)
+        } else {
+            Ok(None)
+        }
     }
 }
 
@@ -386,6 +406,67 @@ mod tests {
         )
         .expect_err("bad slot");
         assert!(message(e).contains("\"soon\" is not an RFC 3339 time"));
+    }
+
+    #[test]
+    fn an_answer_may_carry_the_concern() {
+        let k = Kind::parse(
+            "call.answered",
+            r#"{"call_id":"c1","queue":"q","wait_seconds":3,"concern":"Wohngeld"}"#,
+        )
+        .expect("valid");
+        assert!(matches!(k, Kind::CallAnswered(c) if c.concern.as_deref() == Some("Wohngeld")));
+        let k = Kind::parse(
+            "call.answered",
+            r#"{"call_id":"c1","queue":"q","wait_seconds":3}"#,
+        )
+        .expect("valid");
+        assert!(matches!(k, Kind::CallAnswered(c) if c.concern.is_none()));
+        let e = Kind::parse(
+            "call.answered",
+            r#"{"call_id":"c1","queue":"q","wait_seconds":3,"concern":7}"#,
+        )
+        .expect_err("not a string");
+        assert!(message(e).starts_with("call.answered: data.concern: invalid type"));
+    }
+
+    #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    struct Escalate {
+        call_id: String,
+        step: u32,
+    }
+
+    impl Timer for Escalate {
+        const KIND: &'static str = "escalate/";
+        fn key(&self) -> &str {
+            &self.call_id
+        }
+    }
+
+    #[test]
+    fn a_fired_timer_is_read_as_its_kind() {
+        let fired = |name: &str, payload: Value| TimerFired {
+            name: name.into(),
+            payload,
+        };
+        let t = fired(
+            "escalate/c1",
+            serde_json::json!({"call_id": "c1", "step": 2}),
+        );
+        assert!(t.is::<Escalate>());
+        assert_eq!(
+            t.timer::<Escalate>().expect("fits"),
+            Some(Escalate {
+                call_id: "c1".into(),
+                step: 2
+            })
+        );
+        let other = fired("forget/c1", serde_json::json!("c1"));
+        assert_eq!(other.timer::<Escalate>().expect("another kind"), None);
+        let e = fired("escalate/c1", serde_json::json!({"call_id": "c1"}))
+            .timer::<Escalate>()
+            .expect_err("no step");
+        assert!(message(e).contains("missing field `step`"));
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! # The Leitstand plugin SDK
 //!
 //! Leitstand runs a tenant's plugins as WebAssembly components against the contract in
-//! `wit/plugin@0.1.0`. This crate wraps that contract so that a plugin's code reads like its
-//! business rule:
+//! `wit/plugin@0.2.0` (this SDK's version; components built against 0.1.0 keep running
+//! too). This crate wraps that contract so that a plugin's code reads like its business
+//! rule:
 //!
 //! * [`Event`] is the inbound event, with its `data` parsed into the typed [`Kind`] of
 //!   CONTRACT §2 (`call.offered`, `booking.requested`, …, `timer.fired`, `http.response`);
-//! * [`Command`] builds the commands the plugin decides (`call.route`, `call.escalate`,
-//!   `booking.confirm`, `http.post`, …);
+//! * [`Command`] builds the commands the plugin decides, with a builder per command type
+//!   of the contract (`call.route` → [`Route`], `call.escalate` → [`Escalate`], …);
 //! * the plugin's configuration is parsed into its own serde struct, and a wrong key or value
-//!   is refused at bundle load with a message naming the key ([`config`]);
-//! * [`hours`] reads opening hours (`"24/7"` or `mon = ["08:00-17:00"]`, …), weekdays and
-//!   dates in a configuration and refuses overlapping intervals;
+//!   is refused at bundle load with a message naming the key; [`config`]'s types refuse
+//!   empty strings and lists and zero while parsing, and check references between keys;
+//! * [`calendar`] asks the host about the tenant's calendars — open now? when next? a
+//!   holiday? — which the tenant declares once in its bundle;
+//! * [`Timer`] makes a plugin's timers values of its own types;
 //! * [`Context`] collects the decisions, sets and cancels timers and knows the event time in
 //!   the tenant's timezone; [`state`], [`log`] and [`metrics`] reach the host.
 //!
@@ -37,19 +40,20 @@
 //! A plugin decides; the host acts. It sees event time only ([`Context::now`]), never the
 //! wall clock, so replaying the same events gives the same decisions.
 
+pub mod calendar;
 mod command;
 pub mod config;
 mod context;
 mod event;
-pub mod hours;
 mod time;
+mod timer;
 
 /// The bindings generated from the WIT contract. Plugins rarely need them directly.
 #[allow(missing_docs, clippy::all)]
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit/plugin@0.1.0",
+        path: "../../wit/plugin@0.2.0",
         pub_export_macro: true,
         export_macro_name: "export_guest",
         default_bindings_module: "leitstand_sdk::bindings",
@@ -58,12 +62,13 @@ pub mod bindings {
 
 pub use chrono;
 pub use chrono_tz;
-pub use command::Command;
+pub use command::{Command, ConfirmBooking, Escalate, HttpPost, Notify, RejectBooking, Route};
 pub use config::ConfigError;
 pub use context::Context;
 pub use event::*;
 pub use serde_json;
 pub use time::Time;
+pub use timer::{Timer, name_of};
 
 /// Why a call into a plugin failed: the contract's error variant.
 pub use bindings::Error;
@@ -78,6 +83,17 @@ pub fn other_error(message: impl Into<String>) -> Error {
     Error::Other(message.into())
 }
 
+/// The text of an error, without its kind.
+pub fn message(error: &Error) -> &str {
+    match error {
+        Error::InvalidConfig(m)
+        | Error::AccessDenied(m)
+        | Error::QuotaExceeded(m)
+        | Error::InvalidEvent(m)
+        | Error::Other(m) => m,
+    }
+}
+
 /// A plugin: its configuration type and its rule.
 pub trait Plugin {
     /// The plugin's configuration: the bundle's `[plugins.config]` table. Derive
@@ -85,8 +101,10 @@ pub trait Plugin {
     /// refuses the bundle instead of being ignored.
     type Config: serde::de::DeserializeOwned;
 
-    /// Checks what serde cannot: ranges, references between keys. Called when a bundle
-    /// loads (after parsing succeeded) and before every event.
+    /// Checks what serde cannot: references between keys, rules that join several keys,
+    /// the calendars the configuration names ([`calendar::check_name`]). Called when a
+    /// bundle loads (after parsing succeeded) and before every event; the host answers
+    /// calendar questions during both.
     fn check(config: &Self::Config) -> Result<(), ConfigError> {
         let _ = config;
         Ok(())

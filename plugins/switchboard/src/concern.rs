@@ -122,8 +122,8 @@ mod tests {
         leitstand_sdk::config::parse(
             r#"{
             "center": {"name": "Servicecenter", "target": "sc"},
-            "departments": {"kfz-stelle": {"name": "Kfz-Zulassungsstelle", "target": "kfz", "hours": "24/7"},
-                            "fs": {"name": "Führerscheinstelle", "target": "fs", "hours": "24/7"}},
+            "departments": {"kfz-stelle": {"name": "Kfz-Zulassungsstelle", "target": "kfz"},
+                            "fs": {"name": "Führerscheinstelle", "target": "fs"}},
             "concerns": {"kfz-zulassung": {"department": "kfz-stelle", "synonyms": ["Auto anmelden", "Kennzeichen"]},
                          "fuehrerschein": {"department": "fs", "synonyms": ["Fahrerlaubnis"]}}
         }"#,

@@ -1,22 +1,26 @@
 //! The switchboard's configuration: the bundle's `[plugins.config]` table, parsed into typed
-//! values (hours, dates and validity moments are checked while parsing, so a serde error
-//! already names the key) and then checked as a whole by [`check`]: references between
-//! concerns, departments, the default and the knowledge base, synonyms claimed twice,
-//! overlapping hours, validity windows. Every error names the entry and the key.
+//! values (names, targets, answers, validity moments are checked while parsing, so a serde
+//! error already names the key) and then checked as a whole: references between concerns,
+//! departments, the default and the knowledge base, synonyms claimed twice and validity
+//! windows by [`check`]; the calendars it names by [`check_calendars`], which asks the host.
+//! Every error names the entry and the key.
+//!
+//! When the center and the departments are open is not the switchboard's to say: the
+//! tenant declares its calendar once in its bundle (`[calendar]`), and each department's
+//! as a named calendar that inherits it (`[calendars.<name>]`); the switchboard names them
+//! and asks the host.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 use leitstand_sdk::ConfigError;
+use leitstand_sdk::calendar::{self, Calendar};
 use leitstand_sdk::chrono::{NaiveDate, NaiveDateTime};
 pub use leitstand_sdk::config::Destination;
-use leitstand_sdk::config::not_empty;
+use leitstand_sdk::config::{Keys, NonEmpty, NonEmptyString, not_empty};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 
-use leitstand_sdk::hours::{Date, Hours, Interval, check_day};
-
-use crate::calendar::Calendar;
 use crate::concern::{Claim, Directory, Match, normalize};
 
 /// The whole configuration.
@@ -34,42 +38,32 @@ pub struct Config {
     pub default: Option<String>,
     /// The version of the knowledge base, passed on with every answer.
     #[serde(default)]
-    pub knowledge_version: Option<String>,
+    pub knowledge_version: Option<NonEmptyString>,
     /// The knowledge base: answers agents see when they take a call about a concern.
     #[serde(default)]
     pub knowledge: Vec<Entry>,
 }
 
-/// `center`: the service center's own target, hours and out-of-hours destination.
+/// `center`: the service center's own target, calendar and out-of-hours destination.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Center {
     /// The center's name, for notes.
-    pub name: String,
+    pub name: NonEmptyString,
     /// The center's own queue or transfer target.
-    pub target: String,
-    /// The center's weekly hours; absent: open around the clock.
+    pub target: NonEmptyString,
+    /// The center's calendar, a named calendar of the bundle; absent: the tenant's own.
     #[serde(default)]
-    pub hours: Option<Hours>,
-    /// Dates the center is closed all day.
-    #[serde(default)]
-    pub closed: Vec<Date>,
-    /// Dates with hours of their own (replacing the weekday's).
-    #[serde(default)]
-    pub special_hours: BTreeMap<Date, Vec<Interval>>,
+    pub calendar: Option<NonEmptyString>,
     /// Where calls go while the center is closed.
     #[serde(default)]
     pub out_of_hours: Option<Destination>,
 }
 
 impl Center {
-    /// The center's opening rules.
+    /// The center's calendar.
     pub fn calendar(&self) -> Calendar<'_> {
-        Calendar {
-            hours: self.hours.as_ref(),
-            closed: &self.closed,
-            special_hours: &self.special_hours,
-        }
+        Calendar::of(self.calendar.as_deref())
     }
 }
 
@@ -78,30 +72,22 @@ impl Center {
 #[serde(deny_unknown_fields)]
 pub struct Department {
     /// Its name, as agents and callers know it (`Kfz-Zulassungsstelle`).
-    pub name: String,
+    pub name: NonEmptyString,
     /// The authority it belongs to (`stadt`, `kreis`), passed on in routes.
     #[serde(default)]
-    pub authority: Option<String>,
+    pub authority: Option<NonEmptyString>,
     /// Its queue or transfer target.
-    pub target: String,
-    /// Its weekly hours in the tenant's timezone.
-    pub hours: Hours,
-    /// Dates it is closed all day.
+    pub target: NonEmptyString,
+    /// Its telephone hours: a named calendar of the bundle (`[calendars.<name>]`, which
+    /// inherits the tenant's holidays unless it says otherwise); absent: the tenant's own.
     #[serde(default)]
-    pub closed: Vec<Date>,
-    /// Dates with hours of their own (replacing the weekday's).
-    #[serde(default)]
-    pub special_hours: BTreeMap<Date, Vec<Interval>>,
+    pub calendar: Option<NonEmptyString>,
 }
 
 impl Department {
-    /// The department's opening rules.
+    /// The department's calendar.
     pub fn calendar(&self) -> Calendar<'_> {
-        Calendar {
-            hours: Some(&self.hours),
-            closed: &self.closed,
-            special_hours: &self.special_hours,
-        }
+        Calendar::of(self.calendar.as_deref())
     }
 }
 
@@ -121,13 +107,13 @@ pub struct Concern {
 #[serde(deny_unknown_fields)]
 pub struct Entry {
     /// Unique within the knowledge base; agents' tools refer to it.
-    pub id: String,
+    pub id: NonEmptyString,
     /// The question the answer answers.
-    pub question: String,
+    pub question: NonEmptyString,
     /// The answer.
-    pub answer: String,
+    pub answer: NonEmptyString,
     /// The concerns (ids) the answer belongs to.
-    pub concerns: Vec<String>,
+    pub concerns: NonEmpty<String>,
     /// Valid from this local moment on (inclusive); absent: always before.
     #[serde(default)]
     pub valid_from: Option<LocalMoment>,
@@ -180,106 +166,29 @@ impl<'de> Deserialize<'de> for LocalMoment {
     }
 }
 
-/// Checks the opening rules of the center or a department (`key` names it).
-fn check_calendar(key: &str, calendar: &Calendar<'_>) -> Result<(), ConfigError> {
-    if let Some(hours) = calendar.hours {
-        hours.check(&format!("{key}.hours"))?;
-    }
-    let mut seen = BTreeSet::new();
-    for (i, date) in calendar.closed.iter().enumerate() {
-        if !seen.insert(date) {
-            return Err(ConfigError::new(
-                format!("{key}.closed[{i}]"),
-                format!("{date} is listed twice"),
-            ));
-        }
-    }
-    for (date, intervals) in calendar.special_hours {
-        let day_key = format!("{key}.special_hours.{date}");
-        if intervals.is_empty() {
-            return Err(ConfigError::new(
-                day_key,
-                "an empty list; list the date in `closed` for a closed day",
-            ));
-        }
-        if calendar.closed.contains(date) {
-            return Err(ConfigError::new(
-                day_key,
-                format!("{date} is also listed in `closed`; give the day either hours or `closed`"),
-            ));
-        }
-        check_day(&day_key, intervals)?;
-    }
-    Ok(())
-}
-
-/// The ids of `map`, for error messages.
-fn ids<V>(map: &BTreeMap<String, V>) -> String {
-    map.keys()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Checks what serde cannot: references between keys, names claimed twice, overlaps,
-/// values out of range and keys required by others.
+/// Checks what serde cannot and the host need not: references between keys, names claimed
+/// twice, validity windows, keys required by others.
 pub fn check(config: &Config) -> Result<(), ConfigError> {
-    let center = &config.center;
-    not_empty("center.name", &center.name)?;
-    not_empty("center.target", &center.target)?;
-    let calendar = center.calendar();
-    check_calendar("center", &calendar)?;
-    let can_close = center.hours.as_ref().is_some_and(|h| !h.always_open())
-        || !center.closed.is_empty()
-        || !center.special_hours.is_empty();
-    match &center.out_of_hours {
-        Some(d) => d.check("center.out_of_hours")?,
-        None if can_close => {
-            return Err(ConfigError::new(
-                "center.out_of_hours",
-                "required, because the center's hours or dates close it at times; give \
-                 `{ target = \"…\" }` or `{ announcement = \"…\" }`",
-            ));
-        }
-        None => {}
+    if let Some(d) = &config.center.out_of_hours {
+        d.check("center.out_of_hours")?;
     }
-
     if config.departments.is_empty() {
         return Err(ConfigError::new(
             "departments",
             "declare at least one department, e.g. `[departments.buergerbuero]`",
         ));
     }
-    for (id, d) in &config.departments {
-        let key = format!("departments.{id}");
-        not_empty(&key, id)?;
-        not_empty(&format!("{key}.name"), &d.name)?;
-        not_empty(&format!("{key}.target"), &d.target)?;
-        if let Some(a) = &d.authority {
-            not_empty(&format!("{key}.authority"), a)?;
-        }
-        check_calendar(&key, &d.calendar())?;
+    for id in config.departments.keys() {
+        not_empty("departments", id)?;
     }
-
     if config.concerns.is_empty() {
         return Err(ConfigError::new(
             "concerns",
             "declare at least one concern, e.g. `[concerns.personalausweis]`",
         ));
     }
-    let department = |key: String, id: &str| -> Result<(), ConfigError> {
-        if config.departments.contains_key(id) {
-            Ok(())
-        } else {
-            Err(ConfigError::new(
-                key,
-                format!(
-                    "no department {id:?} (departments: {})",
-                    ids(&config.departments)
-                ),
-            ))
-        }
-    };
+    let departments = Keys::of("department", "departments", &config.departments);
+    let concerns = Keys::of("concern", "concerns", &config.concerns);
     let mut directory = Directory::default();
     for id in config.concerns.keys() {
         if normalize(id).is_empty() {
@@ -304,7 +213,7 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
         }
     }
     for (id, concern) in &config.concerns {
-        department(format!("concerns.{id}.department"), &concern.department)?;
+        departments.check(&format!("concerns.{id}.department"), &concern.department)?;
         for (i, synonym) in concern.synonyms.iter().enumerate() {
             let key = format!("concerns.{id}.synonyms[{i}]");
             if normalize(synonym).is_empty() {
@@ -335,64 +244,27 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
             }
         }
     }
-
     if let Some(d) = &config.default {
-        department("default".to_owned(), d)?;
+        departments.check("default", d)?;
     }
 
-    if let Some(v) = &config.knowledge_version {
-        not_empty("knowledge_version", v)?;
-    } else if !config.knowledge.is_empty() {
+    if config.knowledge_version.is_none() && !config.knowledge.is_empty() {
         return Err(ConfigError::new(
             "knowledge_version",
             "required with a knowledge base, e.g. `knowledge_version = \"2026-11-19.1\"`; \
              agents see it with every answer",
         ));
     }
-    let mut entries: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, entry) in config.knowledge.iter().enumerate() {
-        if entry.id.trim().is_empty() {
-            return Err(ConfigError::new(
-                format!("knowledge[{i}].id"),
-                "must not be empty",
-            ));
-        }
         let key = entry.key(i);
-        if let Some(first) = entries.insert(&entry.id, i) {
+        if let Some(first) = ids.insert(entry.id.as_str(), i) {
             return Err(ConfigError::new(
                 key,
                 format!("the id is already used by knowledge[{first}]"),
             ));
         }
-        if entry.question.trim().is_empty() {
-            return Err(ConfigError::new(key, "question must not be empty"));
-        }
-        if entry.answer.trim().is_empty() {
-            return Err(ConfigError::new(key, "answer must not be empty"));
-        }
-        if entry.concerns.is_empty() {
-            return Err(ConfigError::new(
-                key,
-                "concerns: name at least one concern the answer belongs to",
-            ));
-        }
-        for (j, c) in entry.concerns.iter().enumerate() {
-            if !config.concerns.contains_key(c) {
-                return Err(ConfigError::new(
-                    key,
-                    format!(
-                        "unknown concern {c:?} (concerns: {})",
-                        ids(&config.concerns)
-                    ),
-                ));
-            }
-            if entry.concerns[..j].contains(c) {
-                return Err(ConfigError::new(
-                    key,
-                    format!("concern {c:?} is listed twice"),
-                ));
-            }
-        }
+        concerns.check_each(&format!("{key}.concerns"), &entry.concerns)?;
         if let (Some(from), Some(until)) = (entry.valid_from, entry.valid_until)
             && until <= from
         {
@@ -405,6 +277,32 @@ pub fn check(config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Checks what only the tenant's bundle can say, asking the host: the calendars the center
+/// and the departments name exist, and the center has a destination for its closed hours
+/// unless its calendar never closes.
+pub fn check_calendars(config: &Config) -> Result<(), ConfigError> {
+    let center = &config.center;
+    calendar::check_name("center.calendar", center.calendar.as_deref())?;
+    for (id, d) in &config.departments {
+        calendar::check_name(&format!("departments.{id}.calendar"), d.calendar.as_deref())?;
+    }
+    let always_open = center
+        .calendar()
+        .always_open()
+        .map_err(|e| ConfigError::new("center.calendar", leitstand_sdk::message(&e)))?;
+    if center.out_of_hours.is_none() && !always_open {
+        return Err(ConfigError::new(
+            "center.out_of_hours",
+            format!(
+                "required, because the calendar {:?} closes the center at times; give \
+                 `{{ target = \"…\" }}` or `{{ announcement = \"…\" }}`",
+                center.calendar().name()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,14 +310,12 @@ mod tests {
     /// A small, valid configuration (the host hands TOML over as JSON).
     pub(crate) const BASE: &str = r#"{
         "center": {"name": "Servicecenter", "target": "sc",
-                   "hours": {"mon": ["08:00-17:00"], "thu": ["08:00-18:00"]},
-                   "closed": ["2026-12-25"],
                    "out_of_hours": {"announcement": "geschlossen"}},
         "departments": {
             "kfz-stelle": {"name": "Kfz-Zulassungsstelle", "authority": "kreis", "target": "kreis-kfz",
-                           "hours": {"thu": ["07:30-12:30", "14:00-17:30"]}},
+                           "calendar": "kfz-stelle"},
             "sozialamt": {"name": "Sozialamt", "authority": "stadt", "target": "stadt-soziales",
-                          "hours": {"thu": ["08:30-12:00"]}}},
+                          "calendar": "stadt"}},
         "concerns": {
             "kfz-zulassung": {"department": "kfz-stelle", "synonyms": ["Auto anmelden"]},
             "wohngeld": {"department": "sozialamt", "synonyms": ["Mietzuschuss"]}},
@@ -479,12 +375,15 @@ mod tests {
             c.knowledge[0].valid_until.map(|m| m.to_string()).as_deref(),
             Some("2026-11-19T12:00")
         );
-        // Without hours and dates the center needs no out-of-hours destination.
+        assert_eq!(c.center.calendar().name(), "tenant");
+        assert_eq!(c.departments["sozialamt"].calendar().name(), "stadt");
+        // The destination for closed hours is the host's to require (the calendar knows
+        // whether the center closes); without a calendar named, the tenant's applies.
         parse(&with(
             "/center",
             json!({"name": "Servicecenter", "target": "sc"}),
         ))
-        .expect("always open");
+        .expect("checked against the calendar later");
     }
 
     #[test]
@@ -494,15 +393,17 @@ mod tests {
                 "/concerns/kfz-zulassung",
                 json!({"department": "kfz", "synonyms": []})
             ),
-            "concerns.kfz-zulassung.department: no department \"kfz\" (departments: kfz-stelle, sozialamt)"
+            "concerns.kfz-zulassung.department: \"kfz\" is not a department of `departments` \
+             (kfz-stelle, sozialamt)"
         );
         assert_eq!(
             refused("/knowledge/1/concerns", json!(["wohngld"])),
-            "knowledge[1] (id wg-neu): unknown concern \"wohngld\" (concerns: kfz-zulassung, wohngeld)"
+            "knowledge[1] (id wg-neu).concerns[0]: \"wohngld\" is not a concern of `concerns` \
+             (kfz-zulassung, wohngeld)"
         );
         assert_eq!(
             refused("/default", json!("buergerbuero")),
-            "default: no department \"buergerbuero\" (departments: kfz-stelle, sozialamt)"
+            "default: \"buergerbuero\" is not a department of `departments` (kfz-stelle, sozialamt)"
         );
         parse(&with("/default", json!("sozialamt"))).expect("a known default");
     }
@@ -567,17 +468,30 @@ mod tests {
         assert!(e.contains("is not after valid_from"), "{e}");
         let e = refused(
             "/knowledge/1",
-            json!({"id": "x", "question": "Q", "answer": "A", "concerns": [],}),
+            json!({"id": "x", "question": "Q", "answer": "A", "concerns": []}),
         );
-        assert!(
-            e.starts_with("knowledge[1] (id x): concerns: name at least one"),
-            "{e}"
+        assert_eq!(
+            e,
+            "knowledge[1].concerns: must not be empty; name at least one"
+        );
+        let e = refused(
+            "/knowledge/1",
+            json!({"id": "x", "question": "Q", "answer": "A", "concerns": ["wohngeld", "wohngeld"]}),
+        );
+        assert_eq!(
+            e,
+            "knowledge[1] (id x).concerns[1]: \"wohngeld\" is listed twice"
         );
         let e = refused(
             "/knowledge/1",
             json!({"id": "x", "question": "Q", "answer": " ", "concerns": ["wohngeld"]}),
         );
-        assert_eq!(e, "knowledge[1] (id x): answer must not be empty");
+        assert_eq!(e, "knowledge[1].answer: must not be empty");
+        let e = refused(
+            "/knowledge/1",
+            json!({"id": "", "question": "Q", "answer": "A", "concerns": ["wohngeld"]}),
+        );
+        assert_eq!(e, "knowledge[1].id: must not be empty");
         let e = refused(
             "/knowledge/1",
             json!({"id": "x", "question": "Q", "answer": "A", "concerns": ["wohngeld"],
@@ -589,6 +503,8 @@ mod tests {
         );
         let e = refused("/knowledge_version", serde_json::Value::Null);
         assert!(e.starts_with("knowledge_version: required"), "{e}");
+        let e = refused("/knowledge_version", json!(""));
+        assert_eq!(e, "knowledge_version: must not be empty");
         let e = refused("/knowledge/1/anwser", json!("typo"));
         assert!(
             e.starts_with("knowledge[1].anwser: unknown field `anwser`"),
@@ -597,54 +513,22 @@ mod tests {
     }
 
     #[test]
-    fn hours_and_dates_are_checked() {
+    fn opening_hours_are_the_calendars_not_the_switchboards() {
         let e = refused(
             "/departments/kfz-stelle/hours",
-            json!({"thu": ["07:30-12:30", "12:00-17:30"]}),
-        );
-        assert_eq!(
-            e,
-            "departments.kfz-stelle.hours.thu[1]: 12:00-17:30 overlaps departments.kfz-stelle.hours.thu[0] (07:30-12:30)"
-        );
-        let e = refused(
-            "/departments/kfz-stelle/hours",
-            json!({"thu": ["17:30-07:30"]}),
+            json!({"thu": ["07:30-12:30"]}),
         );
         assert!(
-            e.starts_with("departments.kfz-stelle.hours.thu[0]: \"17:30-07:30\": the opening must be before the closing"),
+            e.starts_with("departments.kfz-stelle.hours: unknown field `hours`"),
             "{e}"
         );
-        let e = refused("/departments/kfz-stelle/hours", serde_json::Value::Null);
-        assert_eq!(e, "departments.kfz-stelle: missing field `hours`");
-        let e = refused(
-            "/departments/kfz-stelle/closed",
-            json!(["2026-12-24", "2026-12-24"]),
-        );
-        assert_eq!(
-            e,
-            "departments.kfz-stelle.closed[1]: 2026-12-24 is listed twice"
-        );
-        let e = refused(
-            "/center/special_hours",
-            json!({"2026-12-25": ["08:00-12:00"]}),
-        );
+        let e = refused("/center/closed", json!(["2026-12-25"]));
         assert!(
-            e.starts_with("center.special_hours.2026-12-25: 2026-12-25 is also listed in `closed`"),
+            e.starts_with("center.closed: unknown field `closed`"),
             "{e}"
         );
-        let e = refused(
-            "/center/special_hours",
-            json!({"2026-12-32": ["08:00-12:00"]}),
-        );
-        assert!(e.starts_with("center.special_hours"), "{e}");
-        assert!(e.contains("\"2026-12-32\" is not a date YYYY-MM-DD"), "{e}");
-        let e = refused("/center/special_hours", json!({"2026-12-24": []}));
-        assert!(
-            e.starts_with("center.special_hours.2026-12-24: an empty list"),
-            "{e}"
-        );
-        let e = refused("/center/out_of_hours", serde_json::Value::Null);
-        assert!(e.starts_with("center.out_of_hours: required"), "{e}");
+        let e = refused("/departments/kfz-stelle/calendar", json!(""));
+        assert_eq!(e, "departments.kfz-stelle.calendar: must not be empty");
         let e = refused(
             "/center/out_of_hours",
             json!({"target": "a", "announcement": "b"}),
@@ -662,11 +546,6 @@ mod tests {
             e.starts_with("departmens: unknown field `departmens`"),
             "{e}"
         );
-        let e = refused("/departments/kfz-stelle/opening", json!("24/7"));
-        assert!(
-            e.starts_with("departments.kfz-stelle.opening: unknown field `opening`"),
-            "{e}"
-        );
         let e = refused("/departments", json!({}));
         assert!(
             e.starts_with("departments: declare at least one department"),
@@ -679,5 +558,7 @@ mod tests {
         );
         let e = refused("/center/target", json!(""));
         assert_eq!(e, "center.target: must not be empty");
+        let e = refused("/departments/sozialamt/name", json!(" "));
+        assert_eq!(e, "departments.sozialamt.name: must not be empty");
     }
 }

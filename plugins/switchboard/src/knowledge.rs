@@ -39,9 +39,9 @@ pub fn answers<'c>(config: &'c Config, concern: &str, local: NaiveDateTime) -> V
         .iter()
         .filter(|e| e.concerns.iter().any(|c| c == concern) && valid_at(e, local))
         .map(|e| Answer {
-            id: &e.id,
-            question: &e.question,
-            answer: &e.answer,
+            id: e.id.as_str(),
+            question: e.question.as_str(),
+            answer: e.answer.as_str(),
             valid_until: e.valid_until.map(|m| m.to_string()),
         })
         .collect()
@@ -81,8 +81,8 @@ mod tests {
         let c: Config = leitstand_sdk::config::parse(
             r#"{
             "center": {"name": "Servicecenter", "target": "sc"},
-            "departments": {"sozialamt": {"name": "Sozialamt", "target": "soz", "hours": "24/7"},
-                            "abfall": {"name": "Abfallwirtschaft", "target": "abf", "hours": "24/7"}},
+            "departments": {"sozialamt": {"name": "Sozialamt", "target": "soz"},
+                            "abfall": {"name": "Abfallwirtschaft", "target": "abf"}},
             "concerns": {"wohngeld": {"department": "sozialamt"}, "abfall": {"department": "abfall"},
                          "sperrmuell": {"department": "abfall"}},
             "knowledge_version": "v1",
@@ -129,6 +129,7 @@ mod tests {
             wait_seconds: 12.0,
             site: None,
             agent_ref: None,
+            concern: None,
         };
         let command = assist(&c, &call, "wohngeld", local("2026-11-20T08:00:00")).expect("answers");
         assert_eq!(command.command_type, "agent.assist");

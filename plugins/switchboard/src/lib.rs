@@ -6,45 +6,44 @@
 //!
 //! * **Routing by concern.** The IVR's `concern` (`Kfz-Zulassung`, `kfz zulassung`, `Auto
 //!   anmelden`, …) is matched against the directory's concerns and their synonyms; the
-//!   concern names the responsible department. While that department is open (its own
-//!   hours in the tenant's timezone, closed dates), the call goes to its target; while it
+//!   concern names the responsible department. While that department is open (its
+//!   calendar, as the tenant's bundle declares it), the call goes to its target; while it
 //!   is closed, to the center with `callback: true` and a note for the agent
 //!   (`Kfz-Zulassungsstelle derzeit geschlossen – Rückruf anbieten (wieder erreichbar heute
 //!   ab 14:00)`). An unknown concern goes to the `default` department or the center, a
-//!   call without one to the center; while the center itself is closed, every call goes to
-//!   its out-of-hours destination.
+//!   call without one to the center; while the center itself is closed (its calendar: the
+//!   tenant's), every call goes to its out-of-hours destination.
 //! * **Assisting the agent.** The plugin remembers each routed call's concern; when the
 //!   call is answered, it sends `agent.assist` with the knowledge base's answers for that
 //!   concern that are valid at that moment, and the knowledge base's version.
 //!
-//! Layout: [`config`] parses and checks the configuration; [`calendar`] says whether the
-//! center or a department is open; [`concern`] matches concerns; [`route`] decides a
-//! call's route; [`knowledge`] picks the answers valid at a moment. This file connects
-//! them to the host: event in, state read and written, commands and timers out.
-//!
-//! The plugin implements the contract's exports itself rather than through the SDK's
-//! `plugin!` macro, because it reads one field the SDK's typed `call.answered` does not
-//! carry: the `concern` an agent or ACD may report with the answer. Everything else goes
-//! through the SDK's types.
+//! Layout: [`config`] parses and checks the configuration; [`concern`] matches concerns;
+//! [`route`] decides a call's route from the calendars' answers; [`note`] words the note
+//! for a closed department; [`knowledge`] picks the answers valid at a moment. This file
+//! connects them to the host: event in, calendars asked, state read and written, commands
+//! and timers out.
 //!
 //! The plugin sees event time only, so a replay decides exactly as the live run did.
 
-pub mod calendar;
 pub mod concern;
 pub mod config;
 pub mod knowledge;
+pub mod note;
 pub mod route;
 
-use leitstand_sdk::bindings;
+use leitstand_sdk::calendar::{Calendar, Change};
 use leitstand_sdk::chrono::NaiveDateTime;
+use leitstand_sdk::chrono_tz::Tz;
 use leitstand_sdk::serde_json::Value;
 use leitstand_sdk::{
-    CallAnswered, CallOffered, Context, Error, Kind, Time, invalid_event, log, metrics, state,
+    CallAnswered, CallOffered, ConfigError, Context, Error, Event, Kind, Plugin, Time, Timer, log,
+    metrics, plugin, state,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::concern::Directory;
 use crate::config::Config;
+use crate::route::Openness;
 
 /// The command type that hands an agent the knowledge base's answers.
 pub const AGENT_ASSIST: &str = "agent.assist";
@@ -59,12 +58,17 @@ pub fn call_key(call_id: &str) -> String {
     format!("call/{call_id}")
 }
 
-/// The name of the timer that forgets a call's concern.
-pub fn forget_timer(call_id: &str) -> String {
-    format!("{FORGET_PREFIX}{call_id}")
-}
+/// The timer that forgets a call's concern: `forget/<call_id>`, carrying the call id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forget(pub String);
 
-const FORGET_PREFIX: &str = "forget/";
+impl Timer for Forget {
+    const KIND: &'static str = "forget/";
+
+    fn key(&self) -> &str {
+        &self.0
+    }
+}
 
 /// What the plugin keeps per routed call (under [`call_key`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,24 +77,56 @@ pub struct Remembered {
     pub concern: String,
 }
 
-/// Parses and checks the configuration.
-fn parse_config(text: &str) -> Result<Config, Error> {
-    let config: Config = leitstand_sdk::config::parse(text)?;
-    config::check(&config)?;
-    Ok(config)
+/// The plugin. Every event gets a fresh instance; what lasts is in [`state`].
+pub struct Switchboard;
+
+impl Plugin for Switchboard {
+    type Config = Config;
+
+    fn check(config: &Config) -> Result<(), ConfigError> {
+        config::check(config)?;
+        config::check_calendars(config)
+    }
+
+    fn handle(ctx: &mut Context, config: &Config, event: &Event) -> Result<(), Error> {
+        match &event.kind {
+            Kind::CallOffered(call) => offered(ctx, config, call)?,
+            Kind::CallAnswered(call) => answered(ctx, config, call)?,
+            Kind::CallAbandoned(call) => forget(ctx, &call.call_id)?,
+            Kind::CallEnded(call) => forget(ctx, &call.call_id)?,
+            Kind::TimerFired(fired) => {
+                if let Some(Forget(call_id)) = fired.timer::<Forget>()? {
+                    state::delete(&call_key(&call_id))?;
+                }
+            }
+            // Anything else the bundle routes here: nothing to decide.
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
-/// The `concern` of a `call.answered`'s data, when it carries one.
-fn answered_concern(data: &str) -> Result<Option<String>, Error> {
-    let data: Value = leitstand_sdk::serde_json::from_str(data)
-        .map_err(|e| invalid_event(format!("call.answered: data: {e}")))?;
-    match data.get("concern") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(invalid_event(format!(
-            "call.answered: data.concern: must be a string, got {other}"
-        ))),
+plugin!(Switchboard);
+
+/// What `calendar` says at `now`; the reopening (local wall time in `tz`) only when
+/// `reopening` is asked for and it lies within the note's look-ahead.
+fn hours(calendar: Calendar<'_>, now: Time, tz: Tz, reopening: bool) -> Result<Openness, Error> {
+    if calendar.is_open(now)? {
+        return Ok(Openness::Open);
     }
+    let by_date = !calendar.day_at(now)?.rule.is_regular();
+    let reopens = if reopening {
+        let local = now.in_tz(&tz).naive_local();
+        match calendar.next_change(now)? {
+            Some(Change::Opens(at)) => {
+                Some(at.in_tz(&tz).naive_local()).filter(|opens| note::worth_telling(local, *opens))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Ok(Openness::Closed { by_date, reopens })
 }
 
 /// Event time in the tenant's timezone, as wall-clock time.
@@ -98,45 +134,21 @@ fn local_now(ctx: &mut Context) -> Result<NaiveDateTime, Error> {
     Ok(ctx.local_now()?.naive_local())
 }
 
-/// The component's exports: `check-config` and `handle` of the contract.
-struct Switchboard;
-
-impl bindings::Guest for Switchboard {
-    fn check_config(config: String) -> Result<(), Error> {
-        parse_config(&config).map(|_| ())
-    }
-
-    fn handle(config: String, event: bindings::Event) -> Result<bindings::Decisions, Error> {
-        let config = parse_config(&config)?;
-        let kind = Kind::parse(&event.type_, &event.data)?;
-        let mut ctx = Context::at(Time::from_ms(event.time));
-        match &kind {
-            Kind::CallOffered(call) => offered(&mut ctx, &config, call)?,
-            Kind::CallAnswered(call) => {
-                let concern = answered_concern(&event.data)?;
-                answered(&mut ctx, &config, call, concern.as_deref())?;
-            }
-            Kind::CallAbandoned(call) => forget(&mut ctx, &call.call_id)?,
-            Kind::CallEnded(call) => forget(&mut ctx, &call.call_id)?,
-            Kind::TimerFired(timer) => {
-                if let Some(call_id) = timer.name.strip_prefix(FORGET_PREFIX) {
-                    state::delete(&call_key(call_id))?;
-                }
-            }
-            // Anything else the bundle routes here: nothing to decide.
-            _ => {}
-        }
-        Ok(ctx.into_decisions())
-    }
-}
-
-bindings::export_guest!(Switchboard with_types_in leitstand_sdk::bindings);
-
 /// Routes an offered call and remembers its concern.
 fn offered(ctx: &mut Context, config: &Config, call: &CallOffered) -> Result<(), Error> {
-    let local = local_now(ctx)?;
+    let now = ctx.now();
+    let tz = ctx.timezone()?;
+    let local = now.in_tz(&tz).naive_local();
     let directory = Directory::new(config);
-    let route = route::decide(config, &directory, call.concern.as_deref(), local);
+    let center = hours(config.center.calendar(), now, tz, false)?;
+    let route = route::decide(
+        config,
+        &directory,
+        call.concern.as_deref(),
+        local,
+        center,
+        |department| hours(department.calendar(), now, tz, true),
+    )?;
     metrics::count(route.reason.metric(), 1)?;
     // Ids, targets and concerns may be logged; caller_ref never.
     log::debug(&format!(
@@ -155,21 +167,21 @@ fn offered(ctx: &mut Context, config: &Config, call: &CallOffered) -> Result<(),
                 concern: concern.to_owned(),
             },
         )?;
-        let due = ctx.now().plus_seconds(FORGET_AFTER_SECONDS);
-        ctx.set_timer(&forget_timer(&call.call_id), due, &call.call_id)?;
+        let due = now.plus_seconds(FORGET_AFTER_SECONDS);
+        ctx.set_timer(&Forget(call.call_id.clone()), due)?;
     }
     Ok(())
 }
 
-/// Hands the agent who answered the call the answers for its concern.
-fn answered(
-    ctx: &mut Context,
-    config: &Config,
-    call: &CallAnswered,
-    reported: Option<&str>,
-) -> Result<(), Error> {
+/// Hands the agent who answered the call the answers for its concern: the one the answer
+/// reports, if the directory knows it, else the one remembered from the offer.
+fn answered(ctx: &mut Context, config: &Config, call: &CallAnswered) -> Result<(), Error> {
     let directory = Directory::new(config);
-    let reported = reported.map(str::trim).filter(|c| !c.is_empty());
+    let reported = call
+        .concern
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
     let from_event = reported.and_then(|c| directory.find(c));
     if reported.is_some() && from_event.is_none() {
         log::debug(&format!(
@@ -211,7 +223,7 @@ fn forget(ctx: &mut Context, call_id: &str) -> Result<(), Error> {
     let key = call_key(call_id);
     if state::get::<Value>(&key)?.is_some() {
         state::delete(&key)?;
-        ctx.cancel_timer(&forget_timer(call_id));
+        ctx.cancel_timer::<Forget>(call_id);
     }
     Ok(())
 }
@@ -221,32 +233,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_concern_reported_with_the_answer_is_read() {
-        assert_eq!(
-            answered_concern(
-                r#"{"call_id":"c1","queue":"q","wait_seconds":3,"concern":"Wohngeld"}"#
-            )
-            .expect("valid"),
-            Some("Wohngeld".to_owned())
-        );
-        assert_eq!(
-            answered_concern(r#"{"call_id":"c1","queue":"q","wait_seconds":3}"#).expect("valid"),
-            None
-        );
-        assert_eq!(
-            answered_concern(r#"{"concern":null}"#).expect("valid"),
-            None
-        );
-        let e = answered_concern(r#"{"concern":7}"#).expect_err("not a string");
-        assert!(
-            matches!(&e, Error::InvalidEvent(m) if m == "call.answered: data.concern: must be a string, got 7"),
-            "{e:?}"
-        );
-    }
-
-    #[test]
     fn keys_and_timers_are_per_call() {
         assert_eq!(call_key("soest-c00001"), "call/soest-c00001");
-        assert_eq!(forget_timer("soest-c00001"), "forget/soest-c00001");
+        let forget = Forget("soest-c00001".into());
+        assert_eq!(forget.name(), "forget/soest-c00001");
+        // On the wire the payload is the call id, as the switchboard of contract 0.1.0 set
+        // it: a timer pending from before an upgrade fires into this one.
+        assert_eq!(
+            leitstand_sdk::serde_json::to_string(&forget).expect("json"),
+            "\"soest-c00001\""
+        );
     }
 }

@@ -1,11 +1,12 @@
-//! The routing decision for one offered call, from the configuration, the call's concern
-//! and the local wall time. Pure: the unit tests call it directly.
+//! The routing decision for one offered call, from the configuration, the call's concern,
+//! the local wall time and what the calendars say of the center and the department. Pure:
+//! the plugin hands in the host's answers, the unit tests their own.
 //!
 //! The first rule that applies decides:
 //!
-//! 1. The center is closed (its hours, a closed date, a date's own hours): the center's
-//!    out-of-hours destination, reason `out-of-hours` (by the weekly hours) or `holiday`
-//!    (by a date).
+//! 1. The center's calendar has it closed: the center's out-of-hours destination, reason
+//!    `out-of-hours` (by the weekly hours) or `holiday` (on a public holiday, a closed day
+//!    or a special day).
 //! 2. The call names no concern, or one the directory does not know and there is no
 //!    `default` department: the center, reason `center`.
 //! 3. The responsible department (the concern's, or `default` for an unknown concern) is
@@ -14,11 +15,26 @@
 //!    for the agent saying the department is closed and when it opens again.
 
 use leitstand_sdk::chrono::NaiveDateTime;
-use leitstand_sdk::{CallOffered, Command};
+use leitstand_sdk::{CallOffered, Command, Route as RouteCommand};
 
-use crate::calendar::{Openness, reopening_de};
 use crate::concern::{Directory, Match};
 use crate::config::{Config, Department};
+use crate::note;
+
+/// What a place's calendar says at the call's time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Openness {
+    /// Open.
+    Open,
+    /// Closed.
+    Closed {
+        /// Closed by a public holiday, a closed day or a special day, not by the weekly
+        /// hours.
+        by_date: bool,
+        /// When it opens again (local wall time), if within [`note::LOOKAHEAD_DAYS`].
+        reopens: Option<NaiveDateTime>,
+    },
+}
 
 /// Why a call goes where it goes; the route's `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,15 +133,15 @@ impl Route<'_> {
     /// (`call_id`, `queue`, `target`, `reason`, `announcement`) and the switchboard's own
     /// (`callback`, `concern_match`, and when they apply `concern`, `department`,
     /// `department_name`, `authority`, `note`, `reopens`).
-    pub fn command(&self, call: &CallOffered) -> Command {
+    pub fn command(&self, call: &CallOffered) -> RouteCommand {
         let (department, name, authority) = match self.department {
             Some((id, d)) => (Some(id), Some(d.name.as_str()), d.authority.as_deref()),
             None => (None, None, None),
         };
         Command::route(&call.call_id, self.target)
-            .with("queue", &call.queue)
-            .with("reason", self.reason.as_str())
-            .with("announcement", self.announcement)
+            .queue(&call.queue)
+            .reason(self.reason.as_str())
+            .announcement(self.announcement)
             .with("callback", self.callback)
             .with_opt("concern", self.concern.as_deref())
             .with("concern_match", self.concern_match.as_str())
@@ -140,13 +156,17 @@ impl Route<'_> {
     }
 }
 
-/// Decides where a call with `concern` goes at `local`, the tenant's wall-clock time.
-pub fn decide<'c>(
+/// Decides where a call with `concern` goes at `local`, the tenant's wall-clock time, with
+/// the center as its calendar has it (`center_hours`); `department_hours(d)` asks the
+/// calendar of the responsible department, when there is one and the center is open.
+pub fn decide<'c, E>(
     config: &'c Config,
     directory: &Directory<'c>,
     concern: Option<&str>,
     local: NaiveDateTime,
-) -> Route<'c> {
+    center_hours: Openness,
+    department_hours: impl FnOnce(&'c Department) -> Result<Openness, E>,
+) -> Result<Route<'c>, E> {
     let given = concern.map(str::trim).filter(|c| !c.is_empty());
     let (concern, concern_match, department_id) = match given {
         None => (None, ConcernMatch::Missing, None),
@@ -185,7 +205,7 @@ pub fn decide<'c>(
         reopens: None,
     };
 
-    if let Openness::Closed { by_date } = center.calendar().at(local) {
+    if let Openness::Closed { by_date, .. } = center_hours {
         let (target, announcement) = center
             .out_of_hours
             .as_ref()
@@ -197,48 +217,37 @@ pub fn decide<'c>(
         } else {
             Reason::OutOfHours
         };
-        return route;
+        return Ok(route);
     }
     let Some((_, dept)) = department else {
-        return route;
+        return Ok(route);
     };
-    let calendar = dept.calendar();
-    if calendar.at(local) == Openness::Open {
+    let Openness::Closed { reopens, .. } = department_hours(dept)? else {
         route.target = &dept.target;
         route.reason = Reason::Department;
-        return route;
-    }
+        return Ok(route);
+    };
     route.reason = Reason::DepartmentClosed;
     route.callback = true;
-    route.reopens = calendar.next_opening(local);
-    route.note = Some(match route.reopens {
-        Some(opens) => format!(
-            "{} derzeit geschlossen – Rückruf anbieten (wieder erreichbar {})",
-            dept.name,
-            reopening_de(local, opens)
-        ),
-        None => format!("{} derzeit geschlossen – Rückruf anbieten", dept.name),
-    });
-    route
+    route.reopens = reopens;
+    route.note = Some(note::closed_de(&dept.name, local, reopens));
+    Ok(route)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::{Value, json};
+    use std::convert::Infallible;
 
     fn config(default: Option<&str>) -> Config {
         let mut v = json!({
             "center": {"name": "Servicecenter Soest", "target": "soest",
-                       "hours": {"mon": ["08:00-17:00"], "thu": ["08:00-18:00"], "fri": ["08:00-13:00"]},
-                       "closed": ["2026-12-25"],
                        "out_of_hours": {"announcement": "servicecenter-geschlossen"}},
             "departments": {
                 "kfz-stelle": {"name": "Kfz-Zulassungsstelle", "authority": "kreis", "target": "kreis-kfz",
-                               "hours": {"mon": ["07:30-12:30"], "thu": ["07:30-12:30", "14:00-17:30"],
-                                         "fri": ["07:30-12:30"]}},
-                "buergerbuero": {"name": "Bürgerbüro", "authority": "stadt", "target": "stadt-buergerbuero",
-                                 "hours": {"thu": ["08:00-18:00"]}}},
+                               "calendar": "kfz-stelle"},
+                "buergerbuero": {"name": "Bürgerbüro", "authority": "stadt", "target": "stadt-buergerbuero"}},
             "concerns": {
                 "kfz-zulassung": {"department": "kfz-stelle", "synonyms": ["Auto anmelden"]},
                 "personalausweis": {"department": "buergerbuero"}}
@@ -255,22 +264,41 @@ mod tests {
         NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S").expect("local time")
     }
 
-    fn route<'c>(c: &'c Config, concern: Option<&str>, at: &str) -> Route<'c> {
-        decide(c, &Directory::new(c), concern, local(at))
+    const OPEN: Openness = Openness::Open;
+
+    fn closed(by_date: bool, reopens: Option<&str>) -> Openness {
+        Openness::Closed {
+            by_date,
+            reopens: reopens.map(local),
+        }
+    }
+
+    /// The route at `at` with the center `center` and every department `department`.
+    fn route<'c>(
+        c: &'c Config,
+        concern: Option<&str>,
+        at: &str,
+        center: Openness,
+        department: Openness,
+    ) -> Route<'c> {
+        decide::<Infallible>(c, &Directory::new(c), concern, local(at), center, |_| {
+            Ok(department)
+        })
+        .expect("infallible")
     }
 
     #[test]
     fn a_synonym_routes_to_the_open_department() {
         let c = config(None);
         for text in ["Auto anmelden", "kfz zulassung", " Kfz-Zulassung "] {
-            let r = route(&c, Some(text), "2026-11-19T10:00:00");
+            let r = route(&c, Some(text), "2026-11-19T10:00:00", OPEN, OPEN);
             assert_eq!(r.target, "kreis-kfz", "{text}");
             assert_eq!(r.reason, Reason::Department);
             assert_eq!(r.concern.as_deref(), Some("kfz-zulassung"));
             assert!(!r.callback);
         }
         assert_eq!(
-            route(&c, Some("Auto anmelden"), "2026-11-19T10:00:00").concern_match,
+            route(&c, Some("Auto anmelden"), "2026-11-19T10:00:00", OPEN, OPEN).concern_match,
             ConcernMatch::Found(Match::Synonym)
         );
     }
@@ -278,59 +306,99 @@ mod tests {
     #[test]
     fn a_closed_department_sends_the_call_to_the_center_with_a_callback_note() {
         let c = config(None);
-        let open = route(&c, Some("kfz-zulassung"), "2026-11-19T12:29:00");
-        assert_eq!(open.target, "kreis-kfz");
-        let closed = route(&c, Some("kfz-zulassung"), "2026-11-19T12:30:00");
-        assert_eq!(closed.target, "soest");
-        assert_eq!(closed.reason, Reason::DepartmentClosed);
-        assert!(closed.callback);
+        let at = "2026-11-19T12:30:00";
+        let lunch = closed(false, Some("2026-11-19T14:00:00"));
+        let r = route(&c, Some("kfz-zulassung"), at, OPEN, lunch);
+        assert_eq!(r.target, "soest");
+        assert_eq!(r.reason, Reason::DepartmentClosed);
+        assert!(r.callback);
         assert_eq!(
-            closed.note.as_deref(),
+            r.note.as_deref(),
             Some(
                 "Kfz-Zulassungsstelle derzeit geschlossen – Rückruf anbieten (wieder erreichbar heute ab 14:00)"
             )
         );
-        assert_eq!(closed.reopens, Some(local("2026-11-19T14:00:00")));
-        let evening = route(&c, Some("kfz-zulassung"), "2026-11-19T17:30:00");
+        assert_eq!(r.reopens, Some(local("2026-11-19T14:00:00")));
+        let long = route(&c, Some("kfz-zulassung"), at, OPEN, closed(true, None));
         assert_eq!(
-            evening.note.as_deref(),
-            Some(
-                "Kfz-Zulassungsstelle derzeit geschlossen – Rückruf anbieten (wieder erreichbar morgen ab 07:30)"
-            )
+            long.note.as_deref(),
+            Some("Kfz-Zulassungsstelle derzeit geschlossen – Rückruf anbieten")
         );
+        assert_eq!(long.reopens, None);
+    }
+
+    #[test]
+    fn the_departments_calendar_is_asked_only_when_the_center_is_open() {
+        let c = config(None);
+        let mut asked = Vec::new();
+        let _ = decide::<Infallible>(
+            &c,
+            &Directory::new(&c),
+            Some("kfz-zulassung"),
+            local("2026-11-19T10:00:00"),
+            OPEN,
+            |d| {
+                asked.push(d.calendar().name().to_owned());
+                Ok(OPEN)
+            },
+        );
+        assert_eq!(asked, ["kfz-stelle"]);
+        let r = decide::<&str>(
+            &c,
+            &Directory::new(&c),
+            Some("kfz-zulassung"),
+            local("2026-11-19T19:00:00"),
+            closed(false, None),
+            |_| Err("not asked"),
+        )
+        .expect("not asked");
+        assert_eq!(r.reason, Reason::OutOfHours);
     }
 
     #[test]
     fn unknown_and_missing_concerns() {
         let c = config(None);
-        let r = route(&c, Some("Hundesteuer"), "2026-11-19T10:00:00");
+        let at = "2026-11-19T10:00:00";
+        let r = route(&c, Some("Hundesteuer"), at, OPEN, OPEN);
         assert_eq!((r.target, r.reason), ("soest", Reason::Center));
         assert_eq!(r.concern_match, ConcernMatch::Unknown);
         assert_eq!(r.concern.as_deref(), Some("Hundesteuer"));
         assert_eq!(r.known_concern(), None);
         let c = config(Some("buergerbuero"));
-        let r = route(&c, Some("Hundesteuer"), "2026-11-19T10:00:00");
+        let r = route(&c, Some("Hundesteuer"), at, OPEN, OPEN);
         assert_eq!(
             (r.target, r.reason),
             ("stadt-buergerbuero", Reason::Department)
         );
-        let r = route(&c, None, "2026-11-19T10:00:00");
+        let r = route(&c, None, at, OPEN, OPEN);
         assert_eq!((r.target, r.reason), ("soest", Reason::Center));
         assert_eq!(r.concern_match, ConcernMatch::Missing);
-        let r = route(&c, Some("  "), "2026-11-19T10:00:00");
+        let r = route(&c, Some("  "), at, OPEN, OPEN);
         assert_eq!(r.concern_match, ConcernMatch::Missing);
     }
 
     #[test]
     fn a_closed_center_plays_its_announcement() {
         let c = config(None);
-        let r = route(&c, Some("kfz-zulassung"), "2026-11-19T18:00:00");
+        let r = route(
+            &c,
+            Some("kfz-zulassung"),
+            "2026-11-19T18:00:00",
+            closed(false, None),
+            OPEN,
+        );
         assert_eq!(
             (r.target, r.reason, r.announcement),
             ("servicecenter-geschlossen", Reason::OutOfHours, true)
         );
         assert_eq!(r.known_concern(), Some("kfz-zulassung"));
-        let r = route(&c, Some("kfz-zulassung"), "2026-12-25T10:00:00");
+        let r = route(
+            &c,
+            Some("kfz-zulassung"),
+            "2026-12-25T10:00:00",
+            closed(true, None),
+            OPEN,
+        );
         assert_eq!(r.reason, Reason::Holiday);
     }
 
@@ -345,9 +413,15 @@ mod tests {
             concern: Some("Auto anmelden".into()),
             caller_ref: Some("p-1".into()),
         };
-        let r = route(&c, call.concern.as_deref(), "2026-11-19T13:00:00");
+        let r = route(
+            &c,
+            call.concern.as_deref(),
+            "2026-11-19T13:00:00",
+            OPEN,
+            closed(false, Some("2026-11-19T14:00:00")),
+        );
         assert_eq!(
-            Value::Object(r.command(&call).data),
+            Value::Object(r.command(&call).build().data),
             json!({"call_id": "c1", "queue": "kreis", "target": "soest",
                    "reason": "department-closed", "announcement": false, "callback": true,
                    "concern": "kfz-zulassung", "concern_match": "synonym",

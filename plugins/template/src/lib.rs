@@ -7,8 +7,9 @@
 //! * **Routing.** On `call.offered` it sends `call.route`: emergencies go to
 //!   `emergency_target`, calls of a queue listed in `targets` go to that queue's target,
 //!   everything else goes to `default_target`.
-//! * **Escalation.** With `escalate_after_seconds` it sets a timer per offered call;
-//!   `call.answered` and `call.abandoned` cancel it; when it fires, it sends `call.escalate`.
+//! * **Escalation.** With `escalate_after_seconds` it sets a timer per offered call (a
+//!   [`Waiting`], a typed timer); `call.answered` and `call.abandoned` cancel it; when it
+//!   fires, it sends `call.escalate`.
 //! * **State and metrics.** It counts routed calls per target in its state
 //!   (`routed/<target>`) and in the custom counter `calls_routed`.
 //!
@@ -19,9 +20,10 @@
 
 use std::collections::BTreeMap;
 
+use leitstand_sdk::config::{NonEmptyString, Positive};
 use leitstand_sdk::{
-    Command, ConfigError, Context, Error, Event, Kind, Plugin, Priority, log, metrics, plugin,
-    state,
+    Command, ConfigError, Context, Error, Event, Kind, Plugin, Priority, Timer, log, metrics,
+    plugin, state,
 };
 use serde::{Deserialize, Serialize};
 
@@ -35,28 +37,39 @@ use serde::{Deserialize, Serialize};
 /// [plugins.config.targets]
 /// kreis = "team-kreis"
 /// ```
-// `deny_unknown_fields`: a misspelt key refuses the bundle instead of being ignored.
+// `deny_unknown_fields`: a misspelt key refuses the bundle instead of being ignored. The
+// SDK's config types refuse an empty target (`NonEmptyString`) and 0 (`Positive`) while
+// parsing, naming the key, so `check` has nothing left to do here.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Where calls go when no other rule applies.
-    default_target: String,
+    default_target: NonEmptyString,
     /// Per-queue targets: queue → target.
     #[serde(default)]
-    targets: BTreeMap<String, String>,
+    targets: BTreeMap<String, NonEmptyString>,
     /// Where emergencies go; without it they are routed like any other call.
     #[serde(default)]
-    emergency_target: Option<String>,
+    emergency_target: Option<NonEmptyString>,
     /// Escalate a call not answered or abandoned within this many seconds.
     #[serde(default)]
-    escalate_after_seconds: Option<u32>,
+    escalate_after_seconds: Option<Positive>,
 }
 
-/// What the escalation timer carries, so the plugin needs no state to escalate.
+/// The escalation timer of one call (`escalate/<call_id>`): what it carries, the plugin
+/// needs no state to escalate.
 #[derive(Debug, Serialize, Deserialize)]
-struct Waiting {
+pub struct Waiting {
     call_id: String,
     queue: String,
+}
+
+impl Timer for Waiting {
+    const KIND: &'static str = "escalate/";
+
+    fn key(&self) -> &str {
+        &self.call_id
+    }
 }
 
 /// The plugin. It has no fields: every event gets a fresh instance.
@@ -65,30 +78,9 @@ pub struct Template;
 impl Plugin for Template {
     type Config = Config;
 
-    /// What serde cannot check. The key in the error is shown to the operator.
-    fn check(config: &Config) -> Result<(), ConfigError> {
-        if config.default_target.trim().is_empty() {
-            return Err(ConfigError::new("default_target", "must not be empty"));
-        }
-        if let Some((queue, _)) = config.targets.iter().find(|(_, t)| t.trim().is_empty()) {
-            return Err(ConfigError::new(
-                format!("targets.{queue}"),
-                "must not be empty",
-            ));
-        }
-        if config
-            .emergency_target
-            .as_deref()
-            .is_some_and(|t| t.trim().is_empty())
-        {
-            return Err(ConfigError::new("emergency_target", "must not be empty"));
-        }
-        if config.escalate_after_seconds == Some(0) {
-            return Err(ConfigError::new(
-                "escalate_after_seconds",
-                "must be greater than 0",
-            ));
-        }
+    /// What the types cannot check (rules across keys, references between them); the key
+    /// in the error is shown to the operator. This plugin has none.
+    fn check(_config: &Config) -> Result<(), ConfigError> {
         Ok(())
     }
 
@@ -103,8 +95,8 @@ impl Plugin for Template {
                     };
                 ctx.emit(
                     Command::route(&call.call_id, target)
-                        .with("queue", &call.queue)
-                        .with("reason", reason),
+                        .queue(&call.queue)
+                        .reason(reason),
                 );
                 // Writes become durable only if the whole event succeeds.
                 state::add(&format!("routed/{target}"), 1)?;
@@ -114,8 +106,8 @@ impl Plugin for Template {
                         call_id: call.call_id.clone(),
                         queue: call.queue.clone(),
                     };
-                    let due = ctx.now().plus_seconds(i64::from(seconds));
-                    ctx.set_timer(&timer_name(&call.call_id), due, &waiting)?;
+                    let due = ctx.now().plus_seconds(i64::from(seconds.get()));
+                    ctx.set_timer(&waiting, due)?;
                 }
                 // Ids and targets may be logged; caller_ref never.
                 log::debug(&format!(
@@ -124,14 +116,16 @@ impl Plugin for Template {
                 ));
             }
             // Cancel unconditionally: a timer set under an older config may still pend.
-            Kind::CallAnswered(call) => ctx.cancel_timer(&timer_name(&call.call_id)),
-            Kind::CallAbandoned(call) => ctx.cancel_timer(&timer_name(&call.call_id)),
-            Kind::TimerFired(timer) if timer.name.starts_with(TIMER_PREFIX) => {
-                // Escalation switched off since the timer was set: let it lapse.
-                let Some(waited) = config.escalate_after_seconds else {
+            Kind::CallAnswered(call) => ctx.cancel_timer::<Waiting>(&call.call_id),
+            Kind::CallAbandoned(call) => ctx.cancel_timer::<Waiting>(&call.call_id),
+            Kind::TimerFired(timer) => {
+                // Another kind of timer, or escalation switched off since the timer was
+                // set: let it lapse.
+                let (Some(waiting), Some(waited)) =
+                    (timer.timer::<Waiting>()?, config.escalate_after_seconds)
+                else {
                     return Ok(());
                 };
-                let waiting: Waiting = timer.payload_as()?;
                 ctx.emit(
                     Command::new("call.escalate")
                         .subject(&waiting.call_id)
@@ -145,13 +139,6 @@ impl Plugin for Template {
         }
         Ok(())
     }
-}
-
-/// Prefix of the escalation timers: one per call, `escalate/<call_id>`.
-const TIMER_PREFIX: &str = "escalate/";
-
-fn timer_name(call_id: &str) -> String {
-    format!("{TIMER_PREFIX}{call_id}")
 }
 
 // Makes `Template` the component's exports.

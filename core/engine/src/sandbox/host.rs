@@ -1,15 +1,23 @@
 //! What a plugin instance may reach: the per-call host state behind the WIT imports
-//! (state, log, metrics, clock), the deny-by-default WASI context, and the CPU, wall-clock
-//! and memory budget of the call.
+//! (state, log, metrics, clock and, from contract 0.2.0 on, the tenant's calendars), the
+//! deny-by-default WASI context, and the CPU, wall-clock and memory budget of the call.
+//!
+//! Each import is written once, as a method of [`HostState`]; the traits `bindgen!`
+//! generates per contract version (`leitstand:plugin@0.1.0`, `@0.2.0`) only hand over to
+//! those methods, so both versions get the same checks, quotas and denials.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, NaiveDate};
+use leitstand_calendar::{Calendar, Calendars, Change, DayKind};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Caps;
-use super::bindings::leitstand::plugin::{clock, log, metrics, state, types};
+use super::bindings::v0_1::leitstand::plugin::types;
+use super::bindings::v0_2::leitstand::plugin::calendar as wit_calendar;
+use super::bindings::{v0_1, v0_2};
 use super::quota::{StateDelta, TenantQuota};
 use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, StateWrites};
 use crate::tenants::Capability;
@@ -131,6 +139,9 @@ pub(crate) struct Scope {
     pub(crate) caps: Caps,
     /// The tenant's quotas; `None` while the configuration is checked.
     pub(crate) quota: Option<Arc<TenantQuota>>,
+    /// The tenant's calendars, when its bundle declares them; there while the
+    /// configuration is checked too, so that a plugin can check the names it refers to.
+    pub(crate) calendars: Option<Arc<Calendars>>,
 }
 
 /// The data of one store: one plugin instance handling one event.
@@ -236,8 +247,86 @@ impl WasiView for HostState {
 
 impl types::Host for HostState {}
 
-impl state::Host for HostState {
-    fn get(&mut self, key: String) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
+/// The imports both contract versions share, each handed to the one method that does it.
+macro_rules! shared_imports {
+    ($v:ident) => {
+        impl $v::leitstand::plugin::state::Host for HostState {
+            fn get(
+                &mut self,
+                key: String,
+            ) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
+                self.state_get(key)
+            }
+
+            fn set(
+                &mut self,
+                key: String,
+                value: Vec<u8>,
+            ) -> wasmtime::Result<Result<(), types::Error>> {
+                self.state_set(key, value)
+            }
+
+            fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
+                self.state_delete(key)
+            }
+        }
+
+        impl $v::leitstand::plugin::log::Host for HostState {
+            fn log(
+                &mut self,
+                level: $v::leitstand::plugin::log::Level,
+                message: String,
+            ) -> wasmtime::Result<()> {
+                use $v::leitstand::plugin::log::Level;
+                let level = match level {
+                    Level::Trace => tracing::Level::TRACE,
+                    Level::Debug => tracing::Level::DEBUG,
+                    Level::Info => tracing::Level::INFO,
+                    Level::Warn => tracing::Level::WARN,
+                    Level::Error => tracing::Level::ERROR,
+                };
+                self.log_message(level, message)
+            }
+        }
+
+        impl $v::leitstand::plugin::metrics::Host for HostState {
+            fn counter_add(
+                &mut self,
+                name: String,
+                value: u64,
+            ) -> wasmtime::Result<Result<(), types::Error>> {
+                self.metric_counter_add(name, value)
+            }
+
+            fn gauge_set(
+                &mut self,
+                name: String,
+                value: f64,
+            ) -> wasmtime::Result<Result<(), types::Error>> {
+                self.metric_gauge_set(name, value)
+            }
+        }
+
+        impl $v::leitstand::plugin::clock::Host for HostState {
+            fn now(&mut self) -> wasmtime::Result<i64> {
+                Ok(self.scope.now_ms)
+            }
+
+            fn timezone(&mut self) -> wasmtime::Result<String> {
+                Ok(self.scope.timezone.to_string())
+            }
+        }
+    };
+}
+
+shared_imports!(v0_1);
+shared_imports!(v0_2);
+
+impl HostState {
+    fn state_get(
+        &mut self,
+        key: String,
+    ) -> wasmtime::Result<Result<Option<Vec<u8>>, types::Error>> {
         self.check_budget()?;
         if let Err(e) = self.require(Capability::State) {
             return Ok(Err(e));
@@ -259,7 +348,11 @@ impl state::Host for HostState {
             .map_err(|e| wasmtime::Error::new(Abort::State(e)))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> wasmtime::Result<Result<(), types::Error>> {
+    fn state_set(
+        &mut self,
+        key: String,
+        value: Vec<u8>,
+    ) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
         if let Err(e) = self.require(Capability::State) {
             return Ok(Err(e));
@@ -303,7 +396,7 @@ impl state::Host for HostState {
         Ok(Ok(()))
     }
 
-    fn delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
+    fn state_delete(&mut self, key: String) -> wasmtime::Result<Result<(), types::Error>> {
         self.check_budget()?;
         if let Err(e) = self.require(Capability::State) {
             return Ok(Err(e));
@@ -323,8 +416,8 @@ impl state::Host for HostState {
     }
 }
 
-impl log::Host for HostState {
-    fn log(&mut self, level: log::Level, message: String) -> wasmtime::Result<()> {
+impl HostState {
+    fn log_message(&mut self, level: tracing::Level, message: String) -> wasmtime::Result<()> {
         self.check_budget()?;
         if self.log_used + message.len() > self.scope.log_bytes {
             self.log_dropped += message.len();
@@ -346,11 +439,11 @@ impl log::Host for HostState {
         let tenant = self.scope.tenant.as_str();
         let plugin = &*self.scope.plugin;
         match level {
-            log::Level::Trace => tracing::trace!(tenant, plugin, "{message}"),
-            log::Level::Debug => tracing::debug!(tenant, plugin, "{message}"),
-            log::Level::Info => tracing::info!(tenant, plugin, "{message}"),
-            log::Level::Warn => tracing::warn!(tenant, plugin, "{message}"),
-            log::Level::Error => tracing::error!(tenant, plugin, "{message}"),
+            tracing::Level::TRACE => tracing::trace!(tenant, plugin, "{message}"),
+            tracing::Level::DEBUG => tracing::debug!(tenant, plugin, "{message}"),
+            tracing::Level::INFO => tracing::info!(tenant, plugin, "{message}"),
+            tracing::Level::WARN => tracing::warn!(tenant, plugin, "{message}"),
+            tracing::Level::ERROR => tracing::error!(tenant, plugin, "{message}"),
         }
         Ok(())
     }
@@ -363,8 +456,8 @@ fn metric_result(r: Result<(), CustomMetricError>) -> Result<(), types::Error> {
     })
 }
 
-impl metrics::Host for HostState {
-    fn counter_add(
+impl HostState {
+    fn metric_counter_add(
         &mut self,
         name: String,
         value: u64,
@@ -379,7 +472,7 @@ impl metrics::Host for HostState {
         ))
     }
 
-    fn gauge_set(
+    fn metric_gauge_set(
         &mut self,
         name: String,
         value: f64,
@@ -395,13 +488,134 @@ impl metrics::Host for HostState {
     }
 }
 
-impl clock::Host for HostState {
-    fn now(&mut self) -> wasmtime::Result<i64> {
-        Ok(self.scope.now_ms)
+impl HostState {
+    /// The calendar a plugin names: `None` or `"tenant"` is the tenant's own. A calendar
+    /// the bundle does not declare is the plugin's configuration error, named.
+    fn calendar(&self, name: Option<&str>) -> Result<&Calendar, types::Error> {
+        let Some(calendars) = self.scope.calendars.as_deref() else {
+            return Err(types::Error::InvalidConfig(
+                "the tenant declares no calendar; add `[calendar]` to its tenant.toml".into(),
+            ));
+        };
+        let name = name.unwrap_or(Calendars::TENANT);
+        calendars.get(name).ok_or_else(|| {
+            types::Error::InvalidConfig(format!(
+                "the tenant declares no calendar {name:?} (it declares: {})",
+                declared(calendars).join(", ")
+            ))
+        })
+    }
+}
+
+/// The calendars a tenant declares, its own first.
+fn declared(calendars: &Calendars) -> Vec<String> {
+    std::iter::once(Calendars::TENANT)
+        .chain(calendars.names())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// An instant a plugin hands over, in milliseconds since the epoch.
+fn instant(ms: i64) -> Result<DateTime<chrono::Utc>, types::Error> {
+    DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| types::Error::Other(format!("{ms} ms is not an instant the calendar knows")))
+}
+
+impl wit_calendar::Host for HostState {
+    fn is_open(
+        &mut self,
+        calendar: Option<String>,
+        at: i64,
+    ) -> wasmtime::Result<Result<bool, types::Error>> {
+        self.check_budget()?;
+        Ok(self
+            .calendar(calendar.as_deref())
+            .and_then(|c| Ok(c.is_open(instant(at)?))))
     }
 
-    fn timezone(&mut self) -> wasmtime::Result<String> {
-        Ok(self.scope.timezone.to_string())
+    fn next_change(
+        &mut self,
+        calendar: Option<String>,
+        after: i64,
+    ) -> wasmtime::Result<Result<Option<wit_calendar::Change>, types::Error>> {
+        self.check_budget()?;
+        Ok(self.calendar(calendar.as_deref()).and_then(|c| {
+            Ok(c.next_change(instant(after)?)
+                .map(|change| wit_calendar::Change {
+                    opens: matches!(change, Change::Opens(_)),
+                    at: change.at().timestamp_millis(),
+                }))
+        }))
+    }
+
+    fn day(
+        &mut self,
+        calendar: Option<String>,
+        date: String,
+    ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
+        self.check_budget()?;
+        let Ok(local) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else {
+            return Ok(Err(types::Error::Other(format!(
+                "{date:?} is not a date YYYY-MM-DD"
+            ))));
+        };
+        Ok(self
+            .calendar(calendar.as_deref())
+            .map(|c| local_day(c.day(local))))
+    }
+
+    fn day_at(
+        &mut self,
+        calendar: Option<String>,
+        at: i64,
+    ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
+        self.check_budget()?;
+        Ok(self.calendar(calendar.as_deref()).and_then(|c| {
+            let local = instant(at)?.with_timezone(&c.timezone()).date_naive();
+            Ok(local_day(c.day(local)))
+        }))
+    }
+
+    fn always_open(
+        &mut self,
+        calendar: Option<String>,
+    ) -> wasmtime::Result<Result<bool, types::Error>> {
+        self.check_budget()?;
+        Ok(self
+            .calendar(calendar.as_deref())
+            .map(Calendar::always_open))
+    }
+
+    fn calendars(&mut self) -> wasmtime::Result<Vec<String>> {
+        self.check_budget()?;
+        Ok(self
+            .scope
+            .calendars
+            .as_deref()
+            .map(declared)
+            .unwrap_or_default())
+    }
+}
+
+/// A day of a calendar as the contract hands it to a plugin.
+fn local_day(day: leitstand_calendar::Day) -> wit_calendar::LocalDay {
+    wit_calendar::LocalDay {
+        date: day.date.format("%Y-%m-%d").to_string(),
+        spans: day
+            .spans
+            .iter()
+            .map(|s| wit_calendar::Span {
+                // Minutes of a day, 0 to 1440: they fit.
+                open: u16::try_from(s.open().minutes()).unwrap_or(u16::MAX),
+                close: u16::try_from(s.close().minutes()).unwrap_or(u16::MAX),
+            })
+            .collect(),
+        rule: match day.kind {
+            DayKind::Special { label } => wit_calendar::DayRule::Special(label),
+            DayKind::Closed { label } => wit_calendar::DayRule::Closed(label),
+            DayKind::Holiday(h) => wit_calendar::DayRule::Holiday(h.label.to_owned()),
+            DayKind::Regular => wit_calendar::DayRule::Regular,
+        },
     }
 }
 

@@ -5,6 +5,10 @@
 //! by a ticker thread), the compiled-code cache keyed by wasm digest, the deny-by-default
 //! WASI context and the classification of failures. It never touches the transport or the
 //! durable store: it reads state through [`StateStore`] and returns buffered writes.
+//!
+//! It serves every released version of the plugin contract ([`Contract`]): a component is
+//! prepared with the bindings of the version its imports name, and runs under the same
+//! limits, capabilities and failure kinds whichever it is.
 
 mod host;
 mod quota;
@@ -12,13 +16,29 @@ mod stdio;
 
 pub use quota::TenantQuota;
 
+/// The host's bindings, one module per released contract version. The versions share the
+/// `types` interface (0.2.0's is 0.1.0's, unchanged), so events, decisions and errors are
+/// one set of Rust types whichever version a plugin was built against.
 #[allow(missing_docs, clippy::all)]
 mod bindings {
-    wasmtime::component::bindgen!({
-        world: "plugin",
-        path: "../../wit/plugin@0.1.0",
-        imports: { default: trappable },
-    });
+    /// `leitstand:plugin@0.1.0`, frozen.
+    pub mod v0_1 {
+        wasmtime::component::bindgen!({
+            world: "plugin",
+            path: "../../wit/plugin@0.1.0",
+            imports: { default: trappable },
+        });
+    }
+
+    /// `leitstand:plugin@0.2.0`: 0.1.0 and the tenant's calendars.
+    pub mod v0_2 {
+        wasmtime::component::bindgen!({
+            world: "plugin",
+            path: "../../wit/plugin@0.2.0",
+            imports: { default: trappable },
+            with: { "leitstand:plugin/types": super::v0_1::leitstand::plugin::types },
+        });
+    }
 }
 
 use std::collections::HashMap;
@@ -36,11 +56,11 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::WasiCtx;
 
-use self::bindings::leitstand::plugin::types as wit;
+use self::bindings::v0_1::leitstand::plugin::types as wit;
 use self::host::{Abort, Budget, EventClock, FrozenMonotonic, HostState, MemoryLimit, Scope};
 use self::stdio::BoundedOutput;
 use crate::state::{StateError, StateStore, StateWrites};
-use crate::tenants::{Capability, PluginLimits, PluginSpec, WasmDigest};
+use crate::tenants::{Calendars, Capability, PluginLimits, PluginSpec, WasmDigest};
 use leitstand_contract::envelope::{Envelope, TenantId};
 use leitstand_metrics::CustomMetrics;
 use leitstand_metrics::Refusal;
@@ -308,6 +328,117 @@ pub fn check_imports<'a>(
     Ok(())
 }
 
+/// A released version of the plugin contract, `leitstand:plugin@X.Y.Z` under `wit/`. The
+/// sandbox serves each; a component is run by the version its imports name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Contract {
+    /// `leitstand:plugin@0.1.0`: state, log, metrics, the event clock.
+    V0_1,
+    /// `leitstand:plugin@0.2.0`: 0.1.0 and the tenant's calendars (`calendar`).
+    V0_2,
+}
+
+impl Contract {
+    /// Every version the sandbox serves, oldest first.
+    pub const ALL: [Self; 2] = [Self::V0_1, Self::V0_2];
+
+    /// The version, `0.1.0`.
+    pub fn version(self) -> &'static str {
+        match self {
+            Self::V0_1 => "0.1.0",
+            Self::V0_2 => "0.2.0",
+        }
+    }
+
+    /// The version a component was built against, read from its imports: every
+    /// `leitstand:plugin/…@X.Y.Z` import it has names the same served version. A
+    /// component that imports none of the contract's interfaces fits every version; it is
+    /// run as the newest.
+    pub fn of<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+        let mut found: Option<(&str, Self)> = None;
+        for name in imports {
+            let Some(rest) = name.strip_prefix("leitstand:plugin/") else {
+                continue;
+            };
+            let version = rest.split_once('@').map_or("", |(_, v)| v);
+            let Some(contract) = Self::ALL.into_iter().find(|c| c.version() == version) else {
+                return Err(format!(
+                    "the component imports {name}: built against a version of the plugin \
+                     contract this daemon does not serve (it serves {})",
+                    Self::ALL
+                        .map(|c| format!("leitstand:plugin@{}", c.version()))
+                        .join(", ")
+                ));
+            };
+            match found {
+                Some((first, seen)) if seen != contract => {
+                    return Err(format!(
+                        "the component imports both {first} and {name}: build it against one \
+                         version of the plugin contract"
+                    ));
+                }
+                Some(_) => {}
+                None => found = Some((name, contract)),
+            }
+        }
+        Ok(found.map_or(Self::V0_2, |(_, c)| c))
+    }
+}
+
+impl fmt::Display for Contract {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "leitstand:plugin@{}", self.version())
+    }
+}
+
+/// A component linked against the bindings of its contract version, ready to instantiate.
+enum Pre {
+    V0_1(bindings::v0_1::PluginPre<HostState>),
+    V0_2(bindings::v0_2::PluginPre<HostState>),
+}
+
+impl Pre {
+    fn contract(&self) -> Contract {
+        match self {
+            Self::V0_1(_) => Contract::V0_1,
+            Self::V0_2(_) => Contract::V0_2,
+        }
+    }
+
+    /// A fresh instance's `check-config`.
+    fn check_config(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+    ) -> wasmtime::Result<Result<(), wit::Error>> {
+        match self {
+            Self::V0_1(pre) => pre
+                .instantiate(&mut *store)?
+                .call_check_config(store, config),
+            Self::V0_2(pre) => pre
+                .instantiate(&mut *store)?
+                .call_check_config(store, config),
+        }
+    }
+
+    /// A fresh instance's `handle`.
+    fn handle(
+        &self,
+        store: &mut Store<HostState>,
+        config: &str,
+        event: &wit::Event,
+    ) -> wasmtime::Result<Result<wit::Decisions, wit::Error>> {
+        match self {
+            Self::V0_1(pre) => pre
+                .instantiate(&mut *store)?
+                .call_handle(store, config, event),
+            Self::V0_2(pre) => pre
+                .instantiate(&mut *store)?
+                .call_handle(store, config, event),
+        }
+    }
+}
+
 /// A command a plugin decided on, checked against its grants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandDecision {
@@ -392,7 +523,7 @@ impl EventView {
 /// A plugin compiled and linked, ready to be instantiated per event.
 pub struct PreparedPlugin {
     name: Arc<str>,
-    pre: bindings::PluginPre<HostState>,
+    pre: Pre,
     config_json: String,
     limits: PluginLimits,
     grant: std::collections::BTreeSet<String>,
@@ -405,6 +536,7 @@ impl fmt::Debug for PreparedPlugin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PreparedPlugin")
             .field("name", &self.name)
+            .field("contract", &self.pre.contract())
             .field("digest", &self.digest.to_string())
             .finish_non_exhaustive()
     }
@@ -414,6 +546,11 @@ impl PreparedPlugin {
     /// The plugin's name within its tenant.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The version of the plugin contract its component was built against.
+    pub fn contract(&self) -> Contract {
+        self.pre.contract()
     }
 }
 
@@ -462,6 +599,9 @@ pub struct TenantScope {
     pub state: Arc<dyn StateStore>,
     /// Its quotas, shared by all its plugins.
     pub quota: Arc<TenantQuota>,
+    /// Its calendars, which plugins of contract 0.2.0 ask about; `None` when its bundle
+    /// declares none.
+    pub calendars: Option<Arc<Calendars>>,
 }
 
 impl Sandbox {
@@ -512,8 +652,10 @@ impl Sandbox {
         let mut linker = Linker::<HostState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| anyhow::anyhow!("linking WASI: {e}"))?;
-        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
-            .map_err(|e| anyhow::anyhow!("linking the plugin contract: {e}"))?;
+        bindings::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the plugin contract 0.1.0: {e}"))?;
+        bindings::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the plugin contract 0.2.0: {e}"))?;
         forbid_sleeping(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI clocks: {e}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -563,13 +705,15 @@ impl Sandbox {
         Ok(component)
     }
 
-    /// Compiles (or takes from the cache) and links a plugin, then runs its configuration
-    /// check in a fresh instance.
+    /// Compiles (or takes from the cache) and links a plugin by the contract version its
+    /// imports name, then runs its configuration check in a fresh instance, where it can
+    /// ask about the tenant's `calendars`.
     pub fn prepare(
         &self,
         spec: &PluginSpec,
         tenant: &TenantId,
         timezone: &str,
+        calendars: Option<Arc<Calendars>>,
     ) -> Result<PreparedPlugin, PrepareError> {
         if spec.limits.memory_mib > self.config.max_memory_mib {
             return Err(PrepareError::Limits(format!(
@@ -581,20 +725,30 @@ impl Sandbox {
         let caps = Caps::of(&spec.capabilities);
         let ty = component.component_type();
         let imports: Vec<&str> = ty.imports(&self.engine).map(|(name, _)| name).collect();
+        let contract = Contract::of(imports.iter().copied())
+            .map_err(|e| PrepareError::Component(format!("{}: {e}", spec.wasm_path.display())))?;
         check_imports(imports, caps)
             .map_err(|e| PrepareError::Capability(format!("{}: {e}", spec.wasm_path.display())))?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PrepareError::Component(format!(
-                "{} does not fit the plugin contract leitstand:plugin@0.1.0: {e}",
+                "{} does not fit the plugin contract {contract}: {e}",
                 spec.wasm_path.display()
             ))
         })?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| {
+        let does_not_export = |e: wasmtime::Error| {
             PrepareError::Component(format!(
-                "{} does not export the plugin contract leitstand:plugin@0.1.0: {e}",
+                "{} does not export the plugin contract {contract}: {e}",
                 spec.wasm_path.display()
             ))
-        })?;
+        };
+        let pre = match contract {
+            Contract::V0_1 => {
+                Pre::V0_1(bindings::v0_1::PluginPre::new(pre).map_err(does_not_export)?)
+            }
+            Contract::V0_2 => {
+                Pre::V0_2(bindings::v0_2::PluginPre::new(pre).map_err(does_not_export)?)
+            }
+        };
         let plugin = PreparedPlugin {
             name: Arc::from(spec.name.as_str()),
             pre,
@@ -615,12 +769,10 @@ impl Sandbox {
             log_bytes: plugin.limits.log_bytes,
             caps: plugin.caps,
             quota: None,
+            calendars,
         };
         let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
-        let checked = plugin
-            .pre
-            .instantiate(&mut store)
-            .and_then(|p| p.call_check_config(&mut store, &plugin.config_json));
+        let checked = plugin.pre.check_config(&mut store, &plugin.config_json);
         match checked {
             Ok(Ok(())) => Ok(plugin),
             Ok(Err(e)) => Err(PrepareError::Config(format!(
@@ -705,12 +857,12 @@ impl Sandbox {
             log_bytes: plugin.limits.log_bytes,
             caps: plugin.caps,
             quota: Some(tenant.quota.clone()),
+            calendars: tenant.calendars.clone(),
         };
         let (mut store, stderr) = self.store(plugin, scope, h.finalize().into());
         let result = plugin
             .pre
-            .instantiate(&mut store)
-            .and_then(|p| p.call_handle(&mut store, &plugin.config_json, &event.event));
+            .handle(&mut store, &plugin.config_json, &event.event);
         let data = store.data();
         if data.log_dropped > 0 {
             tracing::warn!(
@@ -1052,7 +1204,52 @@ mod tests {
         }
     }
 
-    use super::last_words;
+
+    use super::{Contract, last_words};
+
+    #[test]
+    fn the_contract_is_read_from_the_imports() {
+        let of = |imports: &[&str]| Contract::of(imports.iter().copied());
+        assert_eq!(
+            of(&[
+                "wasi:io/streams@0.2.12",
+                "leitstand:plugin/types@0.1.0",
+                "leitstand:plugin/state@0.1.0",
+            ]),
+            Ok(Contract::V0_1)
+        );
+        assert_eq!(
+            of(&[
+                "leitstand:plugin/types@0.2.0",
+                "leitstand:plugin/calendar@0.2.0"
+            ]),
+            Ok(Contract::V0_2)
+        );
+        // Nothing of the contract imported: every version fits; the newest runs it.
+        assert_eq!(of(&["wasi:cli/stdout@0.2.12"]), Ok(Contract::V0_2));
+        assert_eq!(
+            of(&[
+                "leitstand:plugin/types@0.1.0",
+                "leitstand:plugin/calendar@0.2.0"
+            ]),
+            Err(
+                "the component imports both leitstand:plugin/types@0.1.0 and \
+                 leitstand:plugin/calendar@0.2.0: build it against one version of the plugin \
+                 contract"
+                    .to_owned()
+            )
+        );
+        assert_eq!(
+            of(&["leitstand:plugin/types@0.3.0"]),
+            Err(
+                "the component imports leitstand:plugin/types@0.3.0: built against a version \
+                 of the plugin contract this daemon does not serve (it serves \
+                 leitstand:plugin@0.1.0, leitstand:plugin@0.2.0)"
+                    .to_owned()
+            )
+        );
+        assert_eq!(Contract::V0_2.to_string(), "leitstand:plugin@0.2.0");
+    }
 
     #[test]
     fn last_words_keep_the_panic_message() {

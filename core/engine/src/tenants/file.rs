@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Format, Toml};
+use leitstand_calendar::{CalendarFile, Calendars, CalendarsFile, NamedCalendarFile};
 use serde::Deserialize;
 
 use super::{
@@ -34,8 +35,13 @@ struct TenantFile {
     /// Plugins, in the order they run.
     #[serde(default)]
     plugins: Vec<PluginFile>,
-    /// Opening hours.
-    hours: Option<leitstand_sla::hours::HoursFile>,
+    /// The tenant's calendar: weekly hours, public holidays, closed and special days.
+    calendar: Option<CalendarFile>,
+    /// Calendars of departments or sites, each inheriting the tenant's or another one.
+    #[serde(default)]
+    calendars: BTreeMap<String, NamedCalendarFile>,
+    /// `[hours]` of bundles written before the calendar: refused, saying where it went.
+    hours: Option<serde::de::IgnoredAny>,
     /// Tenant-wide quotas; each key defaults.
     #[serde(default)]
     limits: TenantLimitsFile,
@@ -270,10 +276,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             format!("{:?} is not an IANA timezone", raw.timezone),
         )
     })?;
-    let hours = raw
-        .hours
-        .map(super::Hours::from_file)
-        .transpose()
+    let calendars = calendars(raw.calendar, raw.calendars, raw.hours.is_some(), timezone)
         .map_err(|(k, r)| err(&k, r))?;
     let sla = SlaSettings {
         threshold_seconds: raw.sla.threshold_seconds,
@@ -465,12 +468,48 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             timezone,
             sla,
             queues,
-            hours,
+            calendars,
         },
         tenant,
         timezone,
         plugins,
     })
+}
+
+/// `[calendar]` and `[calendars.<name>]`, validated by the calendar crate once, here; an
+/// error is the key (`calendar.holidays`, `calendars.kfz-stelle.inherit`) and the reason.
+fn calendars(
+    calendar: Option<CalendarFile>,
+    named: BTreeMap<String, NamedCalendarFile>,
+    old_hours: bool,
+    timezone: chrono_tz::Tz,
+) -> Result<Option<Arc<Calendars>>, (String, String)> {
+    if old_hours {
+        return Err((
+            "hours".into(),
+            "[hours] gave way to the tenant's calendar: write `[calendar]` with the same \
+             weekdays as `hours = { mon = [\"08:00-17:00\"], … }`, the state's public \
+             holidays as `holidays = \"DE-NW\"`, and the other dates under `closed` \
+             (docs/MIGRATION-0.2.md)"
+                .into(),
+        ));
+    }
+    let Some(calendar) = calendar else {
+        return match named.keys().next() {
+            Some(name) => Err((
+                format!("calendars.{name}"),
+                "a named calendar inherits the tenant's: declare `[calendar]` too".into(),
+            )),
+            None => Ok(None),
+        };
+    };
+    let file = CalendarsFile {
+        calendar,
+        calendars: named,
+    };
+    Calendars::from_file(file, timezone)
+        .map(|c| Some(Arc::new(c)))
+        .map_err(|e| (e.key().to_owned(), e.reason().to_owned()))
 }
 
 fn fallback(

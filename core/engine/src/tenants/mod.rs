@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 pub use leitstand_contract::delivery::Endpoint;
 pub use leitstand_contract::envelope::TenantId;
 pub use leitstand_contract::wire::CommandMode;
-pub use leitstand_sla::{AbandonPolicy, Hours, QueueSpec, ServiceProfile, SlaSettings};
+pub use leitstand_sla::{
+    AbandonPolicy, Calendar, Calendars, QueueSpec, ServiceProfile, SlaSettings,
+};
 
 /// The name of the manifest in a bundle directory.
 pub const MANIFEST: &str = "tenant.toml";

@@ -1,6 +1,6 @@
 //! A fixture case: its files (`config.toml`, `events.jsonl`, `expect.jsonl`, optional
-//! `endpoints.toml` and `harness.toml`), the harness settings, the simulated endpoints, and
-//! a suite of cases in a directory.
+//! `endpoints.toml`, `calendar.toml` and `harness.toml`), the harness settings, the
+//! simulated endpoints, and a suite of cases in a directory.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,9 @@ pub const EXPECT_FILE: &str = "expect.jsonl";
 pub const ENDPOINTS_FILE: &str = "endpoints.toml";
 /// The harness settings.
 pub const SETTINGS_FILE: &str = "harness.toml";
+/// The tenant's calendars: `[calendar]` and `[calendars.<name>]` as in a bundle's
+/// `tenant.toml`, in the case or the suite directory.
+pub const CALENDAR_FILE: &str = "calendar.toml";
 
 /// `harness.toml`: how the plugin is set up for a case.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -116,13 +119,16 @@ pub struct Case {
     pub expect: PathBuf,
     /// Simulated endpoints, when the plugin posts.
     pub endpoints: Option<PathBuf>,
+    /// The tenant's calendars, when the case (or its suite) declares them.
+    pub calendar: Option<PathBuf>,
     /// Settings.
     pub settings: Settings,
 }
 
 impl Case {
     /// The case in directory `dir`, with `inherited` settings (the suite's) overridden by
-    /// the case's own `harness.toml`.
+    /// the case's own `harness.toml`, and the case's `calendar.toml`, else the suite's (in
+    /// the directory above).
     pub fn in_dir(dir: &Path, inherited: &Settings) -> anyhow::Result<Self> {
         let own = dir.join(SETTINGS_FILE);
         let settings = if own.is_file() {
@@ -131,6 +137,11 @@ impl Case {
             inherited.clone()
         };
         let endpoints = dir.join(ENDPOINTS_FILE);
+        let calendar = [Some(dir), dir.parent()]
+            .into_iter()
+            .flatten()
+            .map(|d| d.join(CALENDAR_FILE))
+            .find(|f| f.is_file());
         Ok(Self {
             name: dir
                 .file_name()
@@ -139,6 +150,7 @@ impl Case {
             events: dir.join(EVENTS_FILE),
             expect: dir.join(EXPECT_FILE),
             endpoints: endpoints.is_file().then_some(endpoints),
+            calendar,
             settings,
         })
     }

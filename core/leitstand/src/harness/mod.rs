@@ -9,6 +9,9 @@
 //! - `events.jsonl`: CloudEvents, one per line, in time order, all of one tenant;
 //! - `expect.jsonl`: what the plugin does, one JSON object per line (see [`Line`]);
 //! - `endpoints.toml` (optional): simulated endpoints for `http.post` ([`SimEndpoint`]);
+//! - `calendar.toml` (optional, in the case or the suite directory): the tenant's
+//!   calendars, `[calendar]` and `[calendars.<name>]` as in a bundle, which plugins of
+//!   contract 0.2.0 ask about;
 //! - `harness.toml` (optional, in the case or the suite directory): [`Settings`].
 
 mod case;
@@ -16,8 +19,8 @@ mod diff;
 pub mod template;
 
 pub use case::{
-    CONFIG_FILE, Case, ENDPOINTS_FILE, EVENTS_FILE, EXPECT_FILE, LimitSettings, SETTINGS_FILE,
-    Settings, SimAnswer, SimEndpoint, suite,
+    CALENDAR_FILE, CONFIG_FILE, Case, ENDPOINTS_FILE, EVENTS_FILE, EXPECT_FILE, LimitSettings,
+    SETTINGS_FILE, Settings, SimAnswer, SimEndpoint, suite,
 };
 pub use diff::{CaseReport, DiffLine, Line, diff, render};
 
@@ -34,6 +37,7 @@ use chrono_tz::Tz;
 use serde_json::{Map, Value, json};
 
 use crate::replay::{Notice, Replay, ReplayOptions};
+use leitstand_calendar::{Calendars, CalendarsFile};
 use leitstand_contract::delivery::{self, Answer, Next, Request};
 use leitstand_contract::envelope::IntakeLimits;
 use leitstand_engine::dispatch::Dispatcher;
@@ -223,7 +227,7 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
                 first_contact_target: None,
             },
             queues: BTreeMap::new(),
-            hours: None,
+            calendars: calendars(case, timezone)?,
         },
         tenant,
         timezone,
@@ -251,6 +255,21 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
         // The harness writes commands as lines; the mode is the broker's concern.
         command_mode: Default::default(),
     })
+}
+
+/// The case's calendars (`calendar.toml`), read and checked as a bundle's; an error names
+/// the file and the key.
+fn calendars(case: &Case, timezone: Tz) -> anyhow::Result<Option<Arc<Calendars>>> {
+    let Some(path) = &case.calendar else {
+        return Ok(None);
+    };
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: CalendarsFile =
+        toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+    let calendars = Calendars::from_file(file, timezone)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(Arc::new(calendars)))
 }
 
 /// The case's simulated endpoints, each with its policy as a bundle endpoint.

@@ -1,0 +1,231 @@
+//! # The Leitstand plugin SDK
+//!
+//! Leitstand runs a tenant's plugins as WebAssembly components against the contract in
+//! `wit/plugin@0.1.0`. This crate wraps that contract so that a plugin's code reads like its
+//! business rule:
+//!
+//! * [`Event`] is the inbound event, with its `data` parsed into the typed [`Kind`] of
+//!   CONTRACT §2 (`call.offered`, `booking.requested`, …, `timer.fired`, `http.response`);
+//! * [`Command`] builds the commands the plugin decides (`call.route`, `call.escalate`,
+//!   `booking.confirm`, `http.post`, …);
+//! * the plugin's configuration is parsed into its own serde struct, and a wrong key or value
+//!   is refused at bundle load with a message naming the key ([`config`]);
+//! * [`hours`] reads opening hours (`"24/7"` or `mon = ["08:00-17:00"]`, …), weekdays and
+//!   dates in a configuration and refuses overlapping intervals;
+//! * [`Context`] collects the decisions, sets and cancels timers and knows the event time in
+//!   the tenant's timezone; [`state`], [`log`] and [`metrics`] reach the host.
+//!
+//! ```ignore
+//! use leitstand_sdk::{plugin, Command, Context, Error, Event, Kind, Plugin};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Config { target: String }
+//!
+//! struct Router;
+//! impl Plugin for Router {
+//!     type Config = Config;
+//!     fn handle(ctx: &mut Context, config: &Config, event: &Event) -> Result<(), Error> {
+//!         if let Kind::CallOffered(call) = &event.kind {
+//!             ctx.emit(Command::route(&call.call_id, &config.target));
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//! plugin!(Router);
+//! ```
+//!
+//! A plugin decides; the host acts. It sees event time only ([`Context::now`]), never the
+//! wall clock, so replaying the same events gives the same decisions.
+
+mod command;
+pub mod config;
+mod context;
+mod event;
+pub mod hours;
+mod time;
+
+/// The bindings generated from the WIT contract. Plugins rarely need them directly.
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "plugin",
+        path: "../../../../wit/plugin@0.1.0",
+        pub_export_macro: true,
+        export_macro_name: "export_guest",
+        default_bindings_module: "leitstand_sdk::bindings",
+    });
+}
+
+pub use chrono;
+pub use chrono_tz;
+pub use command::Command;
+pub use config::ConfigError;
+pub use context::Context;
+pub use event::*;
+pub use serde_json;
+pub use time::Time;
+
+/// Why a call into a plugin failed: the contract's error variant.
+pub use bindings::Error;
+
+/// An event the plugin cannot use: a missing or malformed field (`invalid-event`).
+pub fn invalid_event(message: impl Into<String>) -> Error {
+    Error::InvalidEvent(message.into())
+}
+
+/// Anything else that stops the plugin deciding (`other`).
+pub fn other_error(message: impl Into<String>) -> Error {
+    Error::Other(message.into())
+}
+
+/// A plugin: its configuration type and its rule.
+pub trait Plugin {
+    /// The plugin's configuration: the bundle's `[plugins.config]` table. Derive
+    /// `serde::Deserialize` and use `#[serde(deny_unknown_fields)]` so that a misspelt key
+    /// refuses the bundle instead of being ignored.
+    type Config: serde::de::DeserializeOwned;
+
+    /// Checks what serde cannot: ranges, references between keys. Called when a bundle
+    /// loads (after parsing succeeded) and before every event.
+    fn check(config: &Self::Config) -> Result<(), ConfigError> {
+        let _ = config;
+        Ok(())
+    }
+
+    /// Decides about one event: emit commands and set or cancel timers through `ctx`.
+    /// An `Err` fails the event for this plugin; none of its decisions or state writes
+    /// take effect.
+    fn handle(ctx: &mut Context, config: &Self::Config, event: &Event) -> Result<(), Error>;
+}
+
+/// Makes a type implementing [`Plugin`] the component's exports. Exactly once per plugin
+/// crate, at its root.
+#[macro_export]
+macro_rules! plugin {
+    ($plugin:ty) => {
+        struct __LeitstandExports;
+
+        impl $crate::bindings::Guest for __LeitstandExports {
+            fn check_config(config: String) -> Result<(), $crate::Error> {
+                $crate::__run::check::<$plugin>(&config)
+            }
+
+            fn handle(
+                config: String,
+                event: $crate::bindings::Event,
+            ) -> Result<$crate::bindings::Decisions, $crate::Error> {
+                $crate::__run::handle::<$plugin>(&config, event)
+            }
+        }
+
+        $crate::bindings::export_guest!(__LeitstandExports with_types_in $crate::bindings);
+    };
+}
+
+#[doc(hidden)]
+pub mod __run {
+    use super::*;
+
+    /// `check-config`: parse, then the plugin's own checks.
+    pub fn check<P: Plugin>(config: &str) -> Result<(), Error> {
+        let parsed: P::Config = config::parse(config)?;
+        P::check(&parsed)?;
+        Ok(())
+    }
+
+    /// `handle`: parse the config and the event, run the rule, hand back the decisions.
+    pub fn handle<P: Plugin>(
+        config: &str,
+        event: bindings::Event,
+    ) -> Result<bindings::Decisions, Error> {
+        let parsed: P::Config = config::parse(config)?;
+        P::check(&parsed)?;
+        let event = Event::from_raw(event)?;
+        let mut ctx = Context::for_event(&event);
+        P::handle(&mut ctx, &parsed, &event)?;
+        Ok(ctx.into_decisions())
+    }
+}
+
+/// Key-value state of this plugin for this tenant, as JSON values. Writes become durable
+/// only when the event is handled successfully.
+pub mod state {
+    use super::bindings::leitstand::plugin::state as host;
+    use super::{Error, other_error};
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    /// The value under `key`, if any.
+    pub fn get<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
+        match host::get(key)? {
+            None => Ok(None),
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| other_error(format!("state {key}: {e}"))),
+        }
+    }
+
+    /// Stores `value` under `key`, replacing what was there.
+    pub fn put<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), Error> {
+        let bytes =
+            serde_json::to_vec(value).map_err(|e| other_error(format!("state {key}: {e}")))?;
+        host::set(key, &bytes)
+    }
+
+    /// Removes `key`; a missing key is not an error.
+    pub fn delete(key: &str) -> Result<(), Error> {
+        host::delete(key)
+    }
+
+    /// Adds `by` to the counter under `key` (0 when missing) and returns the new value.
+    pub fn add(key: &str, by: i64) -> Result<i64, Error> {
+        let value = get::<i64>(key)?.unwrap_or(0).saturating_add(by);
+        put(key, &value)?;
+        Ok(value)
+    }
+}
+
+/// Structured logging into the daemon's log, tagged with tenant and plugin. Never put
+/// personal data (`caller_ref`, `citizen_ref`, names, numbers) into a message.
+pub mod log {
+    use super::bindings::leitstand::plugin::log as host;
+
+    /// Fine detail for developing a plugin.
+    pub fn trace(message: &str) {
+        host::log(host::Level::Trace, message);
+    }
+    /// Detail for diagnosing a problem.
+    pub fn debug(message: &str) {
+        host::log(host::Level::Debug, message);
+    }
+    /// Normal operation worth recording.
+    pub fn info(message: &str) {
+        host::log(host::Level::Info, message);
+    }
+    /// Something unexpected the plugin could handle.
+    pub fn warn(message: &str) {
+        host::log(host::Level::Warn, message);
+    }
+    /// Something the plugin could not handle.
+    pub fn error(message: &str) {
+        host::log(host::Level::Error, message);
+    }
+}
+
+/// Custom metrics, exported by the daemon as `leitstand_plugin_metric_total` and
+/// `leitstand_plugin_metric` with the labels tenant, plugin and name. Names are
+/// `[a-z][a-z0-9_]*`.
+pub mod metrics {
+    use super::Error;
+    use super::bindings::leitstand::plugin::metrics as host;
+
+    /// Adds `value` to the counter `name`.
+    pub fn count(name: &str, value: u64) -> Result<(), Error> {
+        host::counter_add(name, value)
+    }
+
+    /// Sets the gauge `name` to `value`.
+    pub fn gauge(name: &str, value: f64) -> Result<(), Error> {
+        host::gauge_set(name, value)
+    }
+}
