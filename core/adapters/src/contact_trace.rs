@@ -17,6 +17,7 @@ use crate::event::{
     CallAbandoned, CallAnswered, CallData, CallEnded, CallOffered, CloudEvent, sort_by_time,
     write_json_lines,
 };
+use crate::queue_map::UnmappedQueues;
 use crate::report::RefusalKind;
 use crate::{Import, ImportError, ImportReport};
 
@@ -129,8 +130,36 @@ fn timestamp(raw: Option<&str>, field: &str) -> Result<Option<DateTime<Utc>>, Re
     .transpose()
 }
 
-fn seconds(s: u64) -> Duration {
-    Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX / 1000))
+/// The longest duration a record may give (a week): longer is a broken record, and far
+/// longer would not fit a time at all.
+const MAX_SECONDS: u64 = 7 * 24 * 3600;
+
+/// A duration field of at most [`MAX_SECONDS`].
+fn duration(value: u64, field: &str) -> Result<u64, Refused> {
+    if value > MAX_SECONDS {
+        Err(malformed(format!("{field} is more than a week")))
+    } else {
+        Ok(value)
+    }
+}
+
+/// `t` plus `s` seconds (both checked to be in range by their readers).
+fn after(t: DateTime<Utc>, s: u64) -> DateTime<Utc> {
+    i64::try_from(s)
+        .ok()
+        .and_then(Duration::try_seconds)
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(t)
+}
+
+/// What one record gives.
+enum Mapped {
+    /// Call events.
+    Events(Vec<CloudEvent>),
+    /// Nothing Leitstand needs (no queue, not a voice call, outbound).
+    Understood,
+    /// A queue the map leaves to other tenants.
+    Skipped(String),
 }
 
 impl ContactTraceRecords {
@@ -201,17 +230,11 @@ impl ContactTraceRecords {
                 continue;
             }
             match map(import, &source, record) {
-                Ok(mapped) if mapped.is_empty() => report.lines_understood += 1,
-                Ok(mapped) => {
+                Ok(Mapped::Understood) => report.lines_understood += 1,
+                Ok(Mapped::Skipped(queue)) => report.skip(queue),
+                Ok(Mapped::Events(mapped)) => {
                     report.lines_mapped += 1;
-                    for event in &mapped {
-                        match event.data {
-                            CallData::Offered(_) => report.events.offered += 1,
-                            CallData::Answered(_) => report.events.answered += 1,
-                            CallData::Abandoned(_) => report.events.abandoned += 1,
-                            CallData::Ended(_) => report.events.ended += 1,
-                        }
-                    }
+                    report.events.count(&mapped);
                     events.extend(mapped);
                 }
                 Err((kind, reason)) => refusals.push((*number, kind, reason)),
@@ -248,25 +271,21 @@ fn parse(line: &[u8]) -> Result<(ContactTraceRecord, Option<DateTime<Utc>>), Ref
 }
 
 /// The events of one record; none for a contact that never waited in a queue.
-fn map(
-    import: &Import,
-    source: &str,
-    record: &ContactTraceRecord,
-) -> Result<Vec<CloudEvent>, Refused> {
+fn map(import: &Import, source: &str, record: &ContactTraceRecord) -> Result<Mapped, Refused> {
     let channel = record.channel.as_deref().unwrap_or("VOICE");
     if !channel.eq_ignore_ascii_case("VOICE") {
-        return Ok(Vec::new());
+        return Ok(Mapped::Understood);
     }
     let method = record.initiation_method.as_deref().unwrap_or("INBOUND");
     if method.eq_ignore_ascii_case("OUTBOUND") || method.eq_ignore_ascii_case("MONITOR") {
-        return Ok(Vec::new());
+        return Ok(Mapped::Understood);
     }
     let Some(queue) = &record.queue else {
-        return Ok(Vec::new());
+        return Ok(Mapped::Understood);
     };
     let Some(enqueued) = timestamp(queue.enqueue_timestamp.as_deref(), "Queue.EnqueueTimestamp")?
     else {
-        return Ok(Vec::new());
+        return Ok(Mapped::Understood);
     };
     let acd_queue = queue
         .name
@@ -274,12 +293,15 @@ fn map(
         .or(queue.arn.as_deref())
         .filter(|q| !q.trim().is_empty())
         .ok_or_else(|| malformed("Queue has neither Name nor ARN"))?;
-    let leitstand_queue = import.queue_map().queue(acd_queue).ok_or_else(|| {
-        (
+    let Some(leitstand_queue) = import.queue_map().queue(acd_queue) else {
+        if import.queue_map().unmapped() == UnmappedQueues::Skip {
+            return Ok(Mapped::Skipped(acd_queue.to_owned()));
+        }
+        return Err((
             RefusalKind::UnmappedQueue,
             format!("queue {acd_queue:?} is not in the queue map"),
-        )
-    })?;
+        ));
+    };
     let dequeued = timestamp(queue.dequeue_timestamp.as_deref(), "Queue.DequeueTimestamp")?;
     if dequeued.is_some_and(|d| d < enqueued) {
         return Err(inconsistent(
@@ -288,7 +310,7 @@ fn map(
     }
     // Queue.Duration is the wait as Amazon Connect reports it.
     let wait_seconds = match (queue.duration, dequeued) {
-        (Some(duration), _) => duration,
+        (Some(d), _) => duration(d, "Queue.Duration")?,
         (None, Some(d)) => u64::try_from((d - enqueued).num_seconds()).unwrap_or(0),
         (None, None) => {
             return Err(malformed(
@@ -322,7 +344,7 @@ fn map(
         .as_ref()
         .filter(|a| a.connected_to_agent_timestamp.is_some());
     let Some(agent) = agent else {
-        let left = dequeued.unwrap_or(enqueued + seconds(wait_seconds));
+        let left = dequeued.unwrap_or_else(|| after(enqueued, wait_seconds));
         events.push(at(
             left,
             CallData::Abandoned(CallAbandoned {
@@ -332,7 +354,7 @@ fn map(
                 site,
             }),
         ));
-        return Ok(events);
+        return Ok(Mapped::Events(events));
     };
     let connected = timestamp(
         agent.connected_to_agent_timestamp.as_deref(),
@@ -347,8 +369,13 @@ fn map(
     let interaction = agent.agent_interaction_duration.ok_or_else(|| {
         malformed("Agent has a ConnectedToAgentTimestamp but no AgentInteractionDuration")
     })?;
+    let interaction = duration(interaction, "Agent.AgentInteractionDuration")?;
+    let hold = duration(
+        agent.customer_hold_duration.unwrap_or(0),
+        "Agent.CustomerHoldDuration",
+    )?;
     // Talk time is the time connected, as Asterisk's call time is: holds included.
-    let talk_seconds = interaction + agent.customer_hold_duration.unwrap_or(0);
+    let talk_seconds = interaction + hold;
     let ended = timestamp(
         agent.after_contact_work_start_timestamp.as_deref(),
         "Agent.AfterContactWorkStartTimestamp",
@@ -357,7 +384,7 @@ fn map(
         record.disconnect_timestamp.as_deref(),
         "DisconnectTimestamp",
     )?)
-    .unwrap_or(connected + seconds(talk_seconds));
+    .unwrap_or_else(|| after(connected, talk_seconds));
     if ended < connected {
         return Err(inconsistent(
             "the conversation ends before Agent.ConnectedToAgentTimestamp",
@@ -399,7 +426,7 @@ fn map(
             transferred_to,
         }),
     ));
-    Ok(events)
+    Ok(Mapped::Events(events))
 }
 
 fn inconsistent(reason: impl Into<String>) -> Refused {
@@ -583,7 +610,19 @@ mod tests {
         unmapped["Queue"]["Name"] = json!("Andere");
         let mut no_talk = answered();
         no_talk["Agent"]["AgentInteractionDuration"] = Value::Null;
-        let mut bad = [no_duration, bad_time, wrong_type, early, unmapped, no_talk];
+        let mut endless = answered();
+        endless["Agent"] = Value::Null;
+        endless["Queue"]["DequeueTimestamp"] = Value::Null;
+        endless["Queue"]["Duration"] = json!(u64::MAX / 2);
+        let mut bad = [
+            no_duration,
+            bad_time,
+            wrong_type,
+            early,
+            unmapped,
+            no_talk,
+            endless,
+        ];
         // Distinct contacts, so that no record supersedes another.
         for (i, record) in bad.iter_mut().enumerate() {
             record["ContactId"] = json!(format!("c{i}"));
@@ -608,6 +647,7 @@ mod tests {
                 (6, RefusalKind::Inconsistent),
                 (7, RefusalKind::UnmappedQueue),
                 (8, RefusalKind::Malformed),
+                (9, RefusalKind::Malformed),
             ]
         );
         for r in &records.report().refusals {
@@ -617,5 +657,23 @@ mod tests {
             );
         }
         assert_eq!(records.report().lines_mapped, 1);
+    }
+
+    #[test]
+    fn a_map_that_skips_other_queues_counts_their_records() {
+        let import = import().with_queue_map(
+            QueueMap::from_toml("unmapped = \"skip\"\n[queues]\n\"Stadt Soest\" = \"stadt\"\n")
+                .expect("valid"),
+        );
+        let mut other = answered();
+        other["ContactId"] = json!("x");
+        other["Queue"]["Name"] = json!("Andere");
+        let records = import
+            .read_contact_trace_records(lines(&[answered(), other]).as_bytes())
+            .expect("read");
+        let r = records.report();
+        assert!(r.refusals.is_empty(), "{r}");
+        assert_eq!((r.lines_mapped, r.lines_skipped()), (1, 1));
+        assert_eq!(r.skipped.get("Andere"), Some(&1));
     }
 }

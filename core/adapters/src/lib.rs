@@ -65,15 +65,17 @@
 //! - **Queues** go through the [`QueueMap`]: without a map every queue keeps its ACD name;
 //!   a map that names queues refuses the others (one ACD often serves several tenants, and
 //!   a queue the map does not name is taken for another tenant's) unless it says
-//!   `unmapped = "keep"`.
+//!   `unmapped = "keep"`, or `unmapped = "skip"` for an ACD known to serve several
+//!   tenants: their lines are counted per queue as skipped, not refused.
 //! - **Personal data**: `caller_ref` and `agent_ref` are HMAC-SHA256 pseudonyms under the
 //!   [`PseudonymKey`] the import is given, and are left out without one; a caller who
 //!   withheld the number gets none. Raw numbers, caller names and channel names are never
 //!   written, and a transfer to a telephone number the map does not name is written as
 //!   `external`. Nothing here logs; reports name fields, never their contents.
 //! - **Nothing is dropped silently**: every line is mapped (gave events), understood
-//!   (needs no event) or refused with its line number and a [`Refusal`] reason, and the
-//!   [`ImportReport`] counts all three; calls still open at the end of the input are listed.
+//!   (needs no event), skipped as another tenant's (counted per queue) or refused with its
+//!   line number and a [`Refusal`] reason, and the [`ImportReport`] counts all four; calls
+//!   still open at the end of the input are listed.
 //!
 //! # Asterisk `queue_log`
 //!
@@ -169,7 +171,8 @@ pub use event::{
 pub use import::Import;
 pub use pseudonym::PseudonymKey;
 pub use queue_log::{
-    CLOCK_SKEW_SECONDS, EntryState, OutboundCall, QueueEntry, QueueExit, QueueLog,
+    CLOCK_SKEW_SECONDS, EntryState, OutboundCall, QueueEntry, QueueExit, QueueLog, QueueLogReader,
+    Read, ReaderState,
 };
 pub use queue_map::{EXTERNAL_TRANSFER, QueueMap, UnmappedQueues};
 pub use report::{EventCounts, ImportReport, Refusal, RefusalKind, UnfinishedCall};

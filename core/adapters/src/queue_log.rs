@@ -3,18 +3,22 @@
 //!
 //! This module owns the line format, the fields of each event as Asterisk writes them
 //! (from 1.4 to today's releases) and the life of a queue entry; the mapping rules are
-//! set out in the crate documentation. It knows nothing of Amazon Connect.
+//! set out in the crate documentation. It knows nothing of Amazon Connect, nor of files:
+//! [`QueueLog`] reads a whole log at once (an import), [`QueueLogReader`] one line at a
+//! time with a state that can be saved and restored (the live bridge).
 
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, Write};
 
 use chrono::DateTime;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{
     CallAbandoned, CallAnswered, CallData, CallEnded, CallOffered, CloudEvent, sort_by_time,
     write_json_lines,
 };
-use crate::report::{RefusalKind, UnfinishedCall};
+use crate::queue_map::UnmappedQueues;
+use crate::report::{Refusal, RefusalKind, UnfinishedCall};
 use crate::{Import, ImportError, ImportReport};
 
 /// How far (in seconds) a line may go back in time and still be read. Asterisk stamps a
@@ -26,9 +30,11 @@ pub const CLOCK_SKEW_SECONDS: i64 = 1;
 const SOURCE: &str = "asterisk";
 
 /// Why a queue entry left its queue without reaching an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum QueueExit {
-    /// `ABANDON`: the caller hung up.
+    /// `ABANDON`: the caller hung up (or the call was taken out of the queue by a
+    /// redirect, which `app_queue` logs alike).
     Abandon,
     /// `EXITWITHTIMEOUT`: the queue's time limit ran out and the dialplan went on.
     Timeout,
@@ -51,11 +57,12 @@ impl QueueExit {
 }
 
 /// Where a queue entry stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
 pub enum EntryState {
-    /// Entered and still waiting when the log ended.
+    /// Entered and still waiting.
     Waiting,
-    /// Answered (`CONNECT`) and still talking when the log ended.
+    /// Answered (`CONNECT`) and still talking.
     Talking {
         /// The hold time of `CONNECT`.
         wait_seconds: u64,
@@ -80,20 +87,30 @@ pub enum EntryState {
     },
 }
 
+impl EntryState {
+    /// Whether the caller is still in the queue or with an agent.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Waiting | Self::Talking { .. })
+    }
+}
+
 /// One entry of a call into a queue: one Leitstand call.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueueEntry {
     /// The Leitstand call id: `<callid>/<asterisk queue>/<epoch of ENTERQUEUE>`.
     pub call_id: String,
+    /// Asterisk's callid: the uniqueid of the caller's channel, by which the manager
+    /// interface finds the channel.
+    pub callid: String,
     /// The queue as Asterisk names it.
     pub asterisk_queue: String,
     /// The Leitstand queue.
     pub queue: String,
-    /// The line of its `ENTERQUEUE`.
+    /// The line of its `ENTERQUEUE` (in the file it was read from).
     pub line: u64,
     /// The time of its `ENTERQUEUE`, seconds since the epoch.
     pub entered: i64,
-    /// Where it stands at the end of the log.
+    /// Where it stands.
     pub state: EntryState,
 }
 
@@ -111,7 +128,21 @@ pub struct OutboundCall {
     pub talk_seconds: u64,
 }
 
-/// A `queue_log` read: its events in time order, its queue entries and the report.
+/// What one line of a `queue_log` gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Read {
+    /// Events, in the order of the line (at most one today).
+    Mapped(Vec<CloudEvent>),
+    /// Nothing Leitstand needs: a pause, a reload, a ring, a blank line.
+    Understood,
+    /// A line of a queue the queue map leaves to other tenants (`unmapped = "skip"`); the
+    /// Asterisk queue name.
+    Skipped(String),
+    /// A line that cannot be mapped, with its number and reason.
+    Refused(Refusal),
+}
+
+/// A `queue_log` read whole: its events in time order, its queue entries and the report.
 #[derive(Debug, Clone)]
 pub struct QueueLog {
     events: Vec<CloudEvent>,
@@ -152,7 +183,9 @@ impl QueueLog {
     }
 
     pub(crate) fn read(import: &Import, mut input: impl BufRead) -> Result<Self, ImportError> {
-        let mut reader = Reader::new(import);
+        let mut reader = QueueLogReader::new(import.clone());
+        let mut report = ImportReport::default();
+        let mut events = Vec::new();
         let mut buf = Vec::new();
         let mut number = 0u64;
         loop {
@@ -165,22 +198,42 @@ impl QueueLog {
                 break;
             }
             number += 1;
-            while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                buf.pop();
-            }
-            // Caller names may come in any encoding; they are only hashed, never written.
-            let text = String::from_utf8_lossy(&buf);
-            reader.report.lines_read += 1;
-            match reader.line(number, &text) {
-                Ok(Some(events)) => {
-                    reader.report.lines_mapped += 1;
-                    reader.events.extend(events);
+            report.lines_read += 1;
+            match reader.read_line(number, &buf) {
+                Read::Mapped(mapped) => {
+                    report.lines_mapped += 1;
+                    report.events.count(&mapped);
+                    events.extend(mapped);
                 }
-                Ok(None) => reader.report.lines_understood += 1,
-                Err(refused) => reader.report.refuse(number, refused.0, refused.1),
+                Read::Understood => report.lines_understood += 1,
+                Read::Skipped(queue) => report.skip(queue),
+                Read::Refused(refusal) => report.refusals.push(refusal),
             }
         }
-        Ok(reader.finish())
+        // Lines within the clock skew may be a second out of order.
+        sort_by_time(&mut events);
+        report.unfinished = reader
+            .entries
+            .iter()
+            .filter_map(|e| {
+                match e.state {
+                    EntryState::Waiting => Some(false),
+                    EntryState::Talking { .. } => Some(true),
+                    _ => None,
+                }
+                .map(|answered| UnfinishedCall {
+                    line: e.line,
+                    call_id: e.call_id.clone(),
+                    answered,
+                })
+            })
+            .collect();
+        Ok(Self {
+            events,
+            entries: reader.entries,
+            outbound: reader.outbound,
+            report,
+        })
     }
 }
 
@@ -255,39 +308,132 @@ impl Line<'_> {
     }
 }
 
-struct Reader<'i> {
-    import: &'i Import,
+/// What a [`QueueLogReader`] must remember between lines, to be saved and restored: the
+/// calls it knows and the latest time it read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReaderState {
+    /// The latest time of a line read, seconds since the epoch.
+    pub latest_time: Option<i64>,
+    /// The queue entries remembered, in the order of their `ENTERQUEUE` lines.
+    pub entries: Vec<QueueEntry>,
+}
+
+/// Reads a `queue_log` one line at a time, remembering the calls in its queues.
+///
+/// An import reads a whole file with it; the live bridge reads lines as Asterisk writes
+/// them, saves [`QueueLogReader::state`] with its position in the file, and after a
+/// restart goes on with [`QueueLogReader::restore`] exactly where it stopped: a call that
+/// entered a queue before the restart keeps its call id.
+#[derive(Debug, Clone)]
+pub struct QueueLogReader {
+    import: Import,
     source: String,
-    events: Vec<CloudEvent>,
     entries: Vec<QueueEntry>,
     outbound: Vec<OutboundCall>,
-    report: ImportReport,
     /// The latest entry of each callid.
     latest_entry: HashMap<String, usize>,
     call_ids: HashSet<String>,
     latest_time: Option<i64>,
 }
 
-impl<'i> Reader<'i> {
-    fn new(import: &'i Import) -> Self {
-        Self {
-            import,
+impl QueueLogReader {
+    /// A reader that knows no call yet.
+    pub fn new(import: Import) -> Self {
+        Self::restore(import, ReaderState::default())
+    }
+
+    /// A reader that goes on from a saved state.
+    pub fn restore(import: Import, state: ReaderState) -> Self {
+        let mut reader = Self {
             source: import.source(SOURCE),
-            events: Vec::new(),
-            entries: Vec::new(),
+            import,
+            entries: state.entries,
             outbound: Vec::new(),
-            report: ImportReport::default(),
             latest_entry: HashMap::new(),
             call_ids: HashSet::new(),
-            latest_time: None,
+            latest_time: state.latest_time,
+        };
+        reader.index();
+        reader
+    }
+
+    /// What to save to go on later with [`QueueLogReader::restore`].
+    pub fn state(&self) -> ReaderState {
+        ReaderState {
+            latest_time: self.latest_time,
+            entries: self.entries.clone(),
         }
     }
 
-    /// Reads one line: `Some(events)` when it maps to events, `None` when it is understood
-    /// without one. Nothing is changed when the line is refused.
-    fn line(&mut self, number: u64, text: &str) -> Result<Option<Vec<CloudEvent>>, Refused> {
+    /// The import's settings.
+    pub fn import(&self) -> &Import {
+        &self.import
+    }
+
+    /// The entry of the Leitstand call `call_id`, while it is remembered.
+    pub fn entry(&self, call_id: &str) -> Option<&QueueEntry> {
+        // The callid is the call id's first part; its latest entry is the one to look at.
+        let callid = call_id.split('/').next()?;
+        self.latest_entry
+            .get(callid)
+            .map(|&i| &self.entries[i])
+            .filter(|e| e.call_id == call_id)
+    }
+
+    /// The calls still waiting in a queue.
+    pub fn waiting(&self) -> impl Iterator<Item = &QueueEntry> {
+        self.entries
+            .iter()
+            .filter(|e| e.state == EntryState::Waiting)
+    }
+
+    /// Forgets the calls that are over (left their queue, or ended) and entered more than
+    /// `keep_seconds` before the latest line, and the outbound calls: a reader that follows
+    /// a log for months keeps only the calls still open and the recent ones, whose late
+    /// lines it can still judge.
+    pub fn forget_finished(&mut self, keep_seconds: i64) {
+        let Some(latest) = self.latest_time else {
+            return;
+        };
+        let cutoff = latest.saturating_sub(keep_seconds);
+        self.entries
+            .retain(|e| e.state.is_open() || e.entered >= cutoff);
+        self.outbound.clear();
+        self.index();
+    }
+
+    fn index(&mut self) {
+        self.latest_entry = self
+            .entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.callid.clone(), i))
+            .collect();
+        self.call_ids = self.entries.iter().map(|e| e.call_id.clone()).collect();
+    }
+
+    /// Reads line `number` (its bytes, with or without the line end). A refused line
+    /// changes nothing.
+    pub fn read_line(&mut self, number: u64, bytes: &[u8]) -> Read {
+        let mut end = bytes.len();
+        while end > 0 && matches!(bytes[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        // Caller names may come in any encoding; they are only hashed, never written.
+        let text = String::from_utf8_lossy(&bytes[..end]);
+        match self.line(&text, number) {
+            Ok(read) => read,
+            Err((kind, reason)) => Read::Refused(Refusal {
+                line: number,
+                kind,
+                reason,
+            }),
+        }
+    }
+
+    fn line(&mut self, text: &str, number: u64) -> Result<Read, Refused> {
         if text.trim().is_empty() {
-            return Ok(None);
+            return Ok(Read::Understood);
         }
         let mut parts = text.split('|');
         let mut next = || parts.next();
@@ -327,29 +473,36 @@ impl<'i> Reader<'i> {
         Ok(result)
     }
 
-    fn event(&mut self, number: u64, line: &Line<'_>) -> Result<Option<Vec<CloudEvent>>, Refused> {
+    fn event(&mut self, number: u64, line: &Line<'_>) -> Result<Read, Refused> {
         // With a map, every line of a queue the map does not name is another tenant's.
         let queue = if line.queue == "NONE" {
             None
         } else {
-            Some(self.import.queue_map().queue(line.queue).ok_or_else(|| {
-                (
-                    RefusalKind::UnmappedQueue,
-                    format!("queue {:?} is not in the queue map", line.queue),
-                )
-            })?)
+            match self.import.queue_map().queue(line.queue) {
+                Some(queue) => Some(queue),
+                None if self.import.queue_map().unmapped() == UnmappedQueues::Skip => {
+                    return Ok(Read::Skipped(line.queue.to_owned()));
+                }
+                None => {
+                    return Err((
+                        RefusalKind::UnmappedQueue,
+                        format!("queue {:?} is not in the queue map", line.queue),
+                    ));
+                }
+            }
         };
         let call_queue = || {
             queue
                 .clone()
                 .ok_or_else(|| malformed(format!("{} without a queue", line.event)))
         };
+        let mapped = |event: CloudEvent| Read::Mapped(vec![event]);
         match line.event {
-            "ENTERQUEUE" => self.enter(number, line, call_queue()?).map(Some),
-            "CONNECT" => self.connect(line).map(Some),
+            "ENTERQUEUE" => self.enter(number, line, call_queue()?).map(mapped),
+            "CONNECT" => self.connect(line).map(mapped),
             "ABANDON" => {
                 line.field_count(&[3], "3 (position|origposition|waittime)")?;
-                self.leave(line, QueueExit::Abandon, Some(2)).map(Some)
+                self.leave(line, QueueExit::Abandon, Some(2)).map(mapped)
             }
             "EXITWITHTIMEOUT" => {
                 // Asterisk up to 13 wrote only the position on some paths.
@@ -358,11 +511,11 @@ impl<'i> Reader<'i> {
                     "1 (position) or 3 (position|origposition|waittime)",
                 )?;
                 let wait = (line.data.len() == 3).then_some(2);
-                self.leave(line, QueueExit::Timeout, wait).map(Some)
+                self.leave(line, QueueExit::Timeout, wait).map(mapped)
             }
             "EXITEMPTY" => {
                 line.field_count(&[3], "3 (position|origposition|waittime)")?;
-                self.leave(line, QueueExit::Empty, Some(2)).map(Some)
+                self.leave(line, QueueExit::Empty, Some(2)).map(mapped)
             }
             "EXITWITHKEY" => {
                 // Before Asterisk 12: key|position.
@@ -371,20 +524,20 @@ impl<'i> Reader<'i> {
                     "2 (key|position) or 4 (key|position|origposition|waittime)",
                 )?;
                 let wait = (line.data.len() == 4).then_some(3);
-                self.leave(line, QueueExit::Key, wait).map(Some)
+                self.leave(line, QueueExit::Key, wait).map(mapped)
             }
             "WITHDRAW" => {
                 if line.data.len() < 3 {
                     line.field_count(&[4], "4 (position|origposition|waittime|info)")?;
                 }
-                self.leave(line, QueueExit::Withdraw, Some(2)).map(Some)
+                self.leave(line, QueueExit::Withdraw, Some(2)).map(mapped)
             }
-            "SYSCOMPAT" => self.leave(line, QueueExit::SystemDrop, None).map(Some),
+            "SYSCOMPAT" => self.leave(line, QueueExit::SystemDrop, None).map(mapped),
             "COMPLETECALLER" | "COMPLETEAGENT" => {
                 // Asterisk 1.4 wrote holdtime|calltime.
                 line.field_count(&[2, 3], "2 or 3 (holdtime|calltime|origposition)")?;
                 let talk = line.seconds(1, "calltime")?;
-                self.end(line, talk, None).map(Some)
+                self.end(line, talk, None).map(mapped)
             }
             "TRANSFER" => {
                 // Asterisk 1.4 to 11: extension|context|holdtime|calltime[|origposition].
@@ -394,13 +547,13 @@ impl<'i> Reader<'i> {
                 )?;
                 let talk = line.seconds(3, "calltime")?;
                 let target = format!("{}@{}", line.data[0], line.data[1]);
-                self.end(line, talk, Some(target)).map(Some)
+                self.end(line, talk, Some(target)).map(mapped)
             }
             "BLINDTRANSFER" => {
                 line.field_count(&[5], "5 (extension|context|holdtime|calltime|origposition)")?;
                 let talk = line.seconds(3, "calltime")?;
                 let target = format!("{}@{}", line.data[0], line.data[1]);
-                self.end(line, talk, Some(target)).map(Some)
+                self.end(line, talk, Some(target)).map(mapped)
             }
             "ATTENDEDTRANSFER" => {
                 // BRIDGE|bridge or APP|application (5 fields), LINK|channel|channel (6),
@@ -412,18 +565,19 @@ impl<'i> Reader<'i> {
                     "5 or 6 (BRIDGE|…, APP|… or LINK|…|…, then holdtime|calltime|origposition)",
                 )?;
                 let talk = line.seconds(line.data.len() - 2, "calltime")?;
-                self.end(line, talk, Some("attended".to_owned())).map(Some)
+                self.end(line, talk, Some("attended".to_owned()))
+                    .map(mapped)
             }
             "RINGNOANSWER" | "RINGCANCELED" => {
                 line.field_count(&[1], "1 (ring time in milliseconds)")?;
                 line.number(0, "the ring time")?;
                 self.waiting_entry(line)?;
-                Ok(None)
+                Ok(Read::Understood)
             }
             "AGENTDUMP" => {
                 // The agent hung up before the caller was connected; the caller waits on.
                 self.waiting_entry(line)?;
-                Ok(None)
+                Ok(Read::Understood)
             }
             "OUTCALL" => {
                 if line.data.len() < 2 {
@@ -436,9 +590,9 @@ impl<'i> Reader<'i> {
                     answered: line.data[0].eq_ignore_ascii_case("ANSWER"),
                     talk_seconds,
                 });
-                Ok(None)
+                Ok(Read::Understood)
             }
-            other if UNDERSTOOD_WITHOUT_EVENT.contains(&other) => Ok(None),
+            other if UNDERSTOOD_WITHOUT_EVENT.contains(&other) => Ok(Read::Understood),
             other => Err((
                 RefusalKind::UnknownEvent,
                 format!("{other:?} is not an event Asterisk's app_queue writes"),
@@ -451,7 +605,7 @@ impl<'i> Reader<'i> {
         number: u64,
         line: &Line<'_>,
         queue: String,
-    ) -> Result<Vec<CloudEvent>, Refused> {
+    ) -> Result<CloudEvent, Refused> {
         // url|callerid, from Asterisk 1.8 |position, with log_caller_id_name |callername.
         line.field_count(&[2, 3, 4], "2 to 4 (url|callerid|position|callername)")?;
         if line.data.len() >= 3 {
@@ -459,6 +613,10 @@ impl<'i> Reader<'i> {
         }
         if line.callid.is_empty() || line.callid == "NONE" {
             return Err(malformed("ENTERQUEUE without a callid"));
+        }
+        if line.callid.contains('/') {
+            // The call id's parts are separated by '/'; Asterisk's uniqueids hold none.
+            return Err(malformed("the callid holds a '/'"));
         }
         if let Some(open) = self.open_entry(line.callid) {
             return Err(inconsistent(format!(
@@ -492,17 +650,17 @@ impl<'i> Reader<'i> {
             .insert(line.callid.to_owned(), self.entries.len());
         self.entries.push(QueueEntry {
             call_id,
+            callid: line.callid.to_owned(),
             asterisk_queue: line.queue.to_owned(),
             queue,
             line: number,
             entered: line.time,
             state: EntryState::Waiting,
         });
-        self.report.events.offered += 1;
-        Ok(vec![event])
+        Ok(event)
     }
 
-    fn connect(&mut self, line: &Line<'_>) -> Result<Vec<CloudEvent>, Refused> {
+    fn connect(&mut self, line: &Line<'_>) -> Result<CloudEvent, Refused> {
         // holdtime|bridged channel uniqueid, from Asterisk 1.6 |ringtime.
         line.field_count(&[2, 3], "2 or 3 (holdtime|bridged channel|ringtime)")?;
         let wait_seconds = line.seconds(0, "holdtime")?;
@@ -514,17 +672,17 @@ impl<'i> Reader<'i> {
             .import
             .pseudonym_key()
             .and_then(|k| k.agent_ref(line.agent));
+        let site = self.site();
         let entry = &mut self.entries[index];
         entry.state = EntryState::Talking { wait_seconds };
         let data = CallData::Answered(CallAnswered {
             call_id: entry.call_id.clone(),
             queue: entry.queue.clone(),
             wait_seconds,
-            site: self.import.site().map(str::to_owned),
+            site,
             agent_ref,
         });
-        self.report.events.answered += 1;
-        Ok(vec![self.event_at(line.time, data)])
+        Ok(self.event_at(line.time, data))
     }
 
     fn leave(
@@ -532,12 +690,13 @@ impl<'i> Reader<'i> {
         line: &Line<'_>,
         exit: QueueExit,
         wait_field: Option<usize>,
-    ) -> Result<Vec<CloudEvent>, Refused> {
+    ) -> Result<CloudEvent, Refused> {
         let wait = match wait_field {
             Some(index) => Some(line.seconds(index, "waittime")?),
             None => None,
         };
         let index = self.waiting_entry(line)?;
+        let site = self.site();
         let entry = &mut self.entries[index];
         let wait_seconds =
             wait.unwrap_or_else(|| u64::try_from(line.time - entry.entered).unwrap_or(0));
@@ -546,10 +705,9 @@ impl<'i> Reader<'i> {
             call_id: entry.call_id.clone(),
             queue: entry.queue.clone(),
             wait_seconds,
-            site: self.import.site().map(str::to_owned),
+            site,
         });
-        self.report.events.abandoned += 1;
-        Ok(vec![self.event_at(line.time, data)])
+        Ok(self.event_at(line.time, data))
     }
 
     fn end(
@@ -557,10 +715,9 @@ impl<'i> Reader<'i> {
         line: &Line<'_>,
         talk_seconds: u64,
         target: Option<String>,
-    ) -> Result<Vec<CloudEvent>, Refused> {
+    ) -> Result<CloudEvent, Refused> {
         let index = self.entry_of(line)?;
-        let entry = &mut self.entries[index];
-        let wait_seconds = match entry.state {
+        let wait_seconds = match self.entries[index].state {
             EntryState::Talking { wait_seconds } => wait_seconds,
             EntryState::Waiting => {
                 return Err(inconsistent(format!(
@@ -575,21 +732,24 @@ impl<'i> Reader<'i> {
                 )));
             }
         };
+        let transferred_to = target
+            .as_deref()
+            .map(|t| self.import.queue_map().transfer_target(t));
+        let site = self.site();
+        let entry = &mut self.entries[index];
         entry.state = EntryState::Ended {
             wait_seconds,
             talk_seconds,
             transferred: target.is_some(),
         };
-        let transferred_to = target.map(|t| self.import.queue_map().transfer_target(&t));
         let data = CallData::Ended(CallEnded {
             call_id: entry.call_id.clone(),
             queue: entry.queue.clone(),
             talk_seconds,
-            site: self.import.site().map(str::to_owned),
+            site,
             transferred_to,
         });
-        self.report.events.ended += 1;
-        Ok(vec![self.event_at(line.time, data)])
+        Ok(self.event_at(line.time, data))
     }
 
     /// The entry a call line belongs to: the latest entry of its callid, in its queue.
@@ -631,11 +791,7 @@ impl<'i> Reader<'i> {
 
     fn open_entry(&self, callid: &str) -> Option<&QueueEntry> {
         let entry = &self.entries[*self.latest_entry.get(callid)?];
-        matches!(
-            entry.state,
-            EntryState::Waiting | EntryState::Talking { .. }
-        )
-        .then_some(entry)
+        entry.state.is_open().then_some(entry)
     }
 
     fn site(&self) -> Option<String> {
@@ -651,33 +807,6 @@ impl<'i> Reader<'i> {
             self.import.local(utc),
             data,
         )
-    }
-
-    fn finish(mut self) -> QueueLog {
-        // Lines within the clock skew may be a second out of order.
-        sort_by_time(&mut self.events);
-        self.report.unfinished = self
-            .entries
-            .iter()
-            .filter_map(|e| {
-                match e.state {
-                    EntryState::Waiting => Some(false),
-                    EntryState::Talking { .. } => Some(true),
-                    _ => None,
-                }
-                .map(|answered| UnfinishedCall {
-                    line: e.line,
-                    call_id: e.call_id.clone(),
-                    answered,
-                })
-            })
-            .collect();
-        QueueLog {
-            events: self.events,
-            entries: self.entries,
-            outbound: self.outbound,
-            report: self.report,
-        }
     }
 }
 
@@ -1136,5 +1265,83 @@ mod tests {
             (none[0].service_level, none[0].service_level_2),
             (None, None)
         );
+    }
+
+    #[test]
+    fn a_map_that_skips_other_queues_counts_their_lines_without_refusing_them() {
+        let map = QueueMap::from_toml("unmapped = \"skip\"\n[queues]\n\"stadt-115\" = \"stadt\"\n")
+            .expect("valid");
+        let log = read_with(
+            &import().with_queue_map(map),
+            &[
+                "+0|c|stadt-115|NONE|ENTERQUEUE||0302312501|1",
+                "+0|d|andere|NONE|ENTERQUEUE||0302312502|1",
+                "+1|NONE|andere|PJSIP/2201|PAUSE|",
+                "+5|d|andere|NONE|ABANDON|1|1|5",
+            ],
+        );
+        let r = log.report();
+        assert!(r.refusals.is_empty(), "{r}");
+        assert_eq!(r.lines_skipped(), 3);
+        assert_eq!(r.skipped.get("andere"), Some(&3));
+        assert_eq!(
+            r.lines_read,
+            r.lines_mapped + r.lines_understood + r.lines_skipped() + r.lines_refused()
+        );
+        assert_eq!(types(&log), ["call.offered"]);
+        assert!(r.to_string().contains("3 skipped as other tenants'"), "{r}");
+    }
+
+    #[test]
+    fn a_reader_restored_from_its_saved_state_goes_on_as_if_never_stopped() {
+        let lines = log(&[
+            "+0|c|stadt-115|NONE|ENTERQUEUE||0302312501|1",
+            "+1|d|kreis-115|NONE|ENTERQUEUE||0302312502|1",
+            "+5|c|stadt-115|PJSIP/2101|CONNECT|5|x|2",
+            "+9|d|kreis-115|NONE|ABANDON|1|1|8",
+            "+60|c|stadt-115|PJSIP/2101|COMPLETEAGENT|5|55|1",
+            "+61|d|stadt-115|NONE|ENTERQUEUE||0302312502|1",
+            "+70|d|stadt-115|PJSIP/2102|CONNECT|9|y|3",
+        ]);
+        let lines: Vec<&str> = lines.lines().collect();
+        let read_all = |reader: &mut QueueLogReader, from: usize, to: usize| -> Vec<CloudEvent> {
+            let mut events = Vec::new();
+            for (i, line) in lines.iter().enumerate().take(to).skip(from) {
+                match reader.read_line(i as u64 + 1, line.as_bytes()) {
+                    Read::Mapped(e) => events.extend(e),
+                    Read::Refused(r) => panic!("{r}"),
+                    _ => {}
+                }
+            }
+            events
+        };
+        let mut whole = QueueLogReader::new(import());
+        let once = read_all(&mut whole, 0, lines.len());
+
+        let mut first = QueueLogReader::new(import());
+        let mut twice = read_all(&mut first, 0, 3);
+        let saved = serde_json::to_string(&first.state()).expect("state as JSON");
+        let state: ReaderState = serde_json::from_str(&saved).expect("read back");
+        let mut second = QueueLogReader::restore(import(), state);
+        twice.extend(read_all(&mut second, 3, lines.len()));
+        assert_eq!(once, twice);
+        assert_eq!(second.state(), whole.state());
+
+        // The call in talk and the one waiting stay; finished calls go once old enough.
+        let waiting: Vec<&str> = second.waiting().map(|e| e.call_id.as_str()).collect();
+        assert!(waiting.is_empty(), "{waiting:?}");
+        second.forget_finished(0);
+        let kept: Vec<String> = second
+            .state()
+            .entries
+            .into_iter()
+            .map(|e| e.callid)
+            .collect();
+        assert_eq!(kept, ["d"]);
+        let talking = second
+            .entry(&format!("d/stadt-115/{}", T0 + 61))
+            .expect("kept");
+        assert_eq!(talking.state, EntryState::Talking { wait_seconds: 9 });
+        assert!(second.entry(&format!("c/stadt-115/{T0}")).is_none());
     }
 }

@@ -4,7 +4,7 @@
 //! This module owns the map's TOML form and its lookups; it reads no ACD records itself.
 //!
 //! ```toml
-//! # Optional. "refuse" (the default when [queues] names any queue) or "keep".
+//! # Optional. "refuse" (the default when [queues] names any queue), "skip" or "keep".
 //! unmapped = "refuse"
 //!
 //! [queues]
@@ -29,8 +29,11 @@ pub enum UnmappedQueues {
     /// The queue keeps the name the ACD gives it.
     Keep,
     /// Its records are refused: one ACD often serves several tenants, and a queue the map
-    /// does not name is taken to be another tenant's.
+    /// does not name is taken to be another tenant's, whose records should not be here.
     Refuse,
+    /// Its records are counted as another tenant's and left out, without a refusal: for an
+    /// ACD known to serve several tenants, each imported with its own map.
+    Skip,
 }
 
 /// How the ACD's queue names and transfer targets become Leitstand's.
@@ -106,13 +109,14 @@ impl QueueMap {
         self.unmapped
     }
 
-    /// The Leitstand queue for an ACD queue name; `None` when the queue is refused.
+    /// The Leitstand queue for an ACD queue name; `None` when the queue is not the
+    /// tenant's (refused or skipped, as [`QueueMap::unmapped`] says).
     pub fn queue(&self, acd_queue: &str) -> Option<String> {
         match self.queues.get(acd_queue) {
             Some(name) => Some(name.clone()),
             None => match self.unmapped {
                 UnmappedQueues::Keep => Some(acd_queue.to_owned()),
-                UnmappedQueues::Refuse => None,
+                UnmappedQueues::Refuse | UnmappedQueues::Skip => None,
             },
         }
     }

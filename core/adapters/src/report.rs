@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::event::{CallData, CloudEvent};
+
 /// The kind of a refusal, for grouping and counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RefusalKind {
@@ -94,9 +96,21 @@ impl EventCounts {
     pub fn total(&self) -> u64 {
         self.offered + self.answered + self.abandoned + self.ended
     }
+
+    /// Counts `events` by type.
+    pub fn count(&mut self, events: &[CloudEvent]) {
+        for event in events {
+            match event.data {
+                CallData::Offered(_) => self.offered += 1,
+                CallData::Answered(_) => self.answered += 1,
+                CallData::Abandoned(_) => self.abandoned += 1,
+                CallData::Ended(_) => self.ended += 1,
+            }
+        }
+    }
 }
 
-/// The account of one import: every line read is mapped, understood or refused.
+/// The account of one import: every line read is mapped, understood, skipped or refused.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImportReport {
     /// Lines read.
@@ -106,6 +120,9 @@ pub struct ImportReport {
     /// Lines understood that give no event (agent pauses, reloads, rings, blank lines,
     /// contacts that never queued, superseded copies of a contact record).
     pub lines_understood: u64,
+    /// Lines of queues the queue map leaves to other tenants (`unmapped = "skip"`), by the
+    /// ACD's queue name: counted, not refused.
+    pub skipped: BTreeMap<String, u64>,
     /// The lines refused, in input order.
     pub refusals: Vec<Refusal>,
     /// The events written.
@@ -118,6 +135,11 @@ impl ImportReport {
     /// Lines refused.
     pub fn lines_refused(&self) -> u64 {
         self.refusals.len() as u64
+    }
+
+    /// Lines skipped as other tenants'.
+    pub fn lines_skipped(&self) -> u64 {
+        self.skipped.values().sum()
     }
 
     /// Refusals counted by kind.
@@ -136,21 +158,25 @@ impl ImportReport {
             reason: reason.into(),
         });
     }
+
+    pub(crate) fn skip(&mut self, queue: String) {
+        *self.skipped.entry(queue).or_insert(0) += 1;
+    }
 }
 
-/// How many refusals the printed report lists one by one before it only counts.
-const LISTED_REFUSALS: usize = 20;
-
+/// The report as the command line prints it: the counts, then every refused line with its
+/// number and reason.
 impl fmt::Display for ImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
+        write!(
             f,
-            "{} lines read: {} mapped, {} understood without an event, {} refused",
-            self.lines_read,
-            self.lines_mapped,
-            self.lines_understood,
-            self.lines_refused()
+            "{} lines read: {} mapped, {} understood without an event, ",
+            self.lines_read, self.lines_mapped, self.lines_understood,
         )?;
+        if !self.skipped.is_empty() {
+            write!(f, "{} skipped as other tenants', ", self.lines_skipped())?;
+        }
+        writeln!(f, "{} refused", self.lines_refused())?;
         let e = &self.events;
         writeln!(
             f,
@@ -178,12 +204,17 @@ impl fmt::Display for ImportReport {
                 .map(|(kind, n)| format!("{kind} {n}"))
                 .collect();
             writeln!(f, "refused by kind: {}", kinds.join(", "))?;
-            for refusal in self.refusals.iter().take(LISTED_REFUSALS) {
+            for refusal in &self.refusals {
                 writeln!(f, "  {refusal}")?;
             }
-            if self.refusals.len() > LISTED_REFUSALS {
-                writeln!(f, "  … and {} more", self.refusals.len() - LISTED_REFUSALS)?;
-            }
+        }
+        if !self.skipped.is_empty() {
+            let queues: Vec<String> = self
+                .skipped
+                .iter()
+                .map(|(queue, n)| format!("{queue:?} {n}"))
+                .collect();
+            writeln!(f, "skipped lines by queue: {}", queues.join(", "))?;
         }
         Ok(())
     }
