@@ -6,6 +6,7 @@ use std::io::{BufRead, Write};
 
 use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
+use leitstand_contract::envelope::TenantId;
 
 use crate::contact_trace::ContactTraceRecords;
 use crate::queue_log::QueueLog;
@@ -41,14 +42,8 @@ impl Import {
     /// [`Import::DEFAULT_TIMEZONE`], without a site, keeping every queue's own name and
     /// writing no pseudonyms.
     pub fn new(tenant: &str) -> Result<Self, ImportError> {
-        let bytes = tenant.as_bytes();
-        let first_ok = bytes
-            .first()
-            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-        let rest_ok = bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-');
-        if !(first_ok && rest_ok && bytes.len() <= 63) {
+        // The contract's own check, so that an import never writes what intake refuses.
+        if TenantId::parse(tenant).is_err() {
             return Err(ImportError::InvalidTenant(tenant.to_owned()));
         }
         Ok(Self {

@@ -15,6 +15,7 @@
 //!   (reader in, writer out, a report back).
 //! - `queue_log`: Asterisk's `queue_log` lines, queue entries and their mapping.
 //! - `service_level`: Asterisk's own `SL` and `SL2` over a read log.
+//! - `comparison`: Asterisk's figures beside Leitstand's four policies.
 //! - `contact_trace`: Amazon Connect contact trace records and their mapping.
 //! - `event`: the output — call events in their envelope, written as JSON Lines.
 //! - `queue_map`: the TOML map of queue names and transfer targets.
@@ -147,10 +148,14 @@
 //!
 //! [`QueueLog::asterisk_service_level`] gives `SL` and `SL2` per queue for a threshold T as
 //! `app_queue` computes them; its documentation sets out the counting rules and how they
-//! relate to Leitstand's four abandon policies.
+//! relate to Leitstand's four abandon policies. [`QueueLog::compare_service_levels`] puts
+//! them beside Leitstand's four policies per Leitstand queue, counted by the SLA books as
+//! `leitstand replay` counts them, and [`ComparisonTable`] prints both with what makes
+//! them differ (`leitstand import asterisk-queue-log --sla-as-asterisk`).
 
 #![forbid(unsafe_code)]
 
+mod comparison;
 mod contact_trace;
 mod error;
 mod event;
@@ -161,6 +166,7 @@ mod queue_map;
 mod report;
 mod service_level;
 
+pub use comparison::{ComparisonTable, ServiceLevelComparison};
 pub use contact_trace::{
     AgentInfo, ContactTraceRecord, ContactTraceRecords, Endpoint, INTERNAL_TRANSFER, QueueInfo,
 };

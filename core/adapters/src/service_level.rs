@@ -38,6 +38,36 @@ pub struct AsteriskServiceLevel {
     pub service_level_2: Option<f64>,
 }
 
+impl AsteriskServiceLevel {
+    /// The figures of several Asterisk queues taken together as one Leitstand `queue`, as
+    /// Asterisk would show them were they one queue: the counters summed, the ratios of
+    /// the sums; `asterisk_queue` names them, comma-separated.
+    pub fn merged(queue: &str, threshold_seconds: u64, rows: &[Self]) -> Self {
+        let sum = |f: fn(&Self) -> u64| rows.iter().map(f).sum::<u64>();
+        let completed = sum(|r| r.completed);
+        let completed_within = sum(|r| r.completed_within);
+        let abandoned = sum(|r| r.abandoned);
+        let abandoned_within = sum(|r| r.abandoned_within);
+        Self {
+            asterisk_queue: rows
+                .iter()
+                .map(|r| r.asterisk_queue.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            queue: queue.to_owned(),
+            threshold_seconds,
+            completed,
+            completed_within,
+            abandoned,
+            abandoned_within,
+            exited_with_key: sum(|r| r.exited_with_key),
+            still_talking: sum(|r| r.still_talking),
+            service_level: ratio(completed_within, completed),
+            service_level_2: ratio(completed_within + abandoned_within, completed + abandoned),
+        }
+    }
+}
+
 fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
     // Counts of calls are far below 2^53, so the conversion is exact.
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
