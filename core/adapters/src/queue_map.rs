@@ -4,6 +4,8 @@
 //! This module owns the map's TOML form and its lookups; it reads no ACD records itself.
 //!
 //! ```toml
+//! # Optional: the tenant these queues are, when the command line names none.
+//! tenant = "soest"
 //! # Optional. "refuse" (the default when [queues] names any queue), "skip" or "keep".
 //! unmapped = "refuse"
 //!
@@ -41,6 +43,7 @@ pub enum UnmappedQueues {
 /// [`QueueMap::default`] maps nothing and keeps every queue's own name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueMap {
+    tenant: Option<String>,
     queues: BTreeMap<String, String>,
     transfers: BTreeMap<String, String>,
     unmapped: UnmappedQueues,
@@ -49,6 +52,7 @@ pub struct QueueMap {
 impl Default for QueueMap {
     fn default() -> Self {
         Self {
+            tenant: None,
             queues: BTreeMap::new(),
             transfers: BTreeMap::new(),
             unmapped: UnmappedQueues::Keep,
@@ -59,6 +63,7 @@ impl Default for QueueMap {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawQueueMap {
+    tenant: Option<String>,
     unmapped: Option<UnmappedQueues>,
     #[serde(default)]
     queues: BTreeMap<String, String>,
@@ -98,10 +103,17 @@ impl QueueMap {
             UnmappedQueues::Refuse
         });
         Ok(Self {
+            tenant: raw.tenant,
             queues: raw.queues,
             transfers: raw.transfers,
             unmapped,
         })
+    }
+
+    /// The tenant the map is for, when it names one (`tenant = "…"`); an import takes it
+    /// when its command line names none.
+    pub fn tenant(&self) -> Option<&str> {
+        self.tenant.as_deref()
     }
 
     /// What the map does with queues it does not name.
@@ -167,6 +179,12 @@ mod tests {
         assert_eq!(map.queue("sonst").as_deref(), Some("sonst"));
         let map = QueueMap::from_toml("[transfers]\n\"1@x\" = \"y\"\n").expect("valid");
         assert_eq!(map.unmapped(), UnmappedQueues::Keep);
+        assert_eq!(map.tenant(), None);
+        let map = QueueMap::from_toml("tenant = \"soest\"\nunmapped = \"skip\"\n").expect("valid");
+        assert_eq!(
+            (map.tenant(), map.unmapped()),
+            (Some("soest"), UnmappedQueues::Skip)
+        );
         assert_eq!(QueueMap::default().queue("q").as_deref(), Some("q"));
     }
 

@@ -18,6 +18,8 @@
 //! - [`harness`]: `leitstand plugin test`: one plugin over fixture events on the replay
 //!   driver, with simulated endpoints, compared with the expectation; `plugin new`.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and the admin endpoints.
+//! - [`import`]: `leitstand import`: a provider's ACD records to events, on
+//!   `leitstand-adapters`.
 #![forbid(unsafe_code)]
 
 pub mod cli;
@@ -25,4 +27,5 @@ pub mod config;
 pub mod daemon;
 pub mod harness;
 pub mod http;
+pub mod import;
 pub mod replay;
