@@ -1,4 +1,6 @@
-//! Importers that turn a provider's ACD records into Leitstand's inbound events.
+//! Adapters between the ACDs providers already run and Leitstand: importers that turn an
+//! ACD's records into Leitstand's inbound events, and the parts of a live bridge to
+//! Asterisk — following its `queue_log`, and routing calls over its manager interface.
 //!
 //! A provider adopting Leitstand already runs an ACD, and no cross-vendor event standard
 //! exists. This crate reads two ACDs' own records — Asterisk's `queue_log` and Amazon
@@ -6,20 +8,26 @@
 //! CONTRACT §1 envelope, one structured-mode CloudEvent per JSON line, which
 //! `leitstand replay` reads as they are. For Asterisk it also recomputes the service level
 //! the way Asterisk itself reports it, so a provider can see why its old report and
-//! Leitstand's differ.
+//! Leitstand's differ. It reaches neither the broker nor the engine: the binary's
+//! `leitstand bridge asterisk` joins [`follow`], [`QueueLogReader`], [`route`] and [`ami`]
+//! to the broker.
 //!
 //! # Layout
 //!
 //! - [`import`](Import): the tenant's settings (id, timezone, site, queue map, pseudonym
 //!   key), validated once, and the entry points `asterisk_queue_log` and `connect_ctr`
 //!   (reader in, writer out, a report back).
-//! - `queue_log`: Asterisk's `queue_log` lines, queue entries and their mapping.
+//! - `queue_log`: Asterisk's `queue_log` lines, queue entries and their mapping; a whole
+//!   log ([`QueueLog`]) or line by line with a state to save ([`QueueLogReader`]).
 //! - `service_level`: Asterisk's own `SL` and `SL2` over a read log.
-//! - `comparison`: Asterisk's figures beside Leitstand's four policies.
 //! - `contact_trace`: Amazon Connect contact trace records and their mapping.
 //! - `event`: the output — call events in their envelope, written as JSON Lines.
 //! - `queue_map`: the TOML map of queue names and transfer targets.
 //! - `pseudonym`: HMAC-SHA256 pseudonyms for callers and agents.
+//! - `comparison`: Asterisk's own service level beside Leitstand's four policies.
+//! - [`follow`]: a log followed as it grows, across rotation, and the bridge's checkpoint.
+//! - [`ami`]: the Asterisk Manager Interface's line protocol over TCP.
+//! - [`route`]: a `call.route` command as an AMI `Redirect`, and the dialplan side.
 //! - `report`: what was read, mapped, understood and refused, line by line.
 //! - `error`: what stops an import as a whole.
 //!
@@ -155,15 +163,18 @@
 
 #![forbid(unsafe_code)]
 
+pub mod ami;
 mod comparison;
 mod contact_trace;
 mod error;
 mod event;
+pub mod follow;
 mod import;
 mod pseudonym;
 mod queue_log;
 mod queue_map;
 mod report;
+pub mod route;
 mod service_level;
 
 pub use comparison::{ComparisonTable, ServiceLevelComparison};
