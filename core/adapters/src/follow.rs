@@ -24,6 +24,11 @@
 //!   prefer renaming.
 //! - Where the file it was in cannot be found again (deleted, compressed at once), the
 //!   follower says so ([`Notice::Lost`]) and starts the log from its beginning.
+//! - Rotated twice before the follower has reached the file between (stopped, or far
+//!   behind, over two rotations): it goes from the file it stood in to the log, and what
+//!   only the file between held is not read — except a log cut by copytruncate and then
+//!   renamed, which it finds again by its inode. Rotation once a day leaves the bridge a
+//!   day to catch up.
 
 use std::fmt;
 use std::fs::{self, File};
@@ -290,6 +295,8 @@ fn head_of(file: &File) -> io::Result<Option<String>> {
 pub struct Follower {
     path: PathBuf,
     current: Open,
+    /// While reading a copy: the device and inode of the log that was cut, read next.
+    cut_log: Option<(u64, u64)>,
     notices: Vec<Notice>,
 }
 
@@ -299,6 +306,7 @@ impl Follower {
         Ok(Self {
             path: path.to_path_buf(),
             current: Open::at(path, 0, 0, Role::Live)?,
+            cut_log: None,
             notices: Vec::new(),
         })
     }
@@ -324,6 +332,7 @@ impl Follower {
                     return Ok(Self {
                         path: path.to_path_buf(),
                         current: Open::at(path, saved.offset, saved.line, Role::Live)?,
+                        cut_log: None,
                         notices: vec![resumed(path)],
                     });
                 }
@@ -350,12 +359,15 @@ impl Follower {
                 Self {
                     path: path.to_path_buf(),
                     current,
+                    // A copy is of the saved file, which kept its inode when it was cut.
+                    cut_log: (role == Role::Copy).then_some((saved.device, saved.inode)),
                     notices: vec![resumed(&file)],
                 }
             }
             None => Self {
                 path: path.to_path_buf(),
                 current: Open::at(path, 0, 0, Role::Live)?,
+                cut_log: None,
                 notices: vec![Notice::Lost {
                     offset: saved.offset,
                     reason: format!(
@@ -403,9 +415,30 @@ impl Follower {
     /// so. `true` when it moved.
     fn advance(&mut self, out: &mut Vec<FollowedLine>) -> io::Result<bool> {
         if self.current.role == Role::Copy {
-            // Nobody writes to the copy: it is done.
+            // Nobody writes to the copy: it is done. Back to the file that was cut, even
+            // when it has been renamed away since.
             self.current.flush(out);
+            if let Some(identity) = self.cut_log.take() {
+                let same = |meta: &fs::Metadata| (meta.dev(), meta.ino()) == identity;
+                let moved = match fs::metadata(&self.path) {
+                    Ok(meta) if same(&meta) => None,
+                    _ => sibling(&self.path, |_, meta| same(meta))?,
+                };
+                if let Some(moved) = moved {
+                    self.current = Open::at(&moved, 0, 0, Role::Renamed)?;
+                    return Ok(true);
+                }
+            }
             return self.switch_to_log(None);
+        }
+        // Cut (copytruncate), wherever the file is now: shorter than what was read of it,
+        // or another first line.
+        let read_to = self.current.offset + self.current.pending.len() as u64;
+        if self.current.file.metadata()?.len() < read_to
+            || (self.current.head.is_some() && head_of(&self.current.file)? != self.current.head)
+        {
+            self.cut()?;
+            return Ok(true);
         }
         let meta = match fs::metadata(&self.path) {
             Ok(meta) => meta,
@@ -416,26 +449,23 @@ impl Follower {
             }
             Err(e) => return Err(e),
         };
-        if (meta.dev(), meta.ino()) != (self.current.device, self.current.inode) {
-            self.renamed()?;
-            if meta.len() == 0 {
-                return Ok(false);
-            }
-            // The writer has moved on: the old file's last lines, then the new log.
-            self.current.read_lines(out, usize::MAX)?;
-            self.current.flush(out);
-            return self.switch_to_log(Some(Notice::Rotated {
-                log: self.path.clone(),
-            }));
+        if (meta.dev(), meta.ino()) == (self.current.device, self.current.inode) {
+            self.current.role = Role::Live;
+            return Ok(false);
         }
-        self.current.role = Role::Live;
-        let read_to = self.current.offset + self.current.pending.len() as u64;
-        let cut = meta.len() < read_to
-            || (self.current.head.is_some() && head_of(&self.current.file)? != self.current.head);
-        if cut {
+        self.renamed()?;
+        if meta.len() == 0 {
+            return Ok(false);
+        }
+        // The writer has moved on: the old file's last lines, then the new log.
+        if self.current.read_lines(out, usize::MAX)? == Stop::Cut {
             self.cut()?;
+            return Ok(true);
         }
-        Ok(cut)
+        self.current.flush(out);
+        self.switch_to_log(Some(Notice::Rotated {
+            log: self.path.clone(),
+        }))
     }
 
     /// The log being read was renamed away: its lines are named by its new name, when it
@@ -457,6 +487,7 @@ impl Follower {
         let saved = self.current.position();
         match copy_of(&self.path, &saved)? {
             Some(copy) => {
+                self.cut_log = Some((saved.device, saved.inode));
                 self.current = Open::at(&copy, saved.offset, saved.line, Role::Copy)?;
                 self.current.head = saved.head;
                 self.notices.push(Notice::Truncated { copy });
@@ -708,6 +739,26 @@ mod tests {
         append(&log, "4444444\n");
         assert_eq!(texts(&f.poll(100).expect("poll")), ["3", "4444444"]);
         assert!(matches!(f.take_notices()[..], [Notice::Truncated { .. }]));
+    }
+
+    #[test]
+    fn a_cut_log_renamed_before_the_copy_was_read_is_found_by_its_inode() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = dir.path().join("queue_log");
+        append(&log, "1\n");
+        let mut f = Follower::start(&log).expect("start");
+        assert_eq!(texts(&f.poll(100).expect("poll")), ["1"]);
+        append(&log, "2\n");
+        fs::copy(&log, dir.path().join("queue_log.1")).expect("copy");
+        OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&log)
+            .expect("truncate");
+        append(&log, "3\n");
+        fs::rename(&log, dir.path().join("queue_log.2")).expect("rename");
+        append(&log, "4\n");
+        assert_eq!(texts(&f.poll(100).expect("poll")), ["2", "3", "4"]);
     }
 
     #[test]
