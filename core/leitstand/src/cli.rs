@@ -76,6 +76,10 @@ enum Command {
     /// options or files cannot be used.
     #[command(subcommand)]
     Import(crate::import::ImportCommand),
+    /// Bridge a provider's ACD and Leitstand live: its call events to leitstand.events,
+    /// the tenant's commands back to it.
+    #[command(subcommand)]
+    Bridge(crate::bridge::BridgeCommand),
 }
 
 /// `leitstand staffing`.
@@ -317,6 +321,7 @@ pub fn main() -> ExitCode {
         Command::Staffing(args) => staffing(&args),
         Command::Report(args) => client_report(&config, &args),
         Command::Import(command) => crate::import::run(command),
+        Command::Bridge(command) => daemon(|| crate::bridge::run(config.clone(), command)),
     };
     match result {
         Ok(code) => code,

@@ -65,9 +65,10 @@ pub enum ImportCommand {
     },
 }
 
-/// The options of every import.
+/// What every adapter of a provider's ACD is told: whose calls, how the ACD's names map,
+/// which site, which timezone, which pseudonym key.
 #[derive(Debug, clap::Args)]
-pub struct ImportOptions {
+pub struct AcdOptions {
     /// The tenant the events are for (default: `tenant` of the queue map).
     #[arg(long, value_name = "ID")]
     tenant: Option<String>,
@@ -92,6 +93,14 @@ pub struct ImportOptions {
     /// timezone, and its thresholds for --sla-as-asterisk.
     #[arg(long, value_name = "DIR")]
     bundles: Option<PathBuf>,
+}
+
+/// The options of every import.
+#[derive(Debug, clap::Args)]
+pub struct ImportOptions {
+    /// Whose calls, and how they are named.
+    #[command(flatten)]
+    acd: AcdOptions,
     /// Write the events here (default: standard output).
     #[arg(long, value_name = "OUT.jsonl")]
     out: Option<PathBuf>,
@@ -107,7 +116,7 @@ pub fn run(command: ImportCommand) -> anyhow::Result<ExitCode> {
             threshold_seconds,
             short_abandon_seconds,
         } => {
-            let (import, bundle) = options.import()?;
+            let (import, bundle) = options.acd.import()?;
             let log = import
                 .read_queue_log(open(&file)?)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -123,7 +132,7 @@ pub fn run(command: ImportCommand) -> anyhow::Result<ExitCode> {
             Ok(exit_code(log.report()))
         }
         ImportCommand::ConnectCtr { file, options } => {
-            let (import, _) = options.import()?;
+            let (import, _) = options.acd.import()?;
             let records = import
                 .read_contact_trace_records(open(&file)?)
                 .with_context(|| format!("reading {}", file.display()))?;
@@ -147,7 +156,7 @@ fn exit_code(report: &ImportReport) -> ExitCode {
     }
 }
 
-impl ImportOptions {
+impl AcdOptions {
     /// The validated import, and the tenant's bundle when `--bundles` is given.
     pub fn import(&self) -> anyhow::Result<(Import, Option<Bundle>)> {
         let map = match &self.queue_map {
@@ -189,7 +198,9 @@ impl ImportOptions {
         }
         Ok((import.with_queue_map(map), bundle))
     }
+}
 
+impl ImportOptions {
     /// Writes the events with `write` to `--out` or standard output.
     fn write(
         &self,

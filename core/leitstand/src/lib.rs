@@ -20,8 +20,11 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and the admin endpoints.
 //! - [`import`]: `leitstand import`: a provider's ACD records to events, on
 //!   `leitstand-adapters`.
+//! - [`bridge`]: `leitstand bridge asterisk`: the driver of a live Asterisk bridge — its
+//!   `queue_log` to `leitstand.events`, `call.route` commands back as manager actions.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod daemon;
