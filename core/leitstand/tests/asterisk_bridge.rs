@@ -1,6 +1,7 @@
 //! `leitstand bridge asterisk` against the real RabbitMQ: lines appended to a `queue_log`
 //! while the bridge runs all arrive, across a `kill -9` of the bridge and rotations of
 //! the log (renamed while it is down, cut by copytruncate and renamed while it runs); a
+//! first start learns the calls already waiting without publishing the old lines; a
 //! `call.route` becomes exactly one manager action, and a refused one is tried again and
 //! then dead-lettered with its reason.
 //!
@@ -39,6 +40,17 @@ struct Bridge {
 
 impl Bridge {
     fn start(vhost: &Vhost, dir: &Path, n: usize, extra: &[&str]) -> Self {
+        Self::start_with(vhost, dir, n, true, extra)
+    }
+
+    /// Starts the bridge, publishing the log's existing lines with `from_beginning`.
+    fn start_with(
+        vhost: &Vhost,
+        dir: &Path,
+        n: usize,
+        from_beginning: bool,
+        extra: &[&str],
+    ) -> Self {
         let log = dir.join(format!("bridge-{n}.log"));
         let file = std::fs::File::create(&log).expect("log file");
         let map = example("queue-map.toml");
@@ -49,7 +61,8 @@ impl Bridge {
             .arg(dir.join("bridge.state"))
             .arg("--queue-map")
             .arg(map)
-            .args(["--site", "soest", "--from-beginning", "--poll-ms", "20"])
+            .args(["--site", "soest", "--poll-ms", "20"])
+            .args(from_beginning.then_some("--from-beginning"))
             .args(extra)
             .env("LEITSTAND_AMQP__URL", vhost.url())
             .env("LEITSTAND_AMQP__RECONNECT_MIN_MS", "100")
@@ -301,6 +314,70 @@ async fn lines_appended_while_it_runs_all_arrive_across_kill_and_rotation() {
     assert!(
         !second_log.contains("refused"),
         "no line refused:\n{second_log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_learns_the_waiting_calls_and_publishes_from_the_next_line() {
+    if skip() {
+        return;
+    }
+    let vhost = Vhost::new("bridge-learn");
+    let tmp = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(tmp.path().join("acd")).expect("dir");
+    let log = tmp.path().join("acd/queue_log");
+    topology(&vhost).await;
+    let conn = vhost.connect().await;
+    tap(&conn, "test.events", "leitstand.events").await;
+    let got = collector(vhost.connect().await, "test.events");
+    let t0 = 1_795_503_600;
+    let waiting = format!(
+        "{}|1795503626.13|stadt-115|NONE|ENTERQUEUE||03023125516|1",
+        t0 + 26
+    );
+    append(
+        &log,
+        &[&format!("{t0}|NONE|NONE|NONE|QUEUESTART|"), &waiting],
+    );
+
+    // No --from-beginning: the existing lines are read, not published.
+    let bridge = Bridge::start_with(&vhost, tmp.path(), 1, false, &[]);
+    let state = tmp.path().join("bridge.state");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !state.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "no state written:\n{}",
+            bridge.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answered = format!(
+        "{}|1795503626.13|stadt-115|PJSIP/2101|CONNECT|9|1795503635.14|3",
+        t0 + 35
+    );
+    let next = format!(
+        "{}|1795503640.15|kreis-115|NONE|ENTERQUEUE||03023125517|1",
+        t0 + 40
+    );
+    append(&log, &[&answered, &next]);
+    let expected: BTreeSet<String> = [
+        format!("1795503626.13/stadt-115/{}/answered", t0 + 26),
+        format!("1795503640.15/kreis-115/{}/offered", t0 + 40),
+    ]
+    .into();
+    caught_up(&got, &expected, &bridge).await;
+    assert!(bridge.stop().success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ids: BTreeSet<String> = got
+        .lock()
+        .expect("collected")
+        .iter()
+        .filter_map(Message::message_id)
+        .collect();
+    assert_eq!(
+        ids, expected,
+        "the call already waiting answered under its id, nothing older"
     );
 }
 
