@@ -238,10 +238,10 @@ impl Manager {
     /// Sends `action` and waits for its response (the message with its `ActionID` and a
     /// `Response`), skipping events.
     pub async fn send(&mut self, action: &Action) -> Result<Message, AmiError> {
-        self.writer.write_all(action.to_wire().as_bytes()).await?;
-        self.writer.flush().await?;
         let what = format!("{} (ActionID {})", action.name(), action.id());
         tokio::time::timeout(self.timeout, async {
+            self.writer.write_all(action.to_wire().as_bytes()).await?;
+            self.writer.flush().await?;
             loop {
                 let message = self.read_message().await?;
                 if message.get("Response").is_some() && message.get("ActionID") == Some(action.id())

@@ -88,8 +88,8 @@ pub struct AsteriskArgs {
     /// The dialplan context of routes to an announcement.
     #[arg(long, value_name = "CONTEXT", default_value = "leitstand-announcement")]
     announcement_context: String,
-    /// The bridge's command queue (default: leitstand.bridge.<tenant>, with .<site>
-    /// when --site is given), bound to leitstand.commands with <tenant>.call.route.
+    /// The bridge's command queue (default: `leitstand.bridge.<tenant>`, with `.<site>`
+    /// when --site is given), bound to leitstand.commands with `<tenant>.call.route`.
     #[arg(long, value_name = "NAME")]
     command_queue: Option<String>,
     /// How often a Redirect the manager refuses is tried before the command is
@@ -173,6 +173,7 @@ pub async fn run(config: Config, command: BridgeCommand) -> anyhow::Result<()> {
         state: args.state.clone(),
         poll: Duration::from_millis(args.poll_ms),
         stop: stop.clone(),
+        refused: 0,
     };
     let ready = match (resumed, args.from_beginning) {
         (true, _) => Ok(lines),
@@ -208,6 +209,8 @@ struct Lines {
     state: PathBuf,
     poll: Duration,
     stop: watch::Receiver<bool>,
+    /// Lines refused since the bridge started.
+    refused: u64,
 }
 
 impl Lines {
@@ -269,10 +272,14 @@ impl Lines {
                 for line in &lines {
                     match reader.read_line(line.number, &line.bytes) {
                         Read::Mapped(mapped) => events.extend(mapped),
-                        Read::Refused(refusal) => tracing::warn!(
-                            file = %line.file.display(),
-                            "line refused, no event published: {refusal}"
-                        ),
+                        Read::Refused(refusal) => {
+                            self.refused += 1;
+                            tracing::warn!(
+                                file = %line.file.display(),
+                                refused_since_start = self.refused,
+                                "line refused, no event published: {refusal}"
+                            );
+                        }
                         Read::Understood | Read::Skipped(_) => {}
                     }
                 }

@@ -1,6 +1,6 @@
 //! `leitstand import` on the example day of examples/acd, end to end through the binary:
 //! the `queue_log` imports and, replayed through soest's bundle, gives the SLA figures a
-//! hand count of the raw lines gives; importing twice changes nothing; the contact trace
+//! hand count of the raw lines gives (and `leitstand report` takes it); importing twice changes nothing; the contact trace
 //! records of the same day give the same figures; Asterisk's own SL and SL2 are printed
 //! beside Leitstand's four policies; damaged lines are named by number and the exit code
 //! says so.
@@ -256,6 +256,26 @@ fn the_example_queue_log_imports_and_replays_to_a_hand_count_of_its_lines() {
     // The day the generator describes: transfers, timeouts, abandons, repeated callers.
     assert_eq!(hand["stadt"].offered + hand["kreis"].offered, 1442);
     assert_report_is_the_hand_count(&report, &hand);
+
+    // The client's report takes the same file.
+    let page = tmp.path().join("soest.html");
+    let bundle = soest_bundle();
+    let out = support::leitstand(&[
+        "report",
+        "--bundles",
+        bundle.to_str().expect("path"),
+        "--tenant",
+        "soest",
+        "--out",
+        page.to_str().expect("path"),
+        events.to_str().expect("path"),
+    ]);
+    assert!(out.status.success(), "report: {}", text(&out.stderr));
+    let html = std::fs::read_to_string(&page).expect("the page");
+    assert!(
+        html.contains("2026-11-24") && html.contains("Stadt Soest"),
+        "the day's page"
+    );
 }
 
 #[test]
