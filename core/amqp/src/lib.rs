@@ -24,8 +24,11 @@
 //! - [`relay`]: the outbox of one tenant to the broker, in order, confirmed.
 //! - [`unrouted`]: events no tenant queue took, dead-lettered with their reason.
 //! - [`deliveries`]: plugins' `http.post` delivered over HTTP with retries.
+//! - [`bridge`]: an ACD bridge's side of the broker: its events out with confirms, its
+//!   commands in, settled as the ACD carried them out or dead-lettered with the reason.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 mod carrier;
 pub mod deliveries;
 mod intake;

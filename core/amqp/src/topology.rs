@@ -92,7 +92,9 @@ impl Topology {
             .await
     }
 
-    async fn queue(
+    /// Declares `queue` (durable, quorum; with `dead_letter`, dead-lettering to
+    /// `leitstand.dead` after the delivery limit) and binds it to `exchange` with `key`.
+    pub(crate) async fn queue(
         &self,
         ch: &Channel,
         queue: &str,

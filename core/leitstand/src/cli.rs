@@ -71,6 +71,15 @@ enum Command {
     /// Replay events and write one tenant's day as a self-contained HTML page: service
     /// level per queue and per 30 minutes against the target, with a chart.
     Report(ClientReportArgs),
+    /// Turn a provider's ACD records into Leitstand's events (JSON Lines for replay and
+    /// report). Exits 1 when lines were refused (each is named by its number), 2 when the
+    /// options or files cannot be used.
+    #[command(subcommand)]
+    Import(crate::import::ImportCommand),
+    /// Bridge a provider's ACD and Leitstand live: its call events to leitstand.events,
+    /// the tenant's commands back to it.
+    #[command(subcommand)]
+    Bridge(crate::bridge::BridgeCommand),
 }
 
 /// `leitstand staffing`.
@@ -315,6 +324,8 @@ pub fn main() -> ExitCode {
         }
         Command::Staffing(args) => staffing(&args),
         Command::Report(args) => client_report(&config, &args),
+        Command::Import(command) => crate::import::run(command),
+        Command::Bridge(command) => daemon(|| crate::bridge::run(config.clone(), command)),
     };
     match result {
         Ok(code) => code,

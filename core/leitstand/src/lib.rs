@@ -18,11 +18,17 @@
 //! - [`harness`]: `leitstand plugin test`: one plugin over fixture events on the replay
 //!   driver, with simulated endpoints, compared with the expectation; `plugin new`.
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and the admin endpoints.
+//! - [`import`]: `leitstand import`: a provider's ACD records to events, on
+//!   `leitstand-adapters`.
+//! - [`bridge`]: `leitstand bridge asterisk`: the driver of a live Asterisk bridge — its
+//!   `queue_log` to `leitstand.events`, `call.route` commands back as manager actions.
 #![forbid(unsafe_code)]
 
+pub mod bridge;
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod harness;
 pub mod http;
+pub mod import;
 pub mod replay;

@@ -1,8 +1,9 @@
 //! The crate graph is the architecture (docs/ARCHITECTURE.md), and this test keeps it so,
 //! over `cargo metadata` of the workspace: lapin, wasmtime and sqlx are each a dependency
 //! of exactly one crate; no crate depends on both lapin and wasmtime; the contract types
-//! and the tenant's calendar depend on no other crate of Leitstand's; the engine reaches neither the store nor the
-//! transport, and they do not reach the engine; the binary is the only crate on top.
+//! and the tenant's calendar depend on no other crate of Leitstand's; the engine reaches
+//! neither the store nor the transport, and they do not reach the engine; the ACD adapters
+//! stand on the contract and the SLA books alone; the binary is the only crate on top.
 //! Dependencies count as a crate's own (normal and build); a test's dev-dependencies do not
 //! (the binary's integration tests publish on RabbitMQ themselves).
 
@@ -82,6 +83,7 @@ fn the_crate_graph_keeps_the_architecture() {
         "leitstand-engine",
         "leitstand-store",
         "leitstand-amqp",
+        "leitstand-adapters",
         "leitstand",
     ] {
         assert!(
@@ -140,6 +142,12 @@ fn the_crate_graph_keeps_the_architecture() {
         (
             "leitstand-engine",
             &[BOTTOM[0], BOTTOM[1], "leitstand-sla", "leitstand-metrics"],
+        ),
+        // The ACD adapters read and write the contract's events and count them by the
+        // SLA books; they reach neither the engine, the store nor the broker.
+        (
+            "leitstand-adapters",
+            &["leitstand-contract", "leitstand-sla"],
         ),
     ] {
         let extra: Vec<String> = ours(name)
