@@ -182,7 +182,7 @@ mod tests {
                 first_contact_target: None,
             },
             queues: BTreeMap::new(),
-            hours: None,
+            calendars: None,
         }
     }
 

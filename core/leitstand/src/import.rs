@@ -270,6 +270,6 @@ fn default_profile(import: &Import, threshold: u32, short: u32) -> anyhow::Resul
             first_contact_target: None,
         },
         queues: BTreeMap::new(),
-        hours: None,
+        calendars: None,
     })
 }
