@@ -86,7 +86,7 @@ fn hostile_guests_fail_only_their_own_event() {
                 "loop" => "limits = { cpu_ms = 50, wall_ms = 5000 }",
                 "alloc" => "limits = { memory_mib = 16 }",
                 // Everything but timers, which it sets.
-                "timer" => "capabilities = [\"state\"]",
+                "timer" => "capabilities = [\"state\", \"metrics\"]",
                 _ => "",
             };
             hostile(c.1, sub, limits, config)

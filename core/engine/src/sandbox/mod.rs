@@ -1204,7 +1204,6 @@ mod tests {
         }
     }
 
-
     use super::{Contract, last_words};
 
     #[test]
