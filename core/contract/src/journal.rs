@@ -64,6 +64,9 @@ pub struct Commit {
     pub outbox: Vec<OutboxEntry>,
     /// Wall-clock time of the commit, milliseconds since the epoch.
     pub at_ms: i64,
+    /// The tenant's live board (calls waiting, the rolling window, the interval counts) as
+    /// it is once the batch is counted, in its durable form; replaces the one kept.
+    pub board: Option<Vec<u8>>,
 }
 
 impl Commit {
@@ -73,6 +76,7 @@ impl Commit {
             && self.timers.is_empty()
             && self.processed.is_empty()
             && self.outbox.is_empty()
+            && self.board.is_none()
     }
 }
 
@@ -107,6 +111,8 @@ pub struct Opening {
     pub last_outbox_seq: i64,
     /// Whether any plugin state of the tenant is kept: without, reads need not ask.
     pub has_state: bool,
+    /// The tenant's live board as the last commit left it, when one was kept.
+    pub board: Option<Vec<u8>>,
 }
 
 /// Why the journal could not do what was asked.

@@ -24,6 +24,11 @@ use leitstand_sla::books::{
     Counts, FirstContact, FirstContactRows, Resolution, Staffing, interval_staffing, interval_start,
 };
 use leitstand_sla::{AbandonPolicy, Calendars, ServiceProfile, SlaSettings};
+use serde::{Deserialize, Serialize};
+
+mod board;
+
+use board::Board;
 
 /// Undeclared queue names one tenant may add as labels; later ones count as [`OTHER`].
 pub const MAX_UNDECLARED_QUEUES: usize = 16;
@@ -61,7 +66,7 @@ pub enum Clock {
 }
 
 /// A histogram with fixed bounds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Hist {
     bounds: Vec<f64>,
     /// Per bound, observations ≤ it (not cumulative; summed when exported).
@@ -233,7 +238,7 @@ struct Waiting {
 }
 
 /// A site's latest `site.status`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct SiteLive {
     staffed: u32,
     available: u32,
@@ -245,37 +250,14 @@ struct TenantLive {
     timezone: Tz,
     /// The tenant's calendars; `leitstand_tenant_open` reads its own.
     calendars: Option<Arc<Calendars>>,
-    /// Declared queues first; undeclared ones as they come, up to the limit.
-    queues: BTreeMap<String, QueueLive>,
-    declared: usize,
-    waiting: HashMap<String, Waiting>,
-    sites: BTreeMap<String, SiteLive>,
-    latest: Option<DateTime<Utc>>,
+    /// What the wallboard shows of its queues now; kept durably with each commit.
+    board: Board,
     /// The tenant's `[sla] first_contact_target`.
     first_contact_target: Option<f64>,
     /// Which concern each call has, for first-contact resolution.
     first_contact: FirstContact,
     /// Ended calls per concern and per department.
     resolutions: FirstContactRows,
-}
-
-impl TenantLive {
-    /// The label an event's queue counts under.
-    fn queue_label(&mut self, bundle: &ServiceProfile, queue: &str) -> String {
-        if self.queues.contains_key(queue) {
-            return queue.to_owned();
-        }
-        let undeclared = self.queues.len() - self.declared;
-        let label = if undeclared < MAX_UNDECLARED_QUEUES {
-            queue
-        } else {
-            OTHER
-        };
-        self.queues
-            .entry(label.to_owned())
-            .or_insert_with(|| QueueLive::new(bundle.sla_for(queue)));
-        label.to_owned()
-    }
 }
 
 /// The live SLA figures of every tenant, exported as Prometheus families when the
@@ -546,11 +528,7 @@ impl SlaMetrics {
             .or_insert_with(|| TenantLive {
                 timezone: bundle.timezone,
                 calendars: None,
-                queues: BTreeMap::new(),
-                declared: 0,
-                waiting: HashMap::new(),
-                sites: BTreeMap::new(),
-                latest: None,
+                board: Board::default(),
                 first_contact_target: None,
                 first_contact: FirstContact::default(),
                 resolutions: FirstContactRows::default(),
@@ -558,15 +536,7 @@ impl SlaMetrics {
         t.timezone = bundle.timezone;
         t.calendars = bundle.calendars.clone();
         t.first_contact_target = bundle.sla.first_contact_target;
-        for (id, q) in &bundle.queues {
-            match t.queues.get_mut(id) {
-                Some(live) => live.settle(q.sla),
-                None => {
-                    t.queues.insert(id.clone(), QueueLive::new(q.sla));
-                }
-            }
-        }
-        t.declared = bundle.queues.len();
+        t.board.declare(bundle);
     }
 
     /// Forgets a tenant whose bundle was removed.
@@ -574,68 +544,78 @@ impl SlaMetrics {
         self.lock().remove(tenant);
     }
 
-    /// Counts one accepted, first-seen event of `bundle`'s tenant.
-    pub fn observe(&self, bundle: &ServiceProfile, env: &Envelope) {
-        let Some(domain) = &env.domain else { return };
-        let window = self.window_minutes;
+    /// Runs `f` on the accounts of `bundle`'s tenant, opened first when they are not.
+    fn with_tenant<R>(
+        &self,
+        bundle: &ServiceProfile,
+        f: impl FnOnce(&mut TenantLive) -> R,
+    ) -> Option<R> {
         let mut tenants = self.lock();
         if !tenants.contains_key(&bundle.tenant) {
             drop(tenants);
             self.open(bundle);
             tenants = self.lock();
         }
-        let Some(t) = tenants.get_mut(&bundle.tenant) else {
-            return;
+        tenants.get_mut(&bundle.tenant).map(f)
+    }
+
+    /// Counts one accepted, first-seen event of `bundle`'s tenant.
+    pub fn observe(&self, bundle: &ServiceProfile, env: &Envelope) {
+        let Some(domain) = &env.domain else { return };
+        let window = self.window_minutes;
+        self.with_tenant(bundle, |t| {
+            let tz = t.timezone;
+            t.board.record(bundle, domain, env.time, tz, window);
+            if let Some(call) = t.first_contact.observe(env) {
+                t.resolutions.add(&call);
+            }
+        });
+    }
+
+    /// The durable form of `bundle`'s tenant's board as it will be once `envs` (the
+    /// batch's accepted, first-seen events, in order) are counted: committed with the
+    /// batch, so that the daemon that processes the tenant next continues from it. The
+    /// live figures themselves change only when [`Self::observe`] counts the events after
+    /// the commit.
+    pub fn board_after<'a>(
+        &self,
+        bundle: &ServiceProfile,
+        envs: impl IntoIterator<Item = &'a Envelope>,
+    ) -> Result<Vec<u8>, String> {
+        let window = self.window_minutes;
+        let tenants = self.lock();
+        let (mut board, tz) = match tenants.get(&bundle.tenant) {
+            Some(t) => (t.board.clone(), t.timezone),
+            None => {
+                let mut board = Board::default();
+                board.declare(bundle);
+                (board, bundle.timezone)
+            }
         };
-        t.latest = Some(t.latest.map_or(env.time, |l| l.max(env.time)));
-        if let DomainEvent::SiteStatus(s) = domain {
-            if t.sites.contains_key(&s.site) || t.sites.len() < MAX_SITES {
-                t.sites.insert(
-                    s.site.clone(),
-                    SiteLive {
-                        staffed: s.agents_staffed,
-                        available: s.agents_available,
-                        calls_waiting: s.calls_waiting,
-                    },
-                );
+        drop(tenants);
+        for env in envs {
+            if let Some(domain) = &env.domain {
+                board.record(bundle, domain, env.time, tz, window);
             }
-            return;
         }
-        let Some(queue) = domain.queue() else { return };
-        let label = t.queue_label(bundle, queue);
-        let tz = t.timezone;
-        if let Some(q) = t.queues.get_mut(&label) {
-            q.record(domain, env.time, tz, window);
-        }
-        match domain {
-            DomainEvent::CallOffered(e) => {
-                if t.waiting.len() >= MAX_WAITING_CALLS {
-                    forget_oldest(&mut t.waiting);
-                }
-                t.waiting.insert(
-                    e.call_id.clone(),
-                    Waiting {
-                        queue: label,
-                        priority: e.priority,
-                        since: env.time,
-                    },
-                );
-            }
-            DomainEvent::CallAnswered(e) | DomainEvent::CallAbandoned(e) => {
-                t.waiting.remove(&e.call_id);
-            }
-            _ => {}
-        }
-        if let Some(call) = t.first_contact.observe(env) {
-            t.resolutions.add(&call);
-        }
+        board.to_bytes()
+    }
+
+    /// Continues `bundle`'s tenant's board from its durable form (what [`Self::board_after`]
+    /// wrote): a daemon that starts, or takes the tenant over, shows the calls waiting,
+    /// the oldest wait, the rolling window and the interval counts where they were. The
+    /// board in memory is replaced; on an error it is left as it was.
+    pub fn restore_board(&self, bundle: &ServiceProfile, bytes: &[u8]) -> Result<(), String> {
+        let board = Board::from_bytes(bundle, bytes, self.window_minutes)?;
+        self.with_tenant(bundle, |t| t.board = board);
+        Ok(())
     }
 
     /// Closes every tenant's interval in progress, so that its staffing is exported: the
     /// end of a replay, where no later event will close it.
     pub fn close_intervals(&self) {
         for t in self.lock().values_mut() {
-            for q in t.queues.values_mut() {
+            for q in t.board.queues.values_mut() {
                 q.close_interval();
             }
         }
@@ -676,18 +656,18 @@ impl SlaMetrics {
             let tn = tenant.as_str();
             let now = match self.clock {
                 Clock::Wall => Some(Utc::now()),
-                Clock::Event => t.latest,
+                Clock::Event => t.board.latest,
             };
             // Waiting calls per queue and priority: count and oldest.
             let mut waiting: BTreeMap<(&str, &str), WaitingSummary> = BTreeMap::new();
-            for w in t.waiting.values() {
+            for w in t.board.waiting.values() {
                 let e = waiting
                     .entry((w.queue.as_str(), priority_name(w.priority)))
                     .or_insert((0, None));
                 e.0 += 1;
                 e.1 = Some(e.1.map_or(w.since, |s| s.min(w.since)));
             }
-            for (qn, q) in &t.queues {
+            for (qn, q) in &t.board.queues {
                 let l = [("tenant", tn), ("queue", qn.as_str())];
                 let c = &q.total;
                 let counter = |v: u64| Value::Counter(v as f64);
@@ -795,7 +775,7 @@ impl SlaMetrics {
                     );
                 }
             }
-            for (site, s) in &t.sites {
+            for (site, s) in &t.board.sites {
                 let l = [("tenant", tn), ("site", site.as_str())];
                 push(
                     "leitstand_site_agents_staffed",
@@ -889,18 +869,6 @@ enum Value {
     Histogram(proto::Histogram),
 }
 
-/// Drops the longest-waiting tenth of the remembered calls: calls whose answer or abandon
-/// never arrived must not grow the map without end.
-fn forget_oldest(waiting: &mut HashMap<String, Waiting>) {
-    let mut times: Vec<DateTime<Utc>> = waiting.values().map(|w| w.since).collect();
-    let cut = times.len() / 10;
-    if cut < times.len() {
-        let (_, limit, _) = times.select_nth_unstable(cut);
-        let limit = *limit;
-        waiting.retain(|_, w| w.since > limit);
-    }
-}
-
 impl Collector for SlaMetrics {
     fn desc(&self) -> Vec<&Desc> {
         self.descs.iter().collect()
@@ -915,6 +883,7 @@ impl Collector for SlaMetrics {
 mod tests {
     use serde_json::json;
 
+    use super::board::MAX_KEPT_WAITING;
     use super::*;
 
     /// 80 % within `t` seconds, short abandons up to `s` seconds, as a bundle's defaults.
@@ -1393,5 +1362,169 @@ mod tests {
         m.open(&plain);
         let text = render(&m);
         assert!(!text.contains("first_contact_target{"), "{text}");
+    }
+
+    /// A day's worth of calls in two queues and a site: some answered, some abandoned,
+    /// some still waiting, over more than the rolling window.
+    fn surge() -> Vec<Envelope> {
+        let mut out = Vec::new();
+        let mut n = 0;
+        let mut push = |kind: &str, minute: u32, data: serde_json::Value| {
+            n += 1;
+            let at = format!("2026-11-19T{:02}:{:02}:00Z", 8 + minute / 60, minute % 60);
+            out.push(event(n, kind, &at, data));
+        };
+        for i in 0..90u32 {
+            let queue = if i % 3 == 0 { "notfall" } else { "q" };
+            let prio = if i % 7 == 0 { "emergency" } else { "normal" };
+            let call = format!("c{i}");
+            push(
+                "call.offered",
+                i,
+                json!({"call_id": call, "queue": queue, "priority": prio}),
+            );
+            if i % 4 == 0 && i >= 4 {
+                let earlier = format!("c{}", i - 4);
+                let q = if (i - 4) % 3 == 0 { "notfall" } else { "q" };
+                push(
+                    "call.answered",
+                    i,
+                    json!({"call_id": earlier, "queue": q, "wait_seconds": 25 + i}),
+                );
+            }
+            if i % 10 == 5 {
+                let earlier = format!("c{}", i - 3);
+                let q = if (i - 3) % 3 == 0 { "notfall" } else { "q" };
+                push(
+                    "call.abandoned",
+                    i,
+                    json!({"call_id": earlier, "queue": q, "wait_seconds": 40}),
+                );
+            }
+        }
+        push(
+            "site.status",
+            91,
+            json!({"site": "pirmasens", "agents_staffed": 12, "agents_available": 3}),
+        );
+        out
+    }
+
+    /// The families a restart must continue: calls waiting, the oldest wait, the rolling
+    /// service level, the counters and the staffing.
+    fn board_lines(text: &str) -> Vec<&str> {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("leitstand_tenant_open"))
+            .collect()
+    }
+
+    #[test]
+    fn a_board_kept_with_a_batch_continues_where_it_was() {
+        let b = bundle(&[("q", 20, 5), ("notfall", 10, 5)]);
+        let events = surge();
+        let (first, rest) = events.split_at(120);
+        let running = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        running.open(&b);
+        for e in first {
+            running.observe(&b, e);
+        }
+        // The pipeline commits the board as it will be once the batch is counted, then
+        // counts the batch.
+        let kept = running.board_after(&b, rest).expect("the board");
+        for e in rest {
+            running.observe(&b, e);
+        }
+        let restarted = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        restarted.open(&b);
+        restarted.restore_board(&b, &kept).expect("restored");
+        let (before, after) = (render(&running), render(&restarted));
+        let waiting = "leitstand_calls_waiting{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
+        assert!(value(&before, waiting).expect("waiting") > 10.0, "{before}");
+        for series in [
+            waiting,
+            "leitstand_oldest_wait_seconds{tenant=\"t\",queue=\"q\",priority=\"normal\"}",
+            "leitstand_service_level{tenant=\"t\",queue=\"notfall\"}",
+        ] {
+            assert!(value(&before, series).is_some(), "{series} in {before}");
+        }
+        assert_eq!(board_lines(&before), board_lines(&after));
+        // And the restarted board counts on as the running one does.
+        let later = event(
+            9_999,
+            "call.answered",
+            "2026-11-19T09:40:00Z",
+            json!({"call_id": "c89", "queue": "q", "wait_seconds": 12}),
+        );
+        running.observe(&b, &later);
+        restarted.observe(&b, &later);
+        assert_eq!(
+            board_lines(&render(&running)),
+            board_lines(&render(&restarted))
+        );
+    }
+
+    #[test]
+    fn a_board_that_cannot_be_read_is_refused_and_the_live_one_kept() {
+        let b = bundle(&[("q", 20, 5)]);
+        let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        m.open(&b);
+        m.observe(
+            &b,
+            &event(
+                1,
+                "call.offered",
+                "2026-11-19T09:00:00Z",
+                json!({"call_id": "c1", "queue": "q"}),
+            ),
+        );
+        let before = render(&m);
+        let err = m.restore_board(&b, b"{").expect_err("not JSON");
+        assert!(err.contains("cannot be read"), "{err}");
+        let kept = m.board_after(&b, []).expect("the board");
+        let newer =
+            String::from_utf8(kept)
+                .expect("JSON")
+                .replacen("\"format\":1", "\"format\":7", 1);
+        let err = m
+            .restore_board(&b, newer.as_bytes())
+            .expect_err("another format");
+        assert!(err.contains("format 7"), "{err}");
+        assert_eq!(render(&m), before);
+    }
+
+    #[test]
+    fn a_board_keeps_the_longest_waiting_calls_within_its_bound() {
+        let b = bundle(&[("q", 20, 5)]);
+        let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        m.open(&b);
+        let offers: Vec<Envelope> = (0..MAX_KEPT_WAITING + 50)
+            .map(|i| {
+                let at = Utc::now() - chrono::Duration::seconds(100_000 - i as i64);
+                leitstand_contract::envelope::parse_value(
+                    json!({"specversion": "1.0", "id": format!("e{i}"), "source": "acd/test",
+                           "type": "call.offered", "tenant": "t", "time": at.to_rfc3339(),
+                           "data": {"call_id": format!("c{i}"), "queue": "q"}}),
+                    leitstand_contract::envelope::IntakeLimits::default(),
+                    Utc::now(),
+                )
+                .expect("a valid event")
+            })
+            .collect();
+        let kept = m.board_after(&b, &offers).expect("the board");
+        let restarted = SlaMetrics::new(30, Clock::Event).expect("metrics");
+        restarted.restore_board(&b, &kept).expect("restored");
+        for e in &offers {
+            m.observe(&b, e);
+        }
+        let series = "leitstand_calls_waiting{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
+        assert_eq!(
+            value(&render(&restarted), series),
+            Some(MAX_KEPT_WAITING as f64)
+        );
+        let oldest = "leitstand_oldest_wait_seconds{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
+        assert_eq!(
+            value(&render(&restarted), oldest),
+            value(&render(&m), oldest)
+        );
     }
 }

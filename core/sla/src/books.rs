@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use leitstand_contract::envelope::{Envelope, TenantId};
 
@@ -26,7 +26,7 @@ pub use crate::first_contact::{
 use crate::profile::{ServiceProfile, SlaSettings};
 
 /// The Erlang C staffing of one interval (CONTRACT §5).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Staffing {
     /// Agents on the phones needed to meet the queue's target, before shrinkage.
     pub agents_required: u32,

@@ -2,7 +2,7 @@
 //! ratios they give under each abandon policy (a zero denominator gives `None`).
 
 use leitstand_contract::domain::DomainEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::profile::{AbandonPolicy, SlaSettings};
 
@@ -10,7 +10,7 @@ use crate::profile::{AbandonPolicy, SlaSettings};
 pub const INTERVAL_MINUTES: i64 = 30;
 
 /// Raw counts of one queue over some span of time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counts {
     /// `call.offered` events.
     pub offered: u64,

@@ -608,7 +608,29 @@ impl Store {
             }
             q.execute(&mut *tx).await.map_err(db(ctx()))?;
         }
+        if let Some(board) = &batch.board {
+            sqlx::query(
+                "INSERT INTO leitstand_boards (tenant, value, at_ms) VALUES ($1, $2, $3) \
+                 ON CONFLICT (tenant) DO UPDATE SET value = excluded.value, at_ms = excluded.at_ms",
+            )
+            .bind(t)
+            .bind(board.clone())
+            .bind(batch.at_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(ctx()))?;
+        }
         tx.commit().await.map_err(db(ctx()))
+    }
+
+    /// The live board of `tenant` the last commit kept, if any.
+    pub async fn board(&self, tenant: &TenantId) -> Result<Option<Vec<u8>>, StoreError> {
+        sqlx::query("SELECT value FROM leitstand_boards WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|row| row.map(|r| r.try_get::<Vec<u8>, _>("value")).transpose())
+            .map_err(db(format!("reading the live board of {tenant}")))
     }
 
     /// Deletes processed ids and fired timers older than `before_ms`; returns how many.
@@ -660,6 +682,7 @@ impl Journal for Store {
             outbox: self.outbox(tenant).await?,
             last_outbox_seq: self.last_outbox_seq(tenant).await?,
             has_state: self.has_state(tenant).await?,
+            board: self.board(tenant).await?,
         })
     }
 

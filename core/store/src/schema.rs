@@ -42,6 +42,13 @@ pub fn statements(backend: Backend) -> Vec<String> {
                routing_key TEXT NOT NULL, properties TEXT NOT NULL, body {bytes} NOT NULL, \
                PRIMARY KEY (tenant, seq))"
         ),
+        // The tenant's live board (calls waiting, the rolling window, the interval counts),
+        // replaced by every batch that counts events; read by the daemon that opens the
+        // tenant next. Added to schema 1 as a table of its own: a build without it ignores it.
+        format!(
+            "CREATE TABLE IF NOT EXISTS leitstand_boards (\
+               tenant TEXT NOT NULL PRIMARY KEY, value {bytes} NOT NULL, at_ms BIGINT NOT NULL)"
+        ),
         // Cluster mode: which daemon processes which tenant, until when.
         "CREATE TABLE IF NOT EXISTS leitstand_leases (\
            tenant TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, token BIGINT NOT NULL, \

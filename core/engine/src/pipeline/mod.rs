@@ -211,6 +211,8 @@ pub struct Pipeline<J: Journal> {
     options: PipelineOptions,
     books: BTreeMap<TenantId, Books<J>>,
     metrics: Option<Arc<Metrics>>,
+    /// Whether each commit keeps the tenant's live board and opening a tenant continues it.
+    keep_board: bool,
     report: Option<SlaBook>,
 }
 
@@ -255,8 +257,18 @@ impl<J: Journal> Pipeline<J> {
             options,
             books: BTreeMap::new(),
             metrics: None,
+            keep_board: false,
             report: None,
         }
+    }
+
+    /// Keeps each tenant's live board (calls waiting, the oldest wait, the rolling window,
+    /// the interval counts behind the staffing gauge; see [`Self::with_metrics`]) with every
+    /// commit that counts events, and continues it when a tenant is opened: a daemon that
+    /// restarts, or takes a tenant over, shows the figures where they were.
+    pub fn keeping_the_board(mut self) -> Self {
+        self.keep_board = true;
+        self
     }
 
     /// Counts into `metrics` as the daemon exports them.
@@ -309,6 +321,12 @@ impl<J: Journal> Pipeline<J> {
             bundle: rt.bundle.clone(),
         };
         self.open_figures(&rt.bundle);
+        if self.keep_board
+            && let (Some(m), Some(board)) = (&self.metrics, &opening.board)
+            && let Err(e) = m.sla.restore_board(&rt.bundle.service, board)
+        {
+            tracing::warn!(tenant = %tenant, error = %e, "the live board kept for the tenant is not continued; it starts afresh");
+        }
         self.books.insert(tenant, books);
         Ok(opening.outbox)
     }
@@ -445,6 +463,9 @@ impl<J: Journal> Pipeline<J> {
             }
             Err(BuildError::Encode(e)) => return Err(PipelineError::Encode(e)),
         };
+        if self.keep_board {
+            self.board_into(&mut drafts, &entries, &settled);
+        }
         // One commit per tenant; on a failure, memory goes back to where it was.
         for (tenant, draft) in &mut drafts {
             draft.commit.writes = draft.view.take();
@@ -598,6 +619,43 @@ impl<J: Journal> Pipeline<J> {
         }
         // Timer changes alone: writing them twice is harmless.
         false
+    }
+
+    /// Puts each tenant's live board, as it will be once the batch is counted, into its
+    /// commit.
+    fn board_into(
+        &self,
+        drafts: &mut BTreeMap<TenantId, Draft<J>>,
+        entries: &[Entry],
+        settled: &Settled,
+    ) {
+        let Some(m) = &self.metrics else { return };
+        for (tenant, draft) in drafts.iter_mut() {
+            let Some(books) = self.books.get(tenant) else {
+                continue;
+            };
+            let mut counted = entries
+                .iter()
+                .zip(&settled.verdicts)
+                .filter_map(|(e, v)| match e {
+                    Entry::Read { tenant: t, env, .. }
+                        if t == tenant && matches!(v, Verdict::Processed | Verdict::Failed(_)) =>
+                    {
+                        Some(env)
+                    }
+                    _ => None,
+                })
+                .peekable();
+            if counted.peek().is_none() {
+                continue;
+            }
+            match m.sla.board_after(&books.bundle.service, counted) {
+                Ok(board) => draft.commit.board = Some(board),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "the live board is not kept with this batch");
+                }
+            }
+        }
     }
 
     /// Counts a committed batch: events by outcome, dead letters by reason, the SLA books

@@ -67,7 +67,8 @@ pub async fn run(
         ..PipelineOptions::default()
     };
     let mut pipeline = Pipeline::new(shared.store.clone(), shared.sandbox.clone(), options)
-        .with_metrics(shared.context.metrics.clone());
+        .with_metrics(shared.context.metrics.clone())
+        .keeping_the_board();
     let floor = fence
         .as_ref()
         .map_or(0, |f| f.token.max(0).saturating_mul(1 << OUTBOX_TERM_BITS));
