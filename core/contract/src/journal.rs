@@ -64,9 +64,29 @@ pub struct Commit {
     pub outbox: Vec<OutboxEntry>,
     /// Wall-clock time of the commit, milliseconds since the epoch.
     pub at_ms: i64,
-    /// The tenant's live board (calls waiting, the rolling window, the interval counts) as
-    /// it is once the batch is counted, in its durable form; replaces the one kept.
-    pub board: Option<Vec<u8>>,
+    /// What the batch changes of the tenant's live board, when it counts events.
+    pub board: Option<BoardChange>,
+}
+
+/// What one batch changes of a tenant's live board (what the operators' wallboard shows),
+/// in its durable form: the summary — counts, the rolling window, the interval, the sites —
+/// replaced whole (it is small), and the calls waiting changed one by one (there may be
+/// thousands): written in proportion to the batch, not to the queue.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BoardChange {
+    /// The summary as it is after the batch; replaces the one kept.
+    pub summary: Vec<u8>,
+    /// Calls waiting by call id: `Some` starts or replaces one, `None` ends it.
+    pub calls: BTreeMap<String, Option<Vec<u8>>>,
+}
+
+/// A tenant's live board as the journal keeps it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeptBoard {
+    /// The summary of the last batch that counted events.
+    pub summary: Vec<u8>,
+    /// The calls waiting, by call id.
+    pub calls: Vec<(String, Vec<u8>)>,
 }
 
 impl Commit {
@@ -112,7 +132,7 @@ pub struct Opening {
     /// Whether any plugin state of the tenant is kept: without, reads need not ask.
     pub has_state: bool,
     /// The tenant's live board as the last commit left it, when one was kept.
-    pub board: Option<Vec<u8>>,
+    pub board: Option<KeptBoard>,
 }
 
 /// Why the journal could not do what was asked.

@@ -20,6 +20,7 @@ use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
 
 use leitstand_contract::domain::{DomainEvent, Priority};
 use leitstand_contract::envelope::{Envelope, TenantId};
+use leitstand_contract::journal::{BoardChange, KeptBoard};
 use leitstand_sla::books::{
     Counts, FirstContact, FirstContactRows, Resolution, Staffing, interval_staffing, interval_start,
 };
@@ -572,43 +573,58 @@ impl SlaMetrics {
         });
     }
 
-    /// The durable form of `bundle`'s tenant's board as it will be once `envs` (the
-    /// batch's accepted, first-seen events, in order) are counted: committed with the
+    /// What counting `envs` (the batch's accepted, first-seen events of `bundle`'s tenant,
+    /// in order) changes of the tenant's board, in its durable form: committed with the
     /// batch, so that the daemon that processes the tenant next continues from it. The
-    /// live figures themselves change only when [`Self::observe`] counts the events after
-    /// the commit.
+    /// board itself changes only when [`Self::observe`] counts the events after the
+    /// commit; [`Self::board_committed`] says the commit landed.
     pub fn board_after<'a>(
         &self,
         bundle: &ServiceProfile,
         envs: impl IntoIterator<Item = &'a Envelope>,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<BoardChange, String> {
         let window = self.window_minutes;
         let tenants = self.lock();
-        let (mut board, tz) = match tenants.get(&bundle.tenant) {
-            Some(t) => (t.board.clone(), t.timezone),
-            None => {
-                let mut board = Board::default();
-                board.declare(bundle);
-                (board, bundle.timezone)
-            }
+        let empty = Board::default();
+        let (board, tz) = match tenants.get(&bundle.tenant) {
+            Some(t) => (&t.board, t.timezone),
+            None => (&empty, bundle.timezone),
         };
-        drop(tenants);
+        let mut ahead = board.summary();
+        ahead.declare(bundle);
+        let mut changes = Vec::new();
         for env in envs {
-            if let Some(domain) = &env.domain {
-                board.record(bundle, domain, env.time, tz, window);
+            if let Some(domain) = &env.domain
+                && let Some(change) = ahead.count(bundle, domain, env.time, tz, window)
+            {
+                changes.push(change);
             }
         }
-        board.to_bytes()
+        board.change(&ahead, changes)
     }
 
-    /// Continues `bundle`'s tenant's board from its durable form (what [`Self::board_after`]
-    /// wrote): a daemon that starts, or takes the tenant over, shows the calls waiting,
-    /// the oldest wait, the rolling window and the interval counts where they were. The
-    /// board in memory is replaced; on an error it is left as it was.
-    pub fn restore_board(&self, bundle: &ServiceProfile, bytes: &[u8]) -> Result<(), String> {
-        let board = Board::from_bytes(bundle, bytes, self.window_minutes)?;
+    /// The change [`Self::board_after`] made for `tenant` is committed: the calls it ended
+    /// because the board had forgotten them are gone durably.
+    pub fn board_committed(&self, tenant: &TenantId) {
+        if let Some(t) = self.lock().get_mut(tenant) {
+            t.board.forgotten.clear();
+        }
+    }
+
+    /// Continues `bundle`'s tenant's board from what the journal kept (what
+    /// [`Self::board_after`] changed, commit by commit): a daemon that starts, or takes
+    /// the tenant over, shows the calls waiting, the oldest wait, the rolling window and
+    /// the interval counts where they were. The board in memory is replaced; on an error
+    /// it is left as it was. Returns how many kept calls could not be continued.
+    pub fn restore_board(
+        &self,
+        bundle: &ServiceProfile,
+        kept: &KeptBoard,
+    ) -> Result<usize, String> {
+        let board = Board::restore(bundle, kept, self.window_minutes)?;
+        let dropped = board.forgotten.len();
         self.with_tenant(bundle, |t| t.board = board);
-        Ok(())
+        Ok(dropped)
     }
 
     /// Closes every tenant's interval in progress, so that its staffing is exported: the
@@ -883,7 +899,6 @@ impl Collector for SlaMetrics {
 mod tests {
     use serde_json::json;
 
-    use super::board::MAX_KEPT_WAITING;
     use super::*;
 
     /// 80 % within `t` seconds, short abandons up to `s` seconds, as a bundle's defaults.
@@ -1418,25 +1433,44 @@ mod tests {
             .collect()
     }
 
+    /// What the journal keeps of a board after `change` is committed.
+    fn keep(kept: &mut KeptBoard, change: BoardChange) {
+        kept.summary = change.summary;
+        let mut calls: BTreeMap<String, Vec<u8>> =
+            std::mem::take(&mut kept.calls).into_iter().collect();
+        for (call, v) in change.calls {
+            match v {
+                Some(v) => calls.insert(call, v),
+                None => calls.remove(&call),
+            };
+        }
+        kept.calls = calls.into_iter().collect();
+    }
+
+    /// Runs `events` through `m` as the daemon's pipeline does, batch by batch: the
+    /// board's change committed (into `kept`), then the events counted.
+    fn run_batches(m: &SlaMetrics, b: &ServiceProfile, events: &[Envelope], kept: &mut KeptBoard) {
+        for batch in events.chunks(16) {
+            let change = m.board_after(b, batch).expect("the board's change");
+            keep(kept, change);
+            m.board_committed(&b.tenant);
+            for e in batch {
+                m.observe(b, e);
+            }
+        }
+    }
+
     #[test]
-    fn a_board_kept_with_a_batch_continues_where_it_was() {
+    fn a_board_kept_batch_by_batch_continues_where_it_was() {
         let b = bundle(&[("q", 20, 5), ("notfall", 10, 5)]);
         let events = surge();
-        let (first, rest) = events.split_at(120);
         let running = SlaMetrics::new(30, Clock::Event).expect("metrics");
         running.open(&b);
-        for e in first {
-            running.observe(&b, e);
-        }
-        // The pipeline commits the board as it will be once the batch is counted, then
-        // counts the batch.
-        let kept = running.board_after(&b, rest).expect("the board");
-        for e in rest {
-            running.observe(&b, e);
-        }
+        let mut kept = KeptBoard::default();
+        run_batches(&running, &b, &events, &mut kept);
         let restarted = SlaMetrics::new(30, Clock::Event).expect("metrics");
         restarted.open(&b);
-        restarted.restore_board(&b, &kept).expect("restored");
+        assert_eq!(restarted.restore_board(&b, &kept), Ok(0));
         let (before, after) = (render(&running), render(&restarted));
         let waiting = "leitstand_calls_waiting{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
         assert!(value(&before, waiting).expect("waiting") > 10.0, "{before}");
@@ -1448,19 +1482,24 @@ mod tests {
             assert!(value(&before, series).is_some(), "{series} in {before}");
         }
         assert_eq!(board_lines(&before), board_lines(&after));
-        // And the restarted board counts on as the running one does.
-        let later = event(
+        // A batch writes the calls it touches, not the whole queue.
+        let later = [event(
             9_999,
             "call.answered",
             "2026-11-19T09:40:00Z",
             json!({"call_id": "c89", "queue": "q", "wait_seconds": 12}),
-        );
-        running.observe(&b, &later);
-        restarted.observe(&b, &later);
+        )];
+        let change = running.board_after(&b, &later).expect("the change");
+        assert_eq!(change.calls, BTreeMap::from([("c89".to_owned(), None)]));
+        // And the restarted board counts on as the running one does.
+        run_batches(&running, &b, &later, &mut kept);
+        let mut other = kept.clone();
+        run_batches(&restarted, &b, &later, &mut other);
         assert_eq!(
             board_lines(&render(&running)),
             board_lines(&render(&restarted))
         );
+        assert_eq!(kept, other);
     }
 
     #[test]
@@ -1468,63 +1507,74 @@ mod tests {
         let b = bundle(&[("q", 20, 5)]);
         let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
         m.open(&b);
-        m.observe(
-            &b,
-            &event(
-                1,
-                "call.offered",
-                "2026-11-19T09:00:00Z",
-                json!({"call_id": "c1", "queue": "q"}),
-            ),
+        let mut kept = KeptBoard::default();
+        let offer = event(
+            1,
+            "call.offered",
+            "2026-11-19T09:00:00Z",
+            json!({"call_id": "c1", "queue": "q"}),
         );
+        run_batches(&m, &b, std::slice::from_ref(&offer), &mut kept);
         let before = render(&m);
-        let err = m.restore_board(&b, b"{").expect_err("not JSON");
+        let broken = KeptBoard {
+            summary: b"{".to_vec(),
+            calls: Vec::new(),
+        };
+        let err = m.restore_board(&b, &broken).expect_err("not JSON");
         assert!(err.contains("cannot be read"), "{err}");
-        let kept = m.board_after(&b, []).expect("the board");
-        let newer =
-            String::from_utf8(kept)
+        let newer = KeptBoard {
+            summary: String::from_utf8(kept.summary.clone())
                 .expect("JSON")
-                .replacen("\"format\":1", "\"format\":7", 1);
-        let err = m
-            .restore_board(&b, newer.as_bytes())
-            .expect_err("another format");
+                .replacen("\"format\":1", "\"format\":7", 1)
+                .into_bytes(),
+            calls: Vec::new(),
+        };
+        let err = m.restore_board(&b, &newer).expect_err("another format");
         assert!(err.contains("format 7"), "{err}");
         assert_eq!(render(&m), before);
+        // A call that cannot be continued is dropped, counted, and ended with the next
+        // commit.
+        let mut odd = kept.clone();
+        odd.calls.push(("c2".to_owned(), b"[]".to_vec()));
+        assert_eq!(m.restore_board(&b, &odd), Ok(1));
+        assert_eq!(render(&m), before);
+        let change = m.board_after(&b, []).expect("the change");
+        assert_eq!(change.calls, BTreeMap::from([("c2".to_owned(), None)]));
     }
 
     #[test]
-    fn a_board_keeps_the_longest_waiting_calls_within_its_bound() {
+    fn calls_the_board_forgets_end_durably_with_the_next_commit() {
         let b = bundle(&[("q", 20, 5)]);
         let m = SlaMetrics::new(30, Clock::Event).expect("metrics");
         m.open(&b);
-        let offers: Vec<Envelope> = (0..MAX_KEPT_WAITING + 50)
-            .map(|i| {
-                let at = Utc::now() - chrono::Duration::seconds(100_000 - i as i64);
-                leitstand_contract::envelope::parse_value(
-                    json!({"specversion": "1.0", "id": format!("e{i}"), "source": "acd/test",
-                           "type": "call.offered", "tenant": "t", "time": at.to_rfc3339(),
-                           "data": {"call_id": format!("c{i}"), "queue": "q"}}),
-                    leitstand_contract::envelope::IntakeLimits::default(),
-                    Utc::now(),
-                )
-                .expect("a valid event")
-            })
-            .collect();
-        let kept = m.board_after(&b, &offers).expect("the board");
-        let restarted = SlaMetrics::new(30, Clock::Event).expect("metrics");
-        restarted.restore_board(&b, &kept).expect("restored");
-        for e in &offers {
-            m.observe(&b, e);
+        let start = Utc::now() - chrono::Duration::days(3);
+        for i in 0..=MAX_WAITING_CALLS {
+            let at = start + chrono::Duration::seconds(i as i64);
+            let offer = leitstand_contract::envelope::parse_value(
+                json!({"specversion": "1.0", "id": format!("e{i}"), "source": "acd/test",
+                       "type": "call.offered", "tenant": "t", "time": at.to_rfc3339(),
+                       "data": {"call_id": format!("c{i}"), "queue": "q"}}),
+                leitstand_contract::envelope::IntakeLimits::default(),
+                Utc::now(),
+            )
+            .expect("a valid event");
+            m.observe(&b, &offer);
         }
-        let series = "leitstand_calls_waiting{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
-        assert_eq!(
-            value(&render(&restarted), series),
-            Some(MAX_KEPT_WAITING as f64)
+        let change = m.board_after(&b, []).expect("the change");
+        let ended = change.calls.values().filter(|v| v.is_none()).count();
+        let waiting = value(
+            &render(&m),
+            "leitstand_calls_waiting{tenant=\"t\",queue=\"q\",priority=\"normal\"}",
+        )
+        .expect("calls waiting");
+        assert!(ended >= MAX_WAITING_CALLS / 10, "{ended}");
+        assert_eq!(ended as f64, (MAX_WAITING_CALLS + 1) as f64 - waiting);
+        assert!(
+            change.calls.contains_key("c0"),
+            "the longest-waiting go first"
         );
-        let oldest = "leitstand_oldest_wait_seconds{tenant=\"t\",queue=\"q\",priority=\"normal\"}";
-        assert_eq!(
-            value(&render(&restarted), oldest),
-            value(&render(&m), oldest)
-        );
+        m.board_committed(&b.tenant);
+        let change = m.board_after(&b, []).expect("the change");
+        assert!(change.calls.is_empty());
     }
 }

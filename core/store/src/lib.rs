@@ -28,7 +28,8 @@ use sqlx::{Any, AnyPool, Executor, Row, Transaction};
 
 pub use leitstand_contract::envelope::TenantId;
 pub use leitstand_contract::journal::{
-    Commit, Fence, Journal, JournalError, Opening, StateUsage, StoredTimer, TimerChange,
+    BoardChange, Commit, Fence, Journal, JournalError, KeptBoard, Opening, StateUsage, StoredTimer,
+    TimerChange,
 };
 pub use leitstand_contract::wire::OutboxEntry;
 
@@ -614,23 +615,76 @@ impl Store {
                  ON CONFLICT (tenant) DO UPDATE SET value = excluded.value, at_ms = excluded.at_ms",
             )
             .bind(t)
-            .bind(board.clone())
+            .bind(board.summary.clone())
             .bind(batch.at_ms)
             .execute(&mut *tx)
             .await
             .map_err(db(ctx()))?;
+            let started: Vec<_> = board
+                .calls
+                .iter()
+                .filter_map(|(call, v)| v.as_ref().map(|v| (call, v)))
+                .collect();
+            for chunk in started.chunks(ROWS_PER_STATEMENT) {
+                let sql = self.sql(format!(
+                    "INSERT INTO leitstand_board_calls (tenant, call, value) VALUES {} \
+                     ON CONFLICT (tenant, call) DO UPDATE SET value = excluded.value",
+                    values(chunk.len(), 3)
+                ));
+                let mut q = sqlx::query(&sql);
+                for (call, v) in chunk {
+                    q = q.bind(t).bind(call.as_str()).bind(v.to_vec());
+                }
+                q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            }
+            let ended: Vec<&String> = board
+                .calls
+                .iter()
+                .filter(|(_, v)| v.is_none())
+                .map(|(call, _)| call)
+                .collect();
+            for chunk in ended.chunks(ROWS_PER_STATEMENT) {
+                let list = (0..chunk.len())
+                    .map(|i| format!("${}", i + 2))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = self.sql(format!(
+                    "DELETE FROM leitstand_board_calls WHERE tenant = $1 AND call IN ({list})"
+                ));
+                let mut q = sqlx::query(&sql).bind(t);
+                for call in chunk {
+                    q = q.bind(call.as_str());
+                }
+                q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            }
         }
         tx.commit().await.map_err(db(ctx()))
     }
 
     /// The live board of `tenant` the last commit kept, if any.
-    pub async fn board(&self, tenant: &TenantId) -> Result<Option<Vec<u8>>, StoreError> {
-        sqlx::query("SELECT value FROM leitstand_boards WHERE tenant = $1")
+    pub async fn board(&self, tenant: &TenantId) -> Result<Option<KeptBoard>, StoreError> {
+        let ctx = || format!("reading the live board of {tenant}");
+        let summary = sqlx::query("SELECT value FROM leitstand_boards WHERE tenant = $1")
             .bind(tenant.as_str())
             .fetch_optional(&self.pool)
             .await
             .and_then(|row| row.map(|r| r.try_get::<Vec<u8>, _>("value")).transpose())
-            .map_err(db(format!("reading the live board of {tenant}")))
+            .map_err(db(ctx()))?;
+        let Some(summary) = summary else {
+            return Ok(None);
+        };
+        let rows = sqlx::query("SELECT call, value FROM leitstand_board_calls WHERE tenant = $1")
+            .bind(tenant.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db(ctx()))?;
+        let mut calls = Vec::with_capacity(rows.len());
+        for r in rows {
+            let call: String = r.try_get("call").map_err(db(ctx()))?;
+            let value: Vec<u8> = r.try_get("value").map_err(db(ctx()))?;
+            calls.push((call, value));
+        }
+        Ok(Some(KeptBoard { summary, calls }))
     }
 
     /// Deletes processed ids and fired timers older than `before_ms`; returns how many.

@@ -49,6 +49,13 @@ pub fn statements(backend: Backend) -> Vec<String> {
             "CREATE TABLE IF NOT EXISTS leitstand_boards (\
                tenant TEXT NOT NULL PRIMARY KEY, value {bytes} NOT NULL, at_ms BIGINT NOT NULL)"
         ),
+        // The calls waiting on a tenant's board, one row each: a batch writes the calls it
+        // offers and deletes those it answers or abandons.
+        format!(
+            "CREATE TABLE IF NOT EXISTS leitstand_board_calls (\
+               tenant TEXT NOT NULL, call TEXT NOT NULL, value {bytes} NOT NULL, \
+               PRIMARY KEY (tenant, call))"
+        ),
         // Cluster mode: which daemon processes which tenant, until when.
         "CREATE TABLE IF NOT EXISTS leitstand_leases (\
            tenant TEXT NOT NULL PRIMARY KEY, owner TEXT NOT NULL, token BIGINT NOT NULL, \

@@ -323,9 +323,16 @@ impl<J: Journal> Pipeline<J> {
         self.open_figures(&rt.bundle);
         if self.keep_board
             && let (Some(m), Some(board)) = (&self.metrics, &opening.board)
-            && let Err(e) = m.sla.restore_board(&rt.bundle.service, board)
         {
-            tracing::warn!(tenant = %tenant, error = %e, "the live board kept for the tenant is not continued; it starts afresh");
+            match m.sla.restore_board(&rt.bundle.service, board) {
+                Ok(0) => {}
+                Ok(dropped) => {
+                    tracing::warn!(tenant = %tenant, calls = dropped, "calls kept waiting on the live board could not be continued; they are forgotten");
+                }
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, error = %e, "the live board kept for the tenant is not continued; it starts afresh");
+                }
+            }
         }
         self.books.insert(tenant, books);
         Ok(opening.outbox)
@@ -491,6 +498,9 @@ impl<J: Journal> Pipeline<J> {
         // Committed: memory follows, the figures count, the outbox is handed on.
         let mut outboxes: BTreeMap<TenantId, Vec<Option<OutboxEntry>>> = BTreeMap::new();
         for (tenant, draft) in drafts {
+            if let (Some(m), Some(_)) = (&self.metrics, &draft.commit.board) {
+                m.sla.board_committed(&tenant);
+            }
             if let Some(books) = self.books.get_mut(&tenant) {
                 books.cache.apply(&draft.commit.writes);
                 books.next_timer_seq = draft.next_timer_seq;

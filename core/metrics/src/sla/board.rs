@@ -3,21 +3,25 @@
 //! window and the interval behind the staffing gauge, the sites' capacity — and its
 //! durable form.
 //!
-//! The pipeline commits the durable form with every batch that counts events, in the same
-//! transaction as the batch's state, timers and processed ids ([ADR 0016]). A daemon that
-//! is restarted, killed, or takes the tenant over in cluster mode reads it when it opens
-//! the tenant and continues the figures: a surge does not look like an empty queue and a
-//! fresh window on the wallboard because a process changed.
+//! The pipeline commits what a batch changes of it with the batch, in the same transaction
+//! as the batch's state, timers and processed ids ([ADR 0016]): the summary (counts,
+//! histograms, the rolling window, the interval, the sites: small) whole, the calls waiting
+//! one by one — the calls the batch offers, answers, abandons, or the board forgets — so
+//! that a commit costs in proportion to its batch, not to the queue. A daemon that is
+//! restarted, killed, or takes the tenant over in cluster mode reads it when it opens the
+//! tenant and continues the figures: a surge does not look like an empty queue and a fresh
+//! window on the wallboard because a process changed.
 //!
 //! [ADR 0016]: ../../../docs/adr/0016-plugin-output-timers-watchdog-durable-board.md
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use leitstand_contract::domain::{DomainEvent, Priority};
+use leitstand_contract::journal::{BoardChange, KeptBoard};
 use leitstand_sla::ServiceProfile;
 use leitstand_sla::books::{Counts, Staffing};
 
@@ -26,13 +30,8 @@ use super::{
     TALK_BUCKETS, Waiting, wait_bounds,
 };
 
-/// The durable form's format; a form of another format is refused by name.
+/// The durable summary's format; one of another format is refused by name.
 const FORMAT: u32 = 1;
-
-/// Waiting calls the durable form keeps, the longest-waiting first: the oldest wait stays
-/// right, and a form stays small enough to commit with every batch. Beyond it the calls
-/// waiting shortest are not kept (a restart then shows fewer calls waiting).
-pub const MAX_KEPT_WAITING: usize = 10_000;
 
 /// One tenant's board.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +42,17 @@ pub(super) struct Board {
     pub(super) waiting: HashMap<String, Waiting>,
     pub(super) sites: BTreeMap<String, SiteLive>,
     pub(super) latest: Option<DateTime<Utc>>,
+    /// Calls forgotten here (beyond [`MAX_WAITING_CALLS`], or kept in a form that cannot
+    /// be continued) since the last commit: the next one ends them durably too.
+    pub(super) forgotten: Vec<String>,
+}
+
+/// What an event does to the calls waiting.
+pub(super) enum WaitingChange {
+    /// A call starts waiting.
+    Starts(String, Waiting),
+    /// A call stops waiting (answered or abandoned).
+    Ends(String),
 }
 
 impl Board {
@@ -86,6 +96,30 @@ impl Board {
         tz: Tz,
         window_minutes: i64,
     ) {
+        match self.count(bundle, domain, at, tz, window_minutes) {
+            Some(WaitingChange::Starts(call, w)) => {
+                if self.waiting.len() >= MAX_WAITING_CALLS {
+                    self.forgotten.extend(forget_oldest(&mut self.waiting));
+                }
+                self.waiting.insert(call, w);
+            }
+            Some(WaitingChange::Ends(call)) => {
+                self.waiting.remove(&call);
+            }
+            None => {}
+        }
+    }
+
+    /// Counts one event into everything but the calls waiting, and says what it does to
+    /// them.
+    pub(super) fn count(
+        &mut self,
+        bundle: &ServiceProfile,
+        domain: &DomainEvent,
+        at: DateTime<Utc>,
+        tz: Tz,
+        window_minutes: i64,
+    ) -> Option<WaitingChange> {
         self.latest = Some(self.latest.map_or(at, |l| l.max(at)));
         if let DomainEvent::SiteStatus(s) = domain {
             if self.sites.contains_key(&s.site) || self.sites.len() < MAX_SITES {
@@ -98,42 +132,87 @@ impl Board {
                     },
                 );
             }
-            return;
+            return None;
         }
-        let Some(queue) = domain.queue() else { return };
+        let queue = domain.queue()?;
         let label = self.queue_label(bundle, queue);
         if let Some(q) = self.queues.get_mut(&label) {
             q.record(domain, at, tz, window_minutes);
         }
         match domain {
-            DomainEvent::CallOffered(e) => {
-                if self.waiting.len() >= MAX_WAITING_CALLS {
-                    forget_oldest(&mut self.waiting);
-                }
-                self.waiting.insert(
-                    e.call_id.clone(),
-                    Waiting {
-                        queue: label,
-                        priority: e.priority,
-                        since: at,
-                    },
-                );
-            }
+            DomainEvent::CallOffered(e) => Some(WaitingChange::Starts(
+                e.call_id.clone(),
+                Waiting {
+                    queue: label,
+                    priority: e.priority,
+                    since: at,
+                },
+            )),
             DomainEvent::CallAnswered(e) | DomainEvent::CallAbandoned(e) => {
-                self.waiting.remove(&e.call_id);
+                Some(WaitingChange::Ends(e.call_id.clone()))
             }
-            _ => {}
+            _ => None,
         }
     }
 
-    /// The durable form (JSON).
-    pub(super) fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let mut waiting: Vec<(&String, &Waiting)> = self.waiting.iter().collect();
-        if waiting.len() > MAX_KEPT_WAITING {
-            waiting.select_nth_unstable_by_key(MAX_KEPT_WAITING, |(_, w)| w.since);
-            waiting.truncate(MAX_KEPT_WAITING);
+    /// The board without its calls waiting, to count a batch ahead into.
+    pub(super) fn summary(&self) -> Board {
+        Board {
+            queues: self.queues.clone(),
+            declared: self.declared,
+            waiting: HashMap::new(),
+            sites: self.sites.clone(),
+            latest: self.latest,
+            forgotten: Vec::new(),
         }
-        waiting.sort_by(|a, b| (a.1.since, a.0).cmp(&(b.1.since, b.0)));
+    }
+
+    /// What a batch changes of this board, in its durable form: `ahead` is
+    /// [`Self::summary`] with the batch counted into it, `changes` what the batch does to
+    /// the calls waiting, in order. Calls forgotten since the last commit end durably too.
+    pub(super) fn change(
+        &self,
+        ahead: &Board,
+        changes: Vec<WaitingChange>,
+    ) -> Result<BoardChange, String> {
+        let forgotten: HashSet<&String> = self.forgotten.iter().collect();
+        let mut net: BTreeMap<String, Option<Waiting>> = self
+            .forgotten
+            .iter()
+            .map(|call| (call.clone(), None))
+            .collect();
+        for change in changes {
+            match change {
+                WaitingChange::Starts(call, w) => {
+                    net.insert(call, Some(w));
+                }
+                // A call kept durably ends there; one only started in this batch, or
+                // never seen, leaves nothing to end.
+                WaitingChange::Ends(call) => {
+                    if self.waiting.contains_key(&call) || forgotten.contains(&call) {
+                        net.insert(call, None);
+                    } else {
+                        net.remove(&call);
+                    }
+                }
+            }
+        }
+        let mut calls = BTreeMap::new();
+        for (call, w) in net {
+            let value = match w {
+                Some(w) => Some(call_bytes(&w)?),
+                None => None,
+            };
+            calls.insert(call, value);
+        }
+        Ok(BoardChange {
+            summary: ahead.summary_bytes()?,
+            calls,
+        })
+    }
+
+    /// The durable summary (JSON): everything but the calls waiting.
+    fn summary_bytes(&self) -> Result<Vec<u8>, String> {
         let form = FormRef {
             format: FORMAT,
             latest: self.latest,
@@ -153,34 +232,27 @@ impl Board {
                     (name.as_str(), form)
                 })
                 .collect(),
-            waiting: waiting
-                .into_iter()
-                .map(|(call, w)| WaitingRow {
-                    call: call.clone(),
-                    queue: w.queue.clone(),
-                    emergency: w.priority == Priority::Emergency,
-                    since: w.since,
-                })
-                .collect(),
             sites: &self.sites,
         };
-        serde_json::to_vec(&form).map_err(|e| format!("the live figures cannot be written: {e}"))
+        serde_json::to_vec(&form).map_err(|e| format!("the live board cannot be written: {e}"))
     }
 
-    /// The board of `bundle`'s tenant from its durable form, with the bundle's queues and
-    /// settings as they are now: a queue whose buckets changed since starts its
+    /// The board of `bundle`'s tenant as the journal kept it, with the bundle's queues
+    /// and settings as they are now: a queue whose buckets changed since starts its
     /// histograms again, a queue no longer declared counts as undeclared (within the
-    /// limit), and calls waiting in a queue without a line are not kept.
-    pub(super) fn from_bytes(
+    /// limit). A call waiting that cannot be continued — unreadable, in a queue without a
+    /// line, or beyond [`MAX_WAITING_CALLS`] (the longest-waiting go) — is forgotten, and
+    /// ended durably with the next commit.
+    pub(super) fn restore(
         bundle: &ServiceProfile,
-        bytes: &[u8],
+        kept: &KeptBoard,
         window_minutes: i64,
     ) -> Result<Board, String> {
-        let form: Form = serde_json::from_slice(bytes)
-            .map_err(|e| format!("the live figures kept for the tenant cannot be read: {e}"))?;
+        let form: Form = serde_json::from_slice(&kept.summary)
+            .map_err(|e| format!("the live board kept for the tenant cannot be read: {e}"))?;
         if form.format != FORMAT {
             return Err(format!(
-                "the live figures kept for the tenant have format {}, this daemon reads format \
+                "the live board kept for the tenant has format {}, this daemon reads format \
                  {FORMAT}",
                 form.format
             ));
@@ -217,30 +289,49 @@ impl Board {
             live.interval = kept.interval;
             live.staffing = kept.staffing;
         }
-        for row in form.waiting.into_iter().take(MAX_WAITING_CALLS) {
-            if board.queues.contains_key(&row.queue) {
-                let priority = if row.emergency {
-                    Priority::Emergency
-                } else {
-                    Priority::Normal
-                };
-                board.waiting.insert(
-                    row.call,
-                    Waiting {
-                        queue: row.queue,
-                        priority,
-                        since: row.since,
-                    },
-                );
-            }
-        }
         for (site, s) in form.sites {
             if board.sites.len() < MAX_SITES {
                 board.sites.insert(site, s);
             }
         }
+        let mut calls: Vec<(String, Waiting)> = Vec::with_capacity(kept.calls.len());
+        for (call, bytes) in &kept.calls {
+            match serde_json::from_slice::<CallRow>(bytes) {
+                Ok(row) if board.queues.contains_key(&row.queue) => {
+                    let priority = if row.emergency {
+                        Priority::Emergency
+                    } else {
+                        Priority::Normal
+                    };
+                    let w = Waiting {
+                        queue: row.queue,
+                        priority,
+                        since: row.since,
+                    };
+                    calls.push((call.clone(), w));
+                }
+                _ => board.forgotten.push(call.clone()),
+            }
+        }
+        if calls.len() > MAX_WAITING_CALLS {
+            calls.sort_by_key(|(_, w)| std::cmp::Reverse(w.since));
+            board
+                .forgotten
+                .extend(calls.drain(MAX_WAITING_CALLS..).map(|(call, _)| call));
+        }
+        board.waiting = calls.into_iter().collect();
         Ok(board)
     }
+}
+
+/// A call waiting in its durable form (JSON).
+fn call_bytes(w: &Waiting) -> Result<Vec<u8>, String> {
+    let row = CallRow {
+        queue: w.queue.clone(),
+        emergency: w.priority == Priority::Emergency,
+        since: w.since,
+    };
+    serde_json::to_vec(&row).map_err(|e| format!("a call waiting cannot be written: {e}"))
 }
 
 impl Hist {
@@ -250,16 +341,24 @@ impl Hist {
     }
 }
 
-/// Drops the longest-waiting tenth of the remembered calls: calls whose answer or abandon
-/// never arrived must not grow the map without end.
-fn forget_oldest(waiting: &mut HashMap<String, Waiting>) {
+/// Drops the longest-waiting tenth of the remembered calls and returns them: calls whose
+/// answer or abandon never arrived must not grow the map without end.
+fn forget_oldest(waiting: &mut HashMap<String, Waiting>) -> Vec<String> {
     let mut times: Vec<DateTime<Utc>> = waiting.values().map(|w| w.since).collect();
     let cut = times.len() / 10;
+    let mut gone = Vec::new();
     if cut < times.len() {
         let (_, limit, _) = times.select_nth_unstable(cut);
         let limit = *limit;
-        waiting.retain(|_, w| w.since > limit);
+        waiting.retain(|call, w| {
+            let keep = w.since > limit;
+            if !keep {
+                gone.push(call.clone());
+            }
+            keep
+        });
     }
+    gone
 }
 
 /// The durable form as written, borrowing the board.
@@ -268,7 +367,6 @@ struct FormRef<'a> {
     format: u32,
     latest: Option<DateTime<Utc>>,
     queues: BTreeMap<&'a str, QueueRef<'a>>,
-    waiting: Vec<WaitingRow>,
     sites: &'a BTreeMap<String, SiteLive>,
 }
 
@@ -289,7 +387,6 @@ struct Form {
     format: u32,
     latest: Option<DateTime<Utc>>,
     queues: BTreeMap<String, QueueForm>,
-    waiting: Vec<WaitingRow>,
     sites: BTreeMap<String, SiteLive>,
 }
 
@@ -304,10 +401,9 @@ struct QueueForm {
     staffing: Option<Staffing>,
 }
 
-/// A waiting call, longest-waiting first.
+/// A call waiting, as one row of the journal keeps it (the call id is the row's key).
 #[derive(Serialize, Deserialize)]
-struct WaitingRow {
-    call: String,
+struct CallRow {
     queue: String,
     emergency: bool,
     since: DateTime<Utc>,
