@@ -38,6 +38,12 @@
 //! - **latency**: `LEITSTAND_BENCH_PACED` (default 5,000) events at 1,000 per second, each
 //!   timed from its publish to its output's arrival at the reader (p50, p99).
 //!
+//! **Many tenants** (after the comparison): `LEITSTAND_BENCH_TENANTS` (default 1,000; 0 leaves
+//! it out) copies of the `rlp-impf` bundle, each a tenant of its own, on one daemon with state
+//! on SQLite: the time from its start to `/readyz`, and its resident memory at rest and after
+//! one `call.offered` per tenant has gone through each tenant's plugins, beside a daemon with
+//! one copy, so that the memory each further tenant-plugin costs is shown.
+//!
 //! The comparison runs `LEITSTAND_BENCH_RUNS` times (default 3). Publisher, reader, relay,
 //! daemon and broker share the machine's cores; the CPU each used during the throughput
 //! phase is printed with the figures.
@@ -87,6 +93,7 @@ struct Settings {
     paced: usize,
     runs: usize,
     drain: usize,
+    tenants: usize,
 }
 
 impl Settings {
@@ -104,6 +111,7 @@ impl Settings {
             paced: get("LEITSTAND_BENCH_PACED", 5_000)?,
             runs: get("LEITSTAND_BENCH_RUNS", 3)?.max(1),
             drain: get("LEITSTAND_BENCH_DRAIN", 50_000)?,
+            tenants: get("LEITSTAND_BENCH_TENANTS", 1_000)?,
         })
     }
 }
@@ -239,16 +247,75 @@ fn main() -> Result<()> {
         }
         println!();
     }
-    if settings.events == 0 {
-        return Ok(());
+    if settings.events > 0 {
+        live(
+            &settings,
+            &binary,
+            &root,
+            &stores,
+            &load_rt,
+            &relay_rt,
+            log_dir.path(),
+            broker_pid,
+            nonce,
+        )?;
     }
+    if settings.tenants > 0 {
+        // A first start fills the cache of compiled plugin code, so that the start-up
+        // figures below are those of a daemon started again on the same bundles.
+        load_rt
+            .block_on(many_tenants(&binary, &root, 1, log_dir.path()))
+            .context("a daemon filling the compile cache")?;
+        let one = load_rt
+            .block_on(many_tenants(&binary, &root, 1, log_dir.path()))
+            .context("one tenant on a daemon")?;
+        let many = load_rt
+            .block_on(many_tenants(
+                &binary,
+                &root,
+                settings.tenants,
+                log_dir.path(),
+            ))
+            .with_context(|| format!("{} tenants on one daemon", settings.tenants))?;
+        println!();
+        println!(
+            "| tenants | tenant-plugins | start to /readyz | resident at rest | resident after one event each | peak resident |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for t in [&one, &many] {
+            println!("{}", t.row());
+        }
+        let added = (many.plugins - one.plugins).max(1) as f64;
+        println!(
+            "each further tenant-plugin: {:.2} MiB resident at rest, {:.2} MiB after one event each; over all: {:.2} MiB per tenant-plugin",
+            mib(many.at_rest.saturating_sub(one.at_rest)) / added,
+            mib(many.active.saturating_sub(one.active)) / added,
+            mib(many.active) / many.plugins.max(1) as f64,
+        );
+    }
+    Ok(())
+}
+
+/// The live comparison: a publisher in this process feeds each path while it runs.
+#[allow(clippy::too_many_arguments)]
+fn live(
+    settings: &Settings,
+    binary: &Path,
+    root: &Path,
+    stores: &[String],
+    load_rt: &tokio::runtime::Runtime,
+    relay_rt: &tokio::runtime::Runtime,
+    log_dir: &Path,
+    broker_pid: Option<u32>,
+    nonce: u64,
+) -> Result<()> {
     println!("live: a publisher in this process feeds each path while it runs");
     let mut runs = Vec::new();
     for run in 1..=settings.runs {
         let vhost = Vhost::new(run)?;
         let cx = Run {
             vhost: &vhost,
-            settings: &settings,
+            settings,
             broker_pid,
             tag: format!("r{run}-{nonce}"),
         };
@@ -259,10 +326,10 @@ fn main() -> Result<()> {
         println!("  relay            {}", relay.line());
         let sqlite = format!(
             "sqlite://{}",
-            log_dir.path().join(format!("state-{run}.db")).display()
+            log_dir.join(format!("state-{run}.db")).display()
         );
         let mut daemons = Vec::new();
-        for url in std::iter::once(&sqlite).chain(&stores) {
+        for url in std::iter::once(&sqlite).chain(stores) {
             let kind = store_kind(url);
             if kind == "postgres" {
                 forget_example_tenants(url)?;
@@ -272,12 +339,7 @@ fn main() -> Result<()> {
                 ..cx
             };
             let daemon = load_rt
-                .block_on(cx.daemon_path(
-                    &binary,
-                    &root.join("examples/bundles"),
-                    log_dir.path(),
-                    url,
-                ))
+                .block_on(cx.daemon_path(binary, &root.join("examples/bundles"), log_dir, url))
                 .with_context(|| format!("the daemon path on {kind}"))?;
             println!(
                 "  daemon {kind:<9} {}  ratio {:.2}",
@@ -383,24 +445,28 @@ impl Figures {
 /// Deletes what earlier runs left in the PostgreSQL store for the example tenants: their
 /// pending timers would fire during this run and their outbox would be published again.
 fn forget_example_tenants(url: &str) -> Result<()> {
-    let tenants = TENANTS
+    let tenants = DRAIN_TENANTS
         .iter()
-        .map(|(t, _, _)| format!("'{t}'"))
+        .map(|t| format!("'{t}'"))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = [
+    // One statement per table, so that a table the store has not made yet (before the
+    // first daemon ran, or of an older build) does not keep the others from being reset.
+    let mut args = vec![url.to_owned(), "-q".to_owned()];
+    for table in [
         "leitstand_kv",
         "leitstand_timers",
         "leitstand_processed",
         "leitstand_outbox",
         "leitstand_leases",
-    ]
-    .iter()
-    .map(|table| format!("DELETE FROM {table} WHERE tenant IN ({tenants});"))
-    .collect::<String>();
-    // The tables do not exist before the first daemon has run: errors are not fatal.
+        "leitstand_boards",
+        "leitstand_board_calls",
+    ] {
+        args.push("-c".to_owned());
+        args.push(format!("DELETE FROM {table} WHERE tenant IN ({tenants});"));
+    }
     let out = Command::new("psql")
-        .args([url, "-q", "-c", &sql])
+        .args(&args)
         .output()
         .context("running psql to reset the example tenants")?;
     if !out.status.success() {
@@ -462,7 +528,15 @@ impl Run<'_> {
         log_dir: &Path,
         store_url: &str,
     ) -> Result<Figures> {
-        let mut daemon = Daemon::start(binary, self.vhost, bundles, log_dir, store_url).await?;
+        let mut daemon = Daemon::start(
+            binary,
+            self.vhost,
+            bundles,
+            log_dir,
+            store_url,
+            Duration::from_secs(60),
+        )
+        .await?;
         let conn = connect(&self.vhost.url(), "bench-load").await?;
         let ch = conn.create_channel().await?;
         quorum_queue(&ch, "tap", "leitstand.commands", "#").await?;
@@ -915,7 +989,15 @@ async fn drain_daemon(
         .map(|t| format!("leitstand.tenant.{t}"))
         .collect();
     filled(&ch, &inputs, events.len()).await?;
-    let mut daemon = Daemon::start(binary, vhost, bundles, log_dir, store_url).await?;
+    let mut daemon = Daemon::start(
+        binary,
+        vhost,
+        bundles,
+        log_dir,
+        store_url,
+        Duration::from_secs(60),
+    )
+    .await?;
     let before = CpuSample::take(broker, Some(daemon.child.id()));
     let started = Instant::now();
     let drained = drained(&conn, vhost, "tap", &inputs).await;
@@ -931,6 +1013,156 @@ async fn drain_daemon(
         rate: events.len() as f64 / last.duration_since(first).as_secs_f64(),
         outputs,
         cores,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Many tenants on one daemon
+
+/// A daemon carrying `tenants` copies of a bundle.
+struct Tenants {
+    tenants: usize,
+    /// Tenants times the plugins of each.
+    plugins: usize,
+    /// From the start of the process to `/readyz` answering 200.
+    start: Duration,
+    /// Resident memory (bytes) once ready, before any event.
+    at_rest: u64,
+    /// Resident memory (bytes) after one `call.offered` per tenant was decided on.
+    active: u64,
+    /// The most the process had resident (bytes).
+    peak: u64,
+}
+
+impl Tenants {
+    fn row(&self) -> String {
+        format!(
+            "| {} | {} | {:.1} s | {:.0} MiB | {:.0} MiB | {:.0} MiB |",
+            self.tenants,
+            self.plugins,
+            self.start.as_secs_f64(),
+            mib(self.at_rest),
+            mib(self.active),
+            mib(self.peak)
+        )
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+/// `VmRSS` and `VmHWM` of process `pid`, in bytes.
+fn resident(pid: u32) -> Result<(u64, u64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    let field = |name: &str| -> Result<u64> {
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .ok_or_else(|| anyhow!("/proc/{pid}/status has no {name}"))?;
+        let kib: u64 = line
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}{line}"))?;
+        Ok(kib * 1024)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// Starts `leitstand run` on `n` copies of the `rlp-impf` bundle (tenants `bench-0000`, …),
+/// state in a fresh SQLite file, and sends each tenant one `call.offered`.
+async fn many_tenants(binary: &Path, root: &Path, n: usize, log_dir: &Path) -> Result<Tenants> {
+    static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let start_no = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = root
+        .canonicalize()
+        .with_context(|| format!("{}", root.display()))?;
+    let manifest = std::fs::read_to_string(root.join("examples/bundles/rlp-impf/tenant.toml"))
+        .context("reading the rlp-impf bundle")?;
+    let guests = format!("\"{}/target/", root.display());
+    let per_tenant = manifest
+        .lines()
+        .filter(|l| l.trim() == "[[plugins]]")
+        .count();
+    ensure!(per_tenant > 0, "the rlp-impf bundle has no plugins");
+    let bundles = tempfile::tempdir().context("a directory for the bundles")?;
+    let ids: Vec<String> = (0..n).map(|i| format!("bench-{i:04}")).collect();
+    for id in &ids {
+        let dir = bundles.path().join(id);
+        std::fs::create_dir(&dir)?;
+        let text = manifest
+            .replacen("id = \"rlp-impf\"", &format!("id = \"{id}\""), 1)
+            .replace("\"../../../target/", &guests);
+        std::fs::write(dir.join("tenant.toml"), text)?;
+    }
+    let vhost = Vhost::new(9_000 + start_no)?;
+    let store = format!(
+        "sqlite://{}",
+        log_dir.join(format!("tenants-{start_no}.db")).display()
+    );
+    let conn = connect(&vhost.url(), "bench-load").await?;
+    let started = Instant::now();
+    let mut daemon = Daemon::start(
+        binary,
+        &vhost,
+        bundles.path(),
+        log_dir,
+        &store,
+        Duration::from_secs(900),
+    )
+    .await?;
+    let start = started.elapsed();
+    let pid = daemon.child.id();
+    // Let the consumers settle before the figure is taken.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (at_rest, _) = resident(pid)?;
+    let ch = conn.create_channel().await?;
+    quorum_queue(&ch, "tap", "leitstand.commands", "#").await?;
+    let time = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
+    let events: Vec<Event> = ids
+        .iter()
+        .map(|tenant| {
+            let id = format!("{tenant}-offer");
+            let body = serde_json::to_vec(&serde_json::json!({
+                "specversion": "1.0",
+                "id": id,
+                "source": "acd/provider/kaiserslautern/switch-1",
+                "type": "call.offered",
+                "tenant": tenant,
+                "time": time,
+                "datacontenttype": "application/json",
+                "data": {"call_id": format!("call-{id}"), "queue": "impf", "site": "kaiserslautern"}
+            }))?;
+            Ok(Event {
+                id,
+                routing_key: format!("{tenant}.call.offered"),
+                body,
+            })
+        })
+        .collect::<Result<_>>()?;
+    let reader = Reader::open(&conn, "tap", Output::Commands, &events).await?;
+    let publisher = conn.create_channel().await?;
+    publisher
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    publish_fast(&publisher, "leitstand.events", &events).await?;
+    if let Err(e) = reader.finish().await {
+        bail!("{e:#}\n--- daemon log ---\n{}", daemon.log_text());
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (active, peak) = resident(pid)?;
+    daemon.terminate(Duration::from_secs(120)).await?;
+    conn.close(200, "done".into()).await?;
+    Ok(Tenants {
+        tenants: n,
+        plugins: n * per_tenant,
+        start,
+        at_rest,
+        active,
+        peak,
     })
 }
 
@@ -1294,6 +1526,7 @@ impl Daemon {
         bundles: &Path,
         log_dir: &Path,
         store_url: &str,
+        ready_within: Duration,
     ) -> Result<Self> {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -1315,7 +1548,7 @@ impl Daemon {
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
         let mut daemon = Self { child, log };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + ready_within;
         loop {
             let status = tokio::task::spawn_blocking(move || http_status(http, "/readyz")).await?;
             if status == Some(200) {
