@@ -633,3 +633,63 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
         assert_eq!(p["intervals_below_target"].as_u64(), Some(below as u64));
     }
 }
+
+/// The provider pool reads the bundle's `[providers]` (`providers = "from-bundle"`): it
+/// routes by their contracted shares and sites, and the report counts the routed calls as
+/// offered at those sites, against the same caps.
+#[test]
+fn the_pool_routes_by_the_bundles_providers() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    support::write_bundle(
+        tmp.path(),
+        "t",
+        HEADER,
+        &[PluginEntry {
+            name: "pool",
+            guest: "leitstand_pool",
+            subscribe: &["call.offered", "site.status"],
+            grant: &["call.route"],
+            limits: "",
+            config: "providers = \"from-bundle\"\noverflow_target = \"ansage\"\nqueues = [\"q\"]\n",
+        }],
+    );
+    let (ok, said) = check(tmp.path());
+    assert!(ok, "{said}");
+    let events: String = (0..4)
+        .map(|n| {
+            ev(
+                &format!("o{n}"),
+                "call.offered",
+                &format!("2026-11-19T10:0{n}:00+01:00"),
+                json!({"call_id": format!("c{n}"), "queue": "q"}),
+            ) + "\n"
+        })
+        .collect();
+    let run = support::replay(tmp.path(), &events);
+    let routed: Vec<(&str, &str)> = run
+        .commands
+        .iter()
+        .map(|c| {
+            (
+                c["data"]["target"].as_str().expect("target"),
+                c["data"]["provider"].as_str().expect("provider"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routed,
+        [("a", "alpha"), ("b", "beta"), ("a", "alpha"), ("b", "beta")],
+        "shares 50/50 of the bundle's providers"
+    );
+    let report = serde_json::to_value(run.report.sla()).expect("json");
+    let t = &report["tenants"][0];
+    assert_eq!(site(t, "a")["offered"], 2);
+    assert_eq!(site(t, "b")["offered"], 2);
+    let alpha = t["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .find(|p| p["provider"] == "alpha")
+        .expect("alpha");
+    assert_eq!(alpha["days"][0]["cap_used"], 0.2);
+}

@@ -485,6 +485,10 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
     }
 
     let providers = providers(raw.sites, raw.providers, &queues).map_err(|(k, r)| err(&k, r))?;
+    for p in &mut plugins {
+        providers_into_config(&mut p.config, &providers, &queues)
+            .map_err(|r| err(&format!("plugins.{}.config.providers", p.name), r))?;
+    }
     let limits = tenant_limits(&raw.limits).map_err(|(k, r)| err(&format!("limits.{k}"), r))?;
     let command_mode = raw
         .commands
@@ -745,6 +749,61 @@ fn providers(
         }
     }
     Ok(out)
+}
+
+/// The value of a plugin's `providers` config key that asks for the bundle's declaration.
+const FROM_BUNDLE: &str = "from-bundle";
+
+/// A plugin config with `providers = "from-bundle"` (the provider pool) gets the bundle's
+/// `[providers]` in its place, as the pool reads them: one entry per provider with a share of
+/// the plugin's queue above 0, in the order of the ids — `{name, share, daily_cap, sites}`.
+/// The queue is the one the plugin's `queues` names, or the tenant's only queue. The
+/// plugin's configuration is otherwise its own; contract 0.1.0 guests see plain config.
+fn providers_into_config(
+    config: &mut serde_json::Value,
+    providers: &Providers,
+    queues: &BTreeMap<String, QueueSpec>,
+) -> Result<(), String> {
+    let Some(table) = config.as_object_mut() else {
+        return Ok(());
+    };
+    if table.get("providers").and_then(serde_json::Value::as_str) != Some(FROM_BUNDLE) {
+        return Ok(());
+    }
+    let named: Vec<&str> = table
+        .get("queues")
+        .and_then(serde_json::Value::as_array)
+        .map(|q| q.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let queue = match (named.as_slice(), queues.len()) {
+        ([one], _) => (*one).to_owned(),
+        ([], 1) => queues.keys().next().cloned().unwrap_or_default(),
+        _ => {
+            return Err(format!(
+                "{FROM_BUNDLE:?} takes each provider's share of one queue: name exactly one \
+                 in the plugin's `queues`"
+            ));
+        }
+    };
+    let list: Vec<serde_json::Value> = providers
+        .providers
+        .iter()
+        .filter_map(|(id, p)| {
+            let share = p.shares.get(&queue).copied().filter(|s| *s > 0.0)?;
+            let mut entry = serde_json::json!({"name": id, "share": share, "sites": p.sites});
+            if let (Some(cap), Some(e)) = (p.daily_cap, entry.as_object_mut()) {
+                e.insert("daily_cap".into(), cap.into());
+            }
+            Some(entry)
+        })
+        .collect();
+    if list.is_empty() {
+        return Err(format!(
+            "{FROM_BUNDLE:?}: no provider of the bundle has a share of queue {queue:?}"
+        ));
+    }
+    table.insert("providers".into(), serde_json::Value::Array(list));
+    Ok(())
 }
 
 fn percent(f: f64) -> String {
@@ -1204,5 +1263,35 @@ shares = { q = 0.4 }
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
             assert!(e.to_string().contains(reason), "{e}");
         }
+    }
+
+    #[test]
+    fn a_plugin_reads_the_bundles_providers_from_bundle() {
+        let sha = WasmDigest::of(b"x").to_string();
+        let pool = format!(
+            "\n[[plugins]]\nname = \"pool\"\nwasm = \"p.wasm\"\nsha256 = \"{sha}\"\n\
+             subscribe = [\"call.offered\"]\n[plugins.config]\nproviders = \"from-bundle\"\n\
+             overflow_target = \"ansage\"\nqueues = [\"q\"]\n"
+        );
+        let (_d, b) = bundle(&format!("{PROVIDERS}{pool}"), b"x");
+        let b = b.expect("valid");
+        assert_eq!(
+            b.plugins[0].config["providers"],
+            serde_json::json!([
+                {"name": "one", "share": 0.6, "daily_cap": 100, "sites": ["a", "b"]},
+                {"name": "two", "share": 0.4, "sites": ["c"]},
+            ])
+        );
+        // Two queues have shares: the plugin must say which one it routes.
+        let (_d, b) = bundle(
+            &format!("{PROVIDERS}{}", pool.replace("queues = [\"q\"]\n", "")),
+            b"x",
+        );
+        let e = b.expect_err("which queue");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("plugins.pool.config.providers"),
+            "{e}"
+        );
     }
 }
