@@ -427,6 +427,37 @@ fn the_scorecard_shows_each_provider_against_its_contract() {
     let png = dir.join("rlp-impf-scorecard.png");
     screenshot(&page, &png);
     check_screenshot(&png);
+
+    // The national hotline: Nordkontakt's afternoon intervals below its target are named.
+    let national = dir.join("bund-info.html");
+    let out = leitstand(&[
+        "report",
+        "--bundles",
+        &example("national"),
+        "--tenant",
+        "bund-info",
+        "--out",
+        national.to_str().expect("utf8"),
+        &example("national-day.jsonl"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&national).expect("the page");
+    let card = between(&html, "data-section=\"providers\"", "</section>");
+    for id in ["callando", "hoerwerk", "nordkontakt"] {
+        assert!(
+            card.contains(&format!("<tr data-provider=\"{id}\"")),
+            "{id}"
+        );
+    }
+    assert!(card.contains("data-missed=\"nordkontakt\""), "{card}");
+    assert!(!card.contains("data-missed=\"callando\""), "{card}");
+    let png = dir.join("bund-info.png");
+    screenshot(&national, &png);
+    check_screenshot(&png);
 }
 
 /// HTML text as the page escapes it.

@@ -423,26 +423,22 @@ fn metric(text: &str, family: &str, tenant: &str, label: &str, value: &str) -> f
         .sum()
 }
 
-#[test]
-fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
+/// Replays `events` through the bundles under `bundles` and checks `tenant`'s per-site and
+/// per-provider figures in the JSON report against a hand count and against the metrics;
+/// returns the tenant's report.
+fn check_against_hand_count(bundles: &str, events: &str, tenant: &str, declared: &[&str]) -> Value {
     let root = support::root();
     let dir = tempfile::tempdir().expect("tempdir");
     let commands_file = dir.path().join("commands.jsonl");
     let metrics_file = dir.path().join("replay.prom");
     let out = support::leitstand_command()
         .current_dir(&root)
-        .args([
-            "replay",
-            "--bundles",
-            "examples/bundles",
-            "--report",
-            "json",
-        ])
+        .args(["replay", "--bundles", bundles, "--report", "json"])
         .arg("--commands")
         .arg(&commands_file)
         .arg("--metrics")
         .arg(&metrics_file)
-        .arg("examples/day.jsonl")
+        .arg(events)
         .output()
         .expect("leitstand runs");
     assert!(
@@ -451,19 +447,18 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
         String::from_utf8_lossy(&out.stderr)
     );
     let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
-    let events = std::fs::read_to_string(root.join("examples/day.jsonl")).expect("day");
+    let events = std::fs::read_to_string(root.join(events)).expect("events");
     let commands = std::fs::read_to_string(&commands_file).expect("commands");
     let metrics = std::fs::read_to_string(&metrics_file).expect("metrics");
 
-    let tenant = "rlp-impf";
     let t = report["tenants"]
         .as_array()
         .expect("tenants")
         .iter()
         .find(|t| t["tenant"] == tenant)
-        .expect("rlp-impf in the report");
-    let declared = ["kaiserslautern", "mainz", "pirmasens", "saarbruecken"];
-    let hand = hand_count(&events, &commands, tenant, &declared, 20.0, 5.0);
+        .expect("the tenant in the report")
+        .clone();
+    let hand = hand_count(&events, &commands, tenant, declared, 20.0, 5.0);
     let sites = t["sites"].as_array().expect("sites");
     assert!(sites.len() >= declared.len(), "{sites:?}");
     let mut answered_total = 0;
@@ -553,16 +548,14 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
     );
 
     // Providers: their sites together; shares of the calls answered at declared sites.
-    let providers = t["providers"].as_array().expect("providers");
-    assert_eq!(providers.len(), 2);
-    for (id, own, contracted, cap) in [
-        ("pfalzruf", ["kaiserslautern", "pirmasens"], 0.8, None),
-        ("saarcall", ["saarbruecken", "mainz"], 0.2, Some(600.0)),
-    ] {
-        let p = providers.iter().find(|p| p["provider"] == id).expect(id);
+    for p in t["providers"].as_array().expect("providers") {
+        let id = p["provider"].as_str().expect("id");
         let mut h = Hand::default();
-        for s in own {
-            let x = hand.get(s).copied().unwrap_or_default();
+        for s in p["sites"].as_array().expect("sites") {
+            let x = hand
+                .get(s.as_str().expect("site"))
+                .copied()
+                .unwrap_or_default();
             h.offered += x.offered;
             h.answered += x.answered;
             h.answered_within += x.answered_within;
@@ -582,7 +575,6 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
             &p["service_level"],
             id,
         );
-        assert_eq!(p["shares"][0]["contracted"], contracted);
         close(
             ratio(a, answered_total as f64),
             &p["shares"][0]["actual"],
@@ -593,6 +585,7 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
             Some(h.offered),
             "one day: {id}"
         );
+        let cap = p["daily_cap"].as_f64();
         close(
             cap.map(|c| h.offered as f64 / c),
             &p["days"][0]["cap_used"],
@@ -620,17 +613,79 @@ fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
             h.offered as f64,
             "{id}: calls today"
         );
+        let target = p["target"].as_f64().expect("target");
         let below = p["intervals"]
             .as_array()
             .expect("intervals")
             .iter()
-            .filter(|i| {
-                i["service_level"]
-                    .as_f64()
-                    .is_some_and(|l| l < p["target"].as_f64().expect("target"))
-            })
+            .filter(|i| i["service_level"].as_f64().is_some_and(|l| l < target))
             .count();
         assert_eq!(p["intervals_below_target"].as_u64(), Some(below as u64));
+    }
+    t
+}
+
+/// The provider `id` of a tenant's report.
+fn provider<'a>(t: &'a Value, id: &str) -> &'a Value {
+    t["providers"]
+        .as_array()
+        .expect("providers")
+        .iter()
+        .find(|p| p["provider"] == id)
+        .unwrap_or_else(|| panic!("provider {id}"))
+}
+
+#[test]
+fn the_example_days_sites_and_providers_equal_a_hand_count_and_the_metrics() {
+    let t = check_against_hand_count(
+        "examples/bundles",
+        "examples/day.jsonl",
+        "rlp-impf",
+        &["kaiserslautern", "mainz", "pirmasens", "saarbruecken"],
+    );
+    assert_eq!(t["providers"].as_array().map(Vec::len), Some(2));
+    assert_eq!(provider(&t, "pfalzruf")["shares"][0]["contracted"], 0.8);
+    assert_eq!(provider(&t, "saarcall")["daily_cap"], 600);
+    assert_eq!(provider(&t, "saarcall")["target"], 0.75);
+}
+
+/// The national hotline of examples/national: three providers through the pool; Nordkontakt
+/// misses its target in the afternoon only, the others keep theirs all day.
+#[test]
+fn the_national_hotline_equals_a_hand_count_and_one_provider_misses_in_the_afternoon() {
+    let t = check_against_hand_count(
+        "examples/national",
+        "examples/national-day.jsonl",
+        "bund-info",
+        &["berlin", "hamburg", "kassel", "kiel", "leipzig"],
+    );
+    assert_eq!(t["providers"].as_array().map(Vec::len), Some(3));
+    for id in ["callando", "hoerwerk"] {
+        assert_eq!(provider(&t, id)["intervals_below_target"], 0, "{id}");
+    }
+    let nord = provider(&t, "nordkontakt");
+    let missed: Vec<&str> = nord["intervals"]
+        .as_array()
+        .expect("intervals")
+        .iter()
+        .filter(|i| i["below_target"] == true)
+        .map(|i| &i["start"].as_str().expect("start")[11..16])
+        .collect();
+    assert!(!missed.is_empty(), "Nordkontakt misses its target");
+    assert!(
+        missed.iter().all(|m| ("13:00".."17:00").contains(m)),
+        "only in the afternoon: {missed:?}"
+    );
+    // The pool routed by the contracted shares: offered splits 50/30/20.
+    let offered: Vec<u64> = ["callando", "hoerwerk", "nordkontakt"]
+        .map(|id| provider(&t, id)["offered"].as_u64().expect("offered"))
+        .to_vec();
+    let all: u64 = offered.iter().sum();
+    for (o, share) in offered.iter().zip([0.5, 0.3, 0.2]) {
+        assert!(
+            (*o as f64 / all as f64 - share).abs() < 0.001,
+            "{offered:?}"
+        );
     }
 }
 
