@@ -183,6 +183,7 @@ mod tests {
             },
             queues: BTreeMap::new(),
             calendars: None,
+            providers: Default::default(),
         }
     }
 

@@ -271,5 +271,6 @@ fn default_profile(import: &Import, threshold: u32, short: u32) -> anyhow::Resul
         },
         queues: BTreeMap::new(),
         calendars: None,
+        providers: Default::default(),
     })
 }

@@ -348,3 +348,119 @@ fn an_unknown_tenant_or_an_empty_day_is_refused_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--day"));
 }
+
+/// The providers' scorecard of rlp-impf carries the JSON report's figures per provider and
+/// per site, flags the provider that missed its target, and renders in Chromium.
+#[test]
+fn the_scorecard_shows_each_provider_against_its_contract() {
+    let report = json_report();
+    let t = report["tenants"]
+        .as_array()
+        .expect("tenants")
+        .iter()
+        .find(|t| t["tenant"] == "rlp-impf")
+        .expect("rlp-impf");
+    let dir = out_dir();
+    let page = dir.join("rlp-impf-scorecard.html");
+    let out = report_page("rlp-impf", &["--out", page.to_str().expect("utf8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&page).expect("the page");
+    let card = between(&html, "data-section=\"providers\"", "</section>");
+    let providers = t["providers"].as_array().expect("providers");
+    assert_eq!(providers.len(), 2);
+    for p in providers {
+        let id = p["provider"].as_str().expect("id");
+        let row = between(card, &format!("<tr data-provider=\"{id}\""), "</tr>");
+        assert!(
+            row.contains(&esc(p["name"].as_str().expect("name"))),
+            "{row}"
+        );
+        for key in [
+            "offered",
+            "answered",
+            "abandoned",
+            "service_level",
+            "target",
+            "intervals_below_target",
+            "asa_seconds",
+            "abandon_rate",
+            "first_contact_resolution",
+        ] {
+            let cell = format!("data-key=\"{key}\" data-value=\"{}\">", json_text(&p[key]));
+            assert!(row.contains(&cell), "{id}: {cell} in {row}");
+        }
+        let share = &p["shares"][0];
+        assert!(
+            row.contains(&format!(
+                "data-actual=\"{}\" data-contracted=\"{}\"",
+                json_text(&share["actual"]),
+                json_text(&share["contracted"])
+            )),
+            "{id}: share in {row}"
+        );
+        let missed = p["target_met"] == false;
+        assert_eq!(row.contains("target missed"), missed, "{id}: {row}");
+        assert_eq!(
+            card.contains(&format!("data-missed=\"{id}\"")),
+            p["intervals_below_target"].as_u64() > Some(0),
+            "{id}: the intervals below target are listed"
+        );
+    }
+    assert!(card.contains("data-key=\"cap_used\""), "the daily cap used");
+    for s in t["sites"].as_array().expect("sites") {
+        let id = s["site"].as_str().expect("site");
+        let row = between(card, &format!("<tr data-site=\"{id}\""), "</tr>");
+        let cell = format!(
+            "data-key=\"answered\" data-value=\"{}\">",
+            json_text(&s["answered"])
+        );
+        assert!(row.contains(&cell), "{id}: {cell} in {row}");
+    }
+    // A tenant without sites has no scorecard.
+    let soest = report_page("soest", &[]);
+    assert!(!String::from_utf8_lossy(&soest.stdout).contains("data-section=\"providers\""));
+
+    let png = dir.join("rlp-impf-scorecard.png");
+    screenshot(&page, &png);
+    check_screenshot(&png);
+
+    // The national hotline: Nordkontakt's afternoon intervals below its target are named.
+    let national = dir.join("bund-info.html");
+    let out = leitstand(&[
+        "report",
+        "--bundles",
+        &example("national"),
+        "--tenant",
+        "bund-info",
+        "--out",
+        national.to_str().expect("utf8"),
+        &example("national-day.jsonl"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&national).expect("the page");
+    let card = between(&html, "data-section=\"providers\"", "</section>");
+    for id in ["callando", "hoerwerk", "nordkontakt"] {
+        assert!(
+            card.contains(&format!("<tr data-provider=\"{id}\"")),
+            "{id}"
+        );
+    }
+    assert!(card.contains("data-missed=\"nordkontakt\""), "{card}");
+    assert!(!card.contains("data-missed=\"callando\""), "{card}");
+    let png = dir.join("bund-info.png");
+    screenshot(&national, &png);
+    check_screenshot(&png);
+}
+
+/// HTML text as the page escapes it.
+fn esc(text: &str) -> String {
+    leitstand_sla::report::esc(text)
+}

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{self, LabelPair, MetricFamily, MetricType};
@@ -24,6 +24,7 @@ use leitstand_contract::journal::{BoardChange, KeptBoard};
 use leitstand_sla::books::{
     Counts, FirstContact, FirstContactRows, Resolution, Staffing, interval_staffing, interval_start,
 };
+use leitstand_sla::sites::{Placements, Providers, Route, Tally};
 use leitstand_sla::{AbandonPolicy, Calendars, ServiceProfile, SlaSettings};
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,9 @@ pub const UNKNOWN_CONCERN: &str = "_unknown";
 /// The `department` label of ended calls not handed on to a department: the service
 /// center settled or closed them itself.
 pub const SERVICE_CENTER: &str = "_service_center";
+
+/// The `provider` label of sites no provider declares (and of calls at no site).
+pub const NO_PROVIDER: &str = "_none";
 
 /// Wait buckets every queue has, in seconds; its threshold and short-abandon limit are
 /// added.
@@ -255,10 +259,41 @@ struct TenantLive {
     board: Board,
     /// The tenant's `[sla] first_contact_target`.
     first_contact_target: Option<f64>,
+    /// The tenant's `[sla] target`: a provider's unless its contract names its own.
+    target: f64,
     /// Which concern each call has, for first-contact resolution.
     first_contact: FirstContact,
     /// Ended calls per concern and per department.
     resolutions: FirstContactRows,
+    /// The tenant's sites and providers.
+    providers: Providers,
+    /// Where each call waits (CONTRACT §8).
+    placements: Placements,
+    /// Counts per (site label, queue).
+    sites: BTreeMap<(String, String), Counts>,
+    /// Per provider: the local day and the calls offered at its sites on it.
+    today: BTreeMap<String, (NaiveDate, u64)>,
+}
+
+impl TenantLive {
+    fn tally(&mut self, parts: Vec<Tally>, at: DateTime<Utc>) {
+        let day = at.with_timezone(&self.timezone).date_naive();
+        for t in parts {
+            if t.counts.offered > 0
+                && let Some(p) = self.providers.provider_of(&t.site)
+            {
+                let e = self.today.entry(p.to_owned()).or_insert((day, 0));
+                if e.0 < day {
+                    *e = (day, 0);
+                }
+                e.1 += t.counts.offered;
+            }
+            self.sites
+                .entry((t.site, t.queue))
+                .or_default()
+                .merge(&t.counts);
+        }
+    }
 }
 
 /// The live SLA figures of every tenant, exported as Prometheus families when the
@@ -459,6 +494,90 @@ const FAMILIES: &[(&str, &str, MetricType, &[&str])] = &[
         MetricType::GAUGE,
         &["tenant"],
     ),
+    (
+        "leitstand_site_calls_offered_total",
+        "Calls offered at a site: placed there by the route on their offer (else the offer's site) or rerouted there; once per call and site.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_answered_total",
+        "Calls answered at a site (CONTRACT §8).",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_answered_within_threshold_total",
+        "Calls answered at a site with a wait at most the queue's threshold.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_abandoned_total",
+        "Calls abandoned while waiting at a site (CONTRACT §8).",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_short_abandoned_total",
+        "Calls abandoned at a site with a wait at most the queue's short-abandon limit.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_abandoned_within_threshold_total",
+        "Calls abandoned at a site with a wait at most the queue's threshold.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_answered_wait_seconds_total",
+        "Sum of the waits of the calls answered at a site (ASA = this / answered).",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_ended_total",
+        "Calls ended that were answered at a site.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_resolution_reported_total",
+        "Calls ended at a site that say whether they were resolved.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_site_calls_resolved_total",
+        "Calls ended at a site with resolved: true.",
+        MetricType::COUNTER,
+        &["tenant", "queue", "site", "provider"],
+    ),
+    (
+        "leitstand_provider_share_target",
+        "A provider's contracted share of a queue's handled calls (0.6 for 60 %).",
+        MetricType::GAUGE,
+        &["tenant", "provider", "queue"],
+    ),
+    (
+        "leitstand_provider_service_level_target",
+        "A provider's service-level target: its contract's own, else the tenant's.",
+        MetricType::GAUGE,
+        &["tenant", "provider"],
+    ),
+    (
+        "leitstand_provider_daily_cap",
+        "A provider's daily cap of calls; absent without a cap.",
+        MetricType::GAUGE,
+        &["tenant", "provider"],
+    ),
+    (
+        "leitstand_provider_calls_today",
+        "Calls offered at a provider's sites on the tenant's current local day (what its daily cap counts).",
+        MetricType::GAUGE,
+        &["tenant", "provider"],
+    ),
 ];
 
 /// The `resolution` label values of ended calls and their counts in `r`.
@@ -533,8 +652,15 @@ impl SlaMetrics {
                 first_contact_target: None,
                 first_contact: FirstContact::default(),
                 resolutions: FirstContactRows::default(),
+                target: bundle.sla.target,
+                providers: Providers::default(),
+                placements: Placements::default(),
+                sites: BTreeMap::new(),
+                today: BTreeMap::new(),
             });
         t.timezone = bundle.timezone;
+        t.providers = bundle.providers.clone();
+        t.target = bundle.sla.target;
         t.calendars = bundle.calendars.clone();
         t.first_contact_target = bundle.sla.first_contact_target;
         t.board.declare(bundle);
@@ -562,14 +688,31 @@ impl SlaMetrics {
 
     /// Counts one accepted, first-seen event of `bundle`'s tenant.
     pub fn observe(&self, bundle: &ServiceProfile, env: &Envelope) {
+        self.observe_routed(bundle, env, &[]);
+    }
+
+    /// [`Self::observe`], with `routes` the `call.route` commands the tenant's plugins
+    /// decided on the event: they place calls at sites (CONTRACT §8), as in the books.
+    pub fn observe_routed(&self, bundle: &ServiceProfile, env: &Envelope, routes: &[Route]) {
         let Some(domain) = &env.domain else { return };
         let window = self.window_minutes;
         self.with_tenant(bundle, |t| {
+            let parts = t.placements.count(bundle, domain, routes);
+            t.tally(parts, env.time);
             let tz = t.timezone;
             t.board.record(bundle, domain, env.time, tz, window);
             if let Some(call) = t.first_contact.observe(env) {
                 t.resolutions.add(&call);
             }
+        });
+    }
+
+    /// A route decided for a call already offered, by a timer: the call now waits at the
+    /// route's place (CONTRACT §8).
+    pub fn reroute(&self, bundle: &ServiceProfile, route: &Route) {
+        self.with_tenant(bundle, |t| {
+            let part = t.placements.count_reroute(bundle, route);
+            t.tally(part.into_iter().collect(), route.at);
         });
     }
 
@@ -851,6 +994,91 @@ impl SlaMetrics {
                     Value::Gauge(target),
                 );
             }
+            for ((site, queue), c) in &t.sites {
+                let provider = t.providers.provider_of(site).unwrap_or(NO_PROVIDER);
+                let l = [
+                    ("tenant", tn),
+                    ("queue", queue.as_str()),
+                    ("site", site.as_str()),
+                    ("provider", provider),
+                ];
+                let counter = |v: u64| Value::Counter(v as f64);
+                push("leitstand_site_calls_offered_total", &l, counter(c.offered));
+                push(
+                    "leitstand_site_calls_answered_total",
+                    &l,
+                    counter(c.answered),
+                );
+                push(
+                    "leitstand_site_calls_answered_within_threshold_total",
+                    &l,
+                    counter(c.answered_within),
+                );
+                push(
+                    "leitstand_site_calls_abandoned_total",
+                    &l,
+                    counter(c.abandoned),
+                );
+                push(
+                    "leitstand_site_calls_short_abandoned_total",
+                    &l,
+                    counter(c.short_abandoned),
+                );
+                push(
+                    "leitstand_site_calls_abandoned_within_threshold_total",
+                    &l,
+                    counter(c.abandoned_within),
+                );
+                push(
+                    "leitstand_site_answered_wait_seconds_total",
+                    &l,
+                    Value::Counter(c.answered_wait_seconds),
+                );
+                push("leitstand_site_calls_ended_total", &l, counter(c.ended));
+                push(
+                    "leitstand_site_calls_resolution_reported_total",
+                    &l,
+                    counter(c.resolution_known),
+                );
+                push(
+                    "leitstand_site_calls_resolved_total",
+                    &l,
+                    counter(c.resolved),
+                );
+            }
+            for (id, p) in &t.providers.providers {
+                let l = [("tenant", tn), ("provider", id.as_str())];
+                for (queue, share) in &p.shares {
+                    push(
+                        "leitstand_provider_share_target",
+                        &[
+                            ("tenant", tn),
+                            ("provider", id.as_str()),
+                            ("queue", queue.as_str()),
+                        ],
+                        Value::Gauge(*share),
+                    );
+                }
+                let target = p.target.unwrap_or(t.target);
+                push(
+                    "leitstand_provider_service_level_target",
+                    &l,
+                    Value::Gauge(target),
+                );
+                if let Some(cap) = p.daily_cap {
+                    push("leitstand_provider_daily_cap", &l, Value::Gauge(cap as f64));
+                }
+                let today = now.map(|n| n.with_timezone(&t.timezone).date_naive());
+                let calls = match (t.today.get(id), today) {
+                    (Some((day, n)), Some(today)) if *day == today => *n,
+                    _ => 0,
+                };
+                push(
+                    "leitstand_provider_calls_today",
+                    &l,
+                    Value::Gauge(calls as f64),
+                );
+            }
             if let (Some(calendars), Some(now)) = (&t.calendars, now) {
                 let open = calendars.tenant().is_open(now);
                 push(
@@ -942,6 +1170,7 @@ mod tests {
                     Calendars::from_file(file, chrono_tz::Europe::Berlin).expect("valid calendar"),
                 )
             }),
+            providers: Default::default(),
         }
     }
 

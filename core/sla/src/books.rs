@@ -23,7 +23,9 @@ pub use crate::first_contact::{
     EndedCall, FirstContact, FirstContactRows, MAX_CONCERNS, MAX_DEPARTMENTS,
     MAX_REMEMBERED_OFFERS, OTHER, Resolution,
 };
-use crate::profile::{ServiceProfile, SlaSettings};
+use crate::profile::{AbandonPolicy, ServiceProfile, SlaSettings};
+use crate::site_figures::{SiteBooks, SiteCounts};
+use crate::sites::{Placements, Providers, Route, Tally};
 
 /// The Erlang C staffing of one interval (CONTRACT §5).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -84,6 +86,32 @@ struct TenantBook {
     first_contact: FirstContact,
     /// Ended calls by the local date they ended on.
     first_contact_days: BTreeMap<NaiveDate, FirstContactRows>,
+    /// The tenant's sites and providers.
+    providers: Providers,
+    /// The tenant's abandon policy and target: the sites' and providers' service level.
+    policy: AbandonPolicy,
+    target: f64,
+    /// Where each call waits (CONTRACT §8).
+    placements: Placements,
+    /// Counts per site label.
+    sites: BTreeMap<String, SiteCounts>,
+}
+
+impl TenantBook {
+    fn tally(&mut self, parts: impl IntoIterator<Item = Tally>, at: DateTime<Utc>) {
+        let interval = interval_start(at, self.timezone);
+        let day = at.with_timezone(&self.timezone).date_naive();
+        for t in parts {
+            let s = self.sites.entry(t.site).or_default();
+            s.intervals.entry(interval).or_default().merge(&t.counts);
+            s.days.entry(day).or_default().merge(&t.counts);
+            s.day_queues
+                .entry((day, t.queue.clone()))
+                .or_default()
+                .merge(&t.counts);
+            s.queues.entry(t.queue).or_default().merge(&t.counts);
+        }
+    }
 }
 
 /// The SLA accounts of all tenants.
@@ -119,8 +147,16 @@ impl SlaBook {
                 first_contact_target: None,
                 first_contact: FirstContact::default(),
                 first_contact_days: BTreeMap::new(),
+                providers: Providers::default(),
+                policy: bundle.sla.abandon_policy,
+                target: bundle.sla.target,
+                placements: Placements::default(),
+                sites: BTreeMap::new(),
             });
         book.first_contact_target = bundle.sla.first_contact_target;
+        book.providers = bundle.providers.clone();
+        book.policy = bundle.sla.abandon_policy;
+        book.target = bundle.sla.target;
         for (id, q) in &bundle.queues {
             book.queues.entry(id.clone()).or_insert_with(|| QueueBook {
                 display_name: q.display_name.clone(),
@@ -136,14 +172,22 @@ impl SlaBook {
     /// An ended call also counts under its concern and department ([`FirstContact`]), on
     /// the local date it ended.
     pub fn record(&mut self, bundle: &ServiceProfile, env: &Envelope) {
+        self.record_routed(bundle, env, &[]);
+    }
+
+    /// [`Self::record`], with `routes` the `call.route` commands the tenant's plugins
+    /// decided on the event: they place calls at sites (CONTRACT §8).
+    pub fn record_routed(&mut self, bundle: &ServiceProfile, env: &Envelope, routes: &[Route]) {
         let Some(domain) = &env.domain else { return };
-        let Some(queue) = domain.queue() else { return };
         if !self.tenants.contains_key(&bundle.tenant) {
             self.open(bundle);
         }
         let Some(book) = self.tenants.get_mut(&bundle.tenant) else {
             return;
         };
+        let parts = book.placements.count(bundle, domain, routes);
+        book.tally(parts, env.time);
+        let Some(queue) = domain.queue() else { return };
         let tz = book.timezone;
         let q = book
             .queues
@@ -168,38 +212,62 @@ impl SlaBook {
         }
     }
 
+    /// A route decided for a call already offered, by a timer: the call now waits at the
+    /// route's place (CONTRACT §8).
+    pub fn reroute(&mut self, bundle: &ServiceProfile, route: &Route) {
+        if !self.tenants.contains_key(&bundle.tenant) {
+            self.open(bundle);
+        }
+        if let Some(book) = self.tenants.get_mut(&bundle.tenant) {
+            let part = book.placements.count_reroute(bundle, route);
+            book.tally(part, route.at);
+        }
+    }
+
     /// The report of everything counted so far.
     pub fn report(&self) -> SlaReport {
         let tenants = self
             .tenants
             .iter()
-            .map(|(id, t)| TenantReport {
-                tenant: id.to_string(),
-                name: t.display_name.clone(),
-                timezone: t.timezone.name().to_owned(),
-                first_contact: FirstContactReport::from_days(
-                    t.first_contact_target,
-                    &t.first_contact_days,
-                    t.first_contact.offers_forgotten(),
-                ),
-                queues: t
-                    .queues
-                    .iter()
-                    .map(|(qid, q)| {
-                        let mut line =
-                            QueueReport::from_counts(qid, &q.display_name, &q.sla, &q.total);
-                        let mut running = Counts::default();
-                        line.intervals = q
-                            .intervals
-                            .iter()
-                            .map(|(start, c)| {
-                                running.merge(c);
-                                IntervalReport::new(*start, t.timezone, &q.sla, c, &running)
-                            })
-                            .collect();
-                        line
-                    })
-                    .collect(),
+            .map(|(id, t)| {
+                let site_books = SiteBooks {
+                    providers: t.providers.clone(),
+                    policy: Some(t.policy),
+                    target: t.target,
+                    sites: t.sites.clone(),
+                };
+                let (sites, providers) = site_books.lines(t.timezone, None);
+                TenantReport {
+                    sites,
+                    providers,
+                    site_books,
+                    tenant: id.to_string(),
+                    name: t.display_name.clone(),
+                    timezone: t.timezone.name().to_owned(),
+                    first_contact: FirstContactReport::from_days(
+                        t.first_contact_target,
+                        &t.first_contact_days,
+                        t.first_contact.offers_forgotten(),
+                    ),
+                    queues: t
+                        .queues
+                        .iter()
+                        .map(|(qid, q)| {
+                            let mut line =
+                                QueueReport::from_counts(qid, &q.display_name, &q.sla, &q.total);
+                            let mut running = Counts::default();
+                            line.intervals = q
+                                .intervals
+                                .iter()
+                                .map(|(start, c)| {
+                                    running.merge(c);
+                                    IntervalReport::new(*start, t.timezone, &q.sla, c, &running)
+                                })
+                                .collect();
+                            line
+                        })
+                        .collect(),
+                }
             })
             .collect();
         SlaReport { tenants }
@@ -352,6 +420,9 @@ mod tests {
                 timezone: "Europe/Berlin".into(),
                 queues: vec![q],
                 first_contact: FirstContactReport::default(),
+                sites: Vec::new(),
+                providers: Vec::new(),
+                site_books: Default::default(),
             }],
         };
         let text = report.to_string();
@@ -617,6 +688,7 @@ mod tests {
             sla: tenant_sla,
             queues: [("q".to_owned(), q)].into(),
             calendars: None,
+            providers: Default::default(),
         }
     }
 

@@ -33,6 +33,17 @@ pub struct TenantReport {
     pub queues: Vec<QueueReport>,
     /// First-contact resolution per concern and per department, beside the target.
     pub first_contact: FirstContactReport,
+    /// Per declared site (CONTRACT §8), then the calls that count for no site
+    /// (`_announcement`, `_unknown`, `_other`); absent for a tenant that declares no sites.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sites: Vec<crate::site_figures::SiteReport>,
+    /// Per declared provider: its scorecard; absent when none is declared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<crate::site_figures::ProviderReport>,
+    /// The counts behind `sites` and `providers` (not part of the JSON report), so that a
+    /// day's scorecard can be made from them.
+    #[serde(skip)]
+    pub site_books: crate::site_figures::SiteBooks,
 }
 
 /// The first-contact figures of ended calls: counts and ratio, and whether the ratio
@@ -510,6 +521,7 @@ impl std::fmt::Display for SlaReport {
                 }
             }
             write_first_contact(f, &t.first_contact)?;
+            crate::site_figures::write_sites(f, &t.sites, &t.providers)?;
             for q in t.queues.iter().filter(|q| !q.intervals.is_empty()) {
                 writeln!(f)?;
                 writeln!(f, "  {} per 30 minutes", q.queue)?;

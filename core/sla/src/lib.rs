@@ -12,6 +12,8 @@
 //! - [`books`]: the books of all tenants: totals and 30-minute intervals in the tenant's
 //!   timezone with their staffing.
 //! - [`figures`]: what the books report, as JSON (CONTRACT §6) and as a table.
+//! - [`sites`]: sites and providers (`[sites]`, `[providers]`) and where a call counts
+//!   (CONTRACT §8): per site and per provider, by the same counting rule.
 //! - [`staffing`]: Erlang C — probability of waiting, service level, the least agents for
 //!   a goal, shrinkage; `leitstand staffing`.
 //! - [`report`]: the client's reachability report, one tenant's day as a self-contained
@@ -24,6 +26,8 @@ pub mod figures;
 pub mod first_contact;
 pub mod profile;
 pub mod report;
+pub mod site_figures;
+pub mod sites;
 pub mod staffing;
 
 pub use books::{SlaBook, SlaReport, TenantReport};

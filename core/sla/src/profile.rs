@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use leitstand_calendar::{Calendar, Calendars};
 
+use crate::sites::Providers;
+
 /// How abandoned calls count in the service level (CONTRACT §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -93,6 +95,9 @@ pub struct ServiceProfile {
     /// them: whether it is open (`leitstand_tenant_open`), what holds on a report's day,
     /// and what its plugins ask the host.
     pub calendars: Option<Arc<Calendars>>,
+    /// The tenant's sites and the providers they belong to (`[sites]`, `[providers]`);
+    /// empty when it declares none (then it gets no per-site figures).
+    pub providers: Providers,
 }
 
 impl ServiceProfile {

@@ -17,6 +17,7 @@ use crate::books::{
     SERVICE_CENTER, TenantReport, UNKNOWN_CONCERN,
 };
 use crate::profile::{AbandonPolicy, ServiceProfile, SlaSettings};
+use crate::site_figures::{ProviderReport, SiteReport};
 
 /// Why there is no report to render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,6 +74,10 @@ pub struct DayReport {
     /// closed or special day that set them), when the tenant declares a calendar: the same
     /// calendar its plugins and `leitstand_tenant_open` read.
     pub hours: Option<Day>,
+    /// The day's scorecard per provider (CONTRACT §8), when the tenant declares sites.
+    pub providers: Vec<ProviderReport>,
+    /// The day's figures per site, then the calls that count for no site.
+    pub sites: Vec<SiteReport>,
 }
 
 /// The local date of an interval (its start is local RFC 3339).
@@ -133,6 +138,8 @@ impl DayReport {
                 DayQueue { figures, sla }
             })
             .collect();
+        let tz: Tz = tenant.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let (sites, providers) = tenant.site_books.lines(tz, Some(day));
         Ok(Self {
             tenant: tenant.tenant.clone(),
             name: tenant.name.clone(),
@@ -140,6 +147,8 @@ impl DayReport {
             day,
             sla: bundle.sla,
             queues,
+            providers,
+            sites,
             first_contact: tenant.first_contact.of_day(day),
             hours: bundle.calendar().map(|c| c.day(day)),
         })
@@ -171,6 +180,7 @@ impl DayReport {
         for q in &self.queues {
             self.write_queue(out, q);
         }
+        self.write_scorecard(out);
         self.write_first_contact(out);
         self.write_footer(out);
         out.push_str("</body>\n</html>\n");
@@ -263,6 +273,181 @@ impl DayReport {
             .collect();
         write_resolution_table(out, "department", "Department", &departments);
         out.push_str("</section>\n");
+    }
+
+    /// The providers' scorecard: per provider its service level against its own target,
+    /// the intervals it missed, its share of each queue against the contracted share and
+    /// its daily cap used; then the day per site. Nothing for a tenant without sites.
+    fn write_scorecard(&self, out: &mut String) {
+        if self.providers.is_empty() && self.sites.is_empty() {
+            return;
+        }
+        out.push_str(
+            "<section class=\"scorecard\" data-section=\"providers\">\n<h2>Providers</h2>\n\
+             <table class=\"intervals scorecard\" data-table=\"providers\">\n<thead><tr>\
+             <th scope=\"col\">Provider</th><th scope=\"col\">Offered</th>\
+             <th scope=\"col\">Answered</th><th scope=\"col\">Abandoned</th>\
+             <th scope=\"col\">Service level</th><th scope=\"col\">Target</th>\
+             <th scope=\"col\">Intervals below target</th><th scope=\"col\">ASA</th>\
+             <th scope=\"col\">Abandon rate</th><th scope=\"col\">First-contact resolution</th>\
+             <th scope=\"col\">Share (actual / contracted)</th><th scope=\"col\">Daily cap used</th>\
+             </tr></thead>\n<tbody>\n",
+        );
+        let cell = |key: &str, value: String, shown: String| {
+            format!(
+                "<td data-key=\"{key}\" data-value=\"{}\">{shown}</td>",
+                esc(&value)
+            )
+        };
+        for p in &self.providers {
+            let f = &p.figures;
+            let missed = p.target_met == Some(false);
+            let shares = p
+                .shares
+                .iter()
+                .map(|s| {
+                    format!(
+                        "<span data-queue=\"{q}\" data-actual=\"{a}\" data-contracted=\"{c}\">{q}: {ap} / {cp}</span>",
+                        q = esc(&s.queue),
+                        a = json_number(s.actual),
+                        c = json_number(s.contracted),
+                        ap = pct(s.actual),
+                        cp = pct(s.contracted),
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("<br>");
+            let cap = match (p.daily_cap, p.days.first()) {
+                (Some(cap), Some(d)) => format!("{} of {cap} ({})", d.offered, pct(d.cap_used)),
+                (Some(cap), None) => format!("0 of {cap}"),
+                (None, _) => "no cap".to_owned(),
+            };
+            let cap_value = p.days.first().and_then(|d| d.cap_used);
+            let _ = writeln!(
+                out,
+                "<tr data-provider=\"{id}\"{cls}><th scope=\"row\">{name}<br><span class=\"id\">{sites}</span></th>\
+                 {}{}{}{}{}{}{}{}{}<td data-key=\"shares\">{shares}</td>{}</tr>",
+                cell("offered", f.offered.to_string(), f.offered.to_string()),
+                cell("answered", f.answered.to_string(), f.answered.to_string()),
+                cell(
+                    "abandoned",
+                    f.abandoned.to_string(),
+                    f.abandoned.to_string()
+                ),
+                cell(
+                    "service_level",
+                    json_number(f.service_level),
+                    if missed {
+                        format!(
+                            "{} <span class=\"flag\">target missed</span>",
+                            pct(f.service_level)
+                        )
+                    } else {
+                        pct(f.service_level)
+                    }
+                ),
+                cell("target", json_number(Some(p.target)), pct(Some(p.target))),
+                cell(
+                    "intervals_below_target",
+                    p.intervals_below_target.to_string(),
+                    format!("{} of {}", p.intervals_below_target, p.intervals.len())
+                ),
+                cell(
+                    "asa_seconds",
+                    json_number(f.asa_seconds),
+                    secs(f.asa_seconds)
+                ),
+                cell(
+                    "abandon_rate",
+                    json_number(f.abandon_rate),
+                    pct(f.abandon_rate)
+                ),
+                cell(
+                    "first_contact_resolution",
+                    json_number(f.first_contact_resolution),
+                    pct(f.first_contact_resolution)
+                ),
+                cell("cap_used", json_number(cap_value), cap),
+                id = esc(&p.provider),
+                cls = if missed { " class=\"below\"" } else { "" },
+                name = esc(&p.name),
+                sites = esc(&p.sites.join(", ")),
+            );
+        }
+        out.push_str("</tbody>\n</table>\n");
+        for p in self
+            .providers
+            .iter()
+            .filter(|p| p.intervals_below_target > 0)
+        {
+            let missed: Vec<String> = p
+                .intervals
+                .iter()
+                .filter(|i| i.below_target)
+                .map(|i| {
+                    format!(
+                        "<span data-start=\"{}\">{}–{} ({})</span>",
+                        esc(&i.start),
+                        esc(clock(&i.start)),
+                        esc(clock(&i.end)),
+                        pct(i.figures.service_level)
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "<p class=\"own\" data-missed=\"{id}\">{name} was below its target of {t} in {}.</p>",
+                missed.join(", "),
+                id = esc(&p.provider),
+                name = esc(&p.name),
+                t = pct(Some(p.target)),
+            );
+        }
+        out.push_str(
+            "<table class=\"intervals\" data-table=\"sites\">\n<thead><tr>\
+             <th scope=\"col\">Site</th><th scope=\"col\">Provider</th><th scope=\"col\">Offered</th>\
+             <th scope=\"col\">Answered</th><th scope=\"col\">Abandoned</th>\
+             <th scope=\"col\">Service level</th><th scope=\"col\">ASA</th>\
+             <th scope=\"col\">Abandon rate</th></tr></thead>\n<tbody>\n",
+        );
+        for site in &self.sites {
+            let f = &site.figures;
+            let _ = writeln!(
+                out,
+                "<tr data-site=\"{id}\"><th scope=\"row\">{name}</th><td>{provider}</td>{}{}{}{}{}{}</tr>",
+                cell("offered", f.offered.to_string(), f.offered.to_string()),
+                cell("answered", f.answered.to_string(), f.answered.to_string()),
+                cell(
+                    "abandoned",
+                    f.abandoned.to_string(),
+                    f.abandoned.to_string()
+                ),
+                cell(
+                    "service_level",
+                    json_number(f.service_level),
+                    pct(f.service_level)
+                ),
+                cell(
+                    "asa_seconds",
+                    json_number(f.asa_seconds),
+                    secs(f.asa_seconds)
+                ),
+                cell(
+                    "abandon_rate",
+                    json_number(f.abandon_rate),
+                    pct(f.abandon_rate)
+                ),
+                id = esc(&site.site),
+                name = esc(&site.name),
+                provider = esc(site.provider.as_deref().unwrap_or(DASH)),
+            );
+        }
+        out.push_str(
+            "</tbody>\n</table>\n<p class=\"own\">Answered calls count for the site that answered \
+             them, abandoned calls for the site they waited at; calls routed to an announcement \
+             for no site. A provider's share is of the calls answered at all its client's sites.</p>\n\
+             </section>\n",
+        );
     }
 
     fn write_queue(&self, out: &mut String, q: &DayQueue) {
@@ -742,6 +927,8 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 .resolution { margin-bottom: 20px; }
 .resolution thead th:first-child { text-align: left; }
 .resolution tr.below td[data-key=first_contact_resolution] { color: var(--below-ink); font-weight: 700; }
+.scorecard tr.below td[data-key=service_level] { color: var(--below-ink); font-weight: 700; }
+.scorecard { font-size: 13px; }
 .flag { font-size: 11px; font-weight: 600; text-transform: uppercase; }
 .chart { margin: 16px 0 8px; }
 .chart svg { display: block; font-size: 11px; }
@@ -979,6 +1166,8 @@ mod tests {
             queues: vec![DayQueue { figures, sla: s }],
             first_contact: FirstContactReport::default(),
             hours: None,
+            providers: Vec::new(),
+            sites: Vec::new(),
         }
     }
 

@@ -39,6 +39,7 @@ use leitstand_contract::envelope::{
 };
 use leitstand_metrics::Metrics;
 use leitstand_sla::books::{SlaBook, SlaReport};
+use leitstand_sla::sites::Route;
 
 /// How the plugins of a batch get CPU: the daemon waits for a fair slot of sandbox time,
 /// replay runs them in place. The work blocks (plugins, state reads), so it must run where
@@ -177,6 +178,21 @@ pub struct Settled {
     pub timers_fired: u64,
     /// When a tenant's timers stopped firing at the limit: how many fired.
     pub timer_storm: Option<u64>,
+    /// The `call.route` commands decided, in order, for the per-site figures (CONTRACT §8).
+    pub routes: Vec<Routed>,
+}
+
+/// A `call.route` a tenant's plugins decided in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Routed {
+    /// The tenant.
+    pub tenant: TenantId,
+    /// The delivery it was decided on; `None` for a timer's.
+    pub input: Option<usize>,
+    /// For a timer's: how many of the batch's deliveries were settled before it fired.
+    pub at: usize,
+    /// The route.
+    pub route: Route,
 }
 
 /// Why a batch was not committed. Nothing of it took effect: the driver may run the same
@@ -671,7 +687,30 @@ impl<J: Journal> Pipeline<J> {
     /// Counts a committed batch: events by outcome, dead letters by reason, the SLA books
     /// and the live SLA figures of every event dispatched for the first time.
     fn count(&mut self, entries: &[Entry], settled: &Settled) {
-        for (entry, verdict) in entries.iter().zip(&settled.verdicts) {
+        // Routes decided on each delivery, and those timers decided before each one.
+        let mut on_input: BTreeMap<usize, Vec<Route>> = BTreeMap::new();
+        let mut before: BTreeMap<usize, Vec<(&TenantId, &Route)>> = BTreeMap::new();
+        for r in &settled.routes {
+            match r.input {
+                Some(i) => on_input.entry(i).or_default().push(r.route.clone()),
+                None => before.entry(r.at).or_default().push((&r.tenant, &r.route)),
+            }
+        }
+        let mut reroute = |this: &mut Self, at: usize| {
+            for (tenant, route) in before.remove(&at).unwrap_or_default() {
+                let Some(bundle) = this.books.get(tenant).map(|b| b.bundle.clone()) else {
+                    continue;
+                };
+                if let Some(report) = &mut this.report {
+                    report.reroute(&bundle.service, route);
+                }
+                if let Some(m) = &this.metrics {
+                    m.sla.reroute(&bundle.service, route);
+                }
+            }
+        };
+        for (index, (entry, verdict)) in entries.iter().zip(&settled.verdicts).enumerate() {
+            reroute(self, index);
             if let Some(m) = &self.metrics {
                 let label = entry.tenant().map_or("", TenantId::as_str);
                 m.events_total
@@ -692,13 +731,15 @@ impl<J: Journal> Pipeline<J> {
             let Some(bundle) = self.books.get(tenant).map(|b| b.bundle.clone()) else {
                 continue;
             };
+            let routes = on_input.remove(&index).unwrap_or_default();
             if let Some(report) = &mut self.report {
-                report.record(&bundle.service, env);
+                report.record_routed(&bundle.service, env, &routes);
             }
             if let Some(m) = &self.metrics {
-                m.sla.observe(&bundle.service, env);
+                m.sla.observe_routed(&bundle.service, env, &routes);
             }
         }
+        reroute(self, entries.len());
     }
 }
 
@@ -1024,6 +1065,14 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
             }
         }
         for command in &outcome.commands {
+            if let Some(route) = Route::from_command(command) {
+                self.settled.routes.push(Routed {
+                    tenant: tenant.clone(),
+                    input,
+                    at: self.settled.verdicts.len(),
+                    route,
+                });
+            }
             let message = self
                 .carrier
                 .command(command, rt.bundle.command_mode)

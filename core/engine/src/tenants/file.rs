@@ -10,6 +10,8 @@ use figment::providers::{Format, Toml};
 use leitstand_calendar::{CalendarFile, Calendars, CalendarsFile, NamedCalendarFile};
 use serde::Deserialize;
 
+use leitstand_sla::sites::{ProviderSpec, Providers, SiteSpec};
+
 use super::{
     AbandonPolicy, Bundle, BundleError, Capability, CommandMode, Endpoint, FailurePolicy, Fallback,
     HTTP_POST, MANIFEST, PluginLimits, PluginSpec, QuarantinePolicy, QueueSpec, ServiceProfile,
@@ -48,6 +50,38 @@ struct TenantFile {
     /// How the tenant's commands are laid out on the broker.
     #[serde(default)]
     commands: CommandsFile,
+    /// The sites its calls are answered at, by id.
+    #[serde(default)]
+    sites: BTreeMap<String, SiteFile>,
+    /// The providers it contracts, by id; each names its sites.
+    #[serde(default)]
+    providers: BTreeMap<String, ProviderFile>,
+}
+
+/// `[sites.<id>]`: a site the tenant's calls are answered at.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SiteFile {
+    /// A readable name; defaults to the id.
+    name: Option<String>,
+}
+
+/// `[providers.<id>]`: a contracted provider.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderFile {
+    /// A readable name; defaults to the id.
+    name: Option<String>,
+    /// Its sites, each declared under `[sites]` and belonging to this provider only.
+    sites: Vec<String>,
+    /// Contracted share of each queue's handled calls, a fraction; the providers' shares
+    /// of a queue add up to 1.
+    #[serde(default)]
+    shares: BTreeMap<String, f64>,
+    /// Calls per local day at most; none: no cap.
+    daily_cap: Option<u64>,
+    /// Its own service-level target, a fraction in (0, 1]; none: the tenant's.
+    target: Option<f64>,
 }
 
 /// `[commands]`: how the tenant's commands are laid out on the broker.
@@ -450,6 +484,11 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
         });
     }
 
+    let providers = providers(raw.sites, raw.providers, &queues).map_err(|(k, r)| err(&k, r))?;
+    for p in &mut plugins {
+        providers_into_config(&mut p.config, &providers, &queues)
+            .map_err(|r| err(&format!("plugins.{}.config.providers", p.name), r))?;
+    }
     let limits = tenant_limits(&raw.limits).map_err(|(k, r)| err(&format!("limits.{k}"), r))?;
     let command_mode = raw
         .commands
@@ -469,6 +508,7 @@ pub(super) fn load(dir: &Path) -> Result<Bundle, BundleError> {
             sla,
             queues,
             calendars,
+            providers,
         },
         tenant,
         timezone,
@@ -597,6 +637,188 @@ fn endpoint(e: EndpointFile) -> Result<Endpoint, (&'static str, String)> {
         max_backoff_ms: e.max_backoff_ms,
         max_attempts: e.max_attempts,
     })
+}
+
+/// `[sites]` and `[providers]` (CONTRACT §8): every site a provider names is declared and
+/// belongs to it alone; each queue's contracted shares add up to 100 %. An error is the key
+/// (`providers.callwerk.sites[1]`, `providers.callwerk.shares.impf`) and the reason.
+fn providers(
+    sites: BTreeMap<String, SiteFile>,
+    raw: BTreeMap<String, ProviderFile>,
+    queues: &BTreeMap<String, QueueSpec>,
+) -> Result<Providers, (String, String)> {
+    let mut out = Providers::default();
+    for (id, s) in sites {
+        if !is_label(&id) {
+            return Err((
+                format!("sites.{id}"),
+                format!("{id:?} is not a site id ([a-z0-9][a-z0-9_-]*)"),
+            ));
+        }
+        out.sites.insert(
+            id.clone(),
+            SiteSpec {
+                display_name: s.name.unwrap_or(id),
+                provider: None,
+            },
+        );
+    }
+    // Per queue: the providers' shares, for the sum.
+    let mut shares: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    for (id, p) in raw {
+        let key = |k: &str| format!("providers.{id}.{k}");
+        if !is_label(&id) {
+            return Err((
+                format!("providers.{id}"),
+                format!("{id:?} is not a provider id ([a-z0-9][a-z0-9_-]*)"),
+            ));
+        }
+        if p.sites.is_empty() {
+            return Err((key("sites"), "a provider has at least one site".into()));
+        }
+        for (i, site) in p.sites.iter().enumerate() {
+            let Some(spec) = out.sites.get_mut(site) else {
+                return Err((
+                    key(&format!("sites[{i}]")),
+                    format!("site {site:?} is not declared under [sites]"),
+                ));
+            };
+            if let Some(other) = &spec.provider {
+                return Err((
+                    key(&format!("sites[{i}]")),
+                    format!(
+                        "site {site:?} belongs to provider {other:?} already (a site belongs to one provider)"
+                    ),
+                ));
+            }
+            spec.provider = Some(id.clone());
+        }
+        for (queue, share) in &p.shares {
+            if !queues.is_empty() && !queues.contains_key(queue) {
+                return Err((
+                    key(&format!("shares.{queue}")),
+                    format!("queue {queue:?} is not declared under [queues]"),
+                ));
+            }
+            if !(*share >= 0.0 && *share <= 1.0) {
+                return Err((
+                    key(&format!("shares.{queue}")),
+                    format!("{share} is not a fraction in [0, 1] (60 % is 0.6)"),
+                ));
+            }
+            shares
+                .entry(queue.clone())
+                .or_default()
+                .push((id.clone(), *share));
+        }
+        if let Some(t) = p.target
+            && !(t > 0.0 && t <= 1.0)
+        {
+            return Err((
+                key("target"),
+                format!("{t} is not a fraction in (0, 1] (80 % is 0.8)"),
+            ));
+        }
+        out.providers.insert(
+            id.clone(),
+            ProviderSpec {
+                display_name: p.name.unwrap_or_else(|| id.clone()),
+                sites: p.sites,
+                shares: p.shares,
+                daily_cap: p.daily_cap,
+                target: p.target,
+            },
+        );
+    }
+    for (queue, parts) in shares {
+        let sum: f64 = parts.iter().map(|(_, s)| s).sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            let each = parts
+                .iter()
+                .map(|(p, s)| format!("{p} {}", percent(*s)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let last = parts.last().map_or("", |(p, _)| p.as_str());
+            return Err((
+                format!("providers.{last}.shares.{queue}"),
+                format!(
+                    "the contracted shares of queue {queue:?} add up to {} ({each}), not 100 %",
+                    percent(sum)
+                ),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The value of a plugin's `providers` config key that asks for the bundle's declaration.
+const FROM_BUNDLE: &str = "from-bundle";
+
+/// A plugin config with `providers = "from-bundle"` (the provider pool) gets the bundle's
+/// `[providers]` in its place, as the pool reads them: one entry per provider with a share of
+/// the plugin's queue above 0, in the order of the ids — `{name, share, daily_cap, sites}`.
+/// The queue is the one the plugin's `queues` names, or the tenant's only queue. The
+/// plugin's configuration is otherwise its own; contract 0.1.0 guests see plain config.
+fn providers_into_config(
+    config: &mut serde_json::Value,
+    providers: &Providers,
+    queues: &BTreeMap<String, QueueSpec>,
+) -> Result<(), String> {
+    let Some(table) = config.as_object_mut() else {
+        return Ok(());
+    };
+    if table.get("providers").and_then(serde_json::Value::as_str) != Some(FROM_BUNDLE) {
+        return Ok(());
+    }
+    let named: Vec<&str> = table
+        .get("queues")
+        .and_then(serde_json::Value::as_array)
+        .map(|q| q.iter().filter_map(serde_json::Value::as_str).collect())
+        .unwrap_or_default();
+    let queue = match (named.as_slice(), queues.len()) {
+        ([one], _) => (*one).to_owned(),
+        ([], 1) => queues.keys().next().cloned().unwrap_or_default(),
+        _ => {
+            return Err(format!(
+                "{FROM_BUNDLE:?} takes each provider's share of one queue: name exactly one \
+                 in the plugin's `queues`"
+            ));
+        }
+    };
+    let list: Vec<serde_json::Value> = providers
+        .providers
+        .iter()
+        .filter_map(|(id, p)| {
+            let share = p.shares.get(&queue).copied().filter(|s| *s > 0.0)?;
+            let mut entry = serde_json::json!({"name": id, "share": share, "sites": p.sites});
+            if let (Some(cap), Some(e)) = (p.daily_cap, entry.as_object_mut()) {
+                e.insert("daily_cap".into(), cap.into());
+            }
+            Some(entry)
+        })
+        .collect();
+    if list.is_empty() {
+        return Err(format!(
+            "{FROM_BUNDLE:?}: no provider of the bundle has a share of queue {queue:?}"
+        ));
+    }
+    table.insert("providers".into(), serde_json::Value::Array(list));
+    Ok(())
+}
+
+fn percent(f: f64) -> String {
+    let p = format!("{:.2}", f * 100.0);
+    let p = p.trim_end_matches('0').trim_end_matches('.');
+    format!("{p} %")
+}
+
+/// A site or provider id: a label value, never one of the reserved `_` names.
+fn is_label(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 fn figment_error(file: &Path, e: figment::Error) -> BundleError {
@@ -967,5 +1189,109 @@ mod tests {
             let e = b.expect_err(&toml);
             assert_eq!(e.key.as_deref(), Some(key), "{e}");
         }
+    }
+
+    const PROVIDERS: &str = r#"id = "t"
+timezone = "Europe/Berlin"
+[queues.q]
+[queues.r]
+[sites.a]
+name = "Site A"
+[sites.b]
+[sites.c]
+[providers.one]
+name = "One"
+sites = ["a", "b"]
+daily_cap = 100
+target = 0.75
+shares = { q = 0.6, r = 1.0 }
+[providers.two]
+sites = ["c"]
+shares = { q = 0.4 }
+"#;
+
+    #[test]
+    fn sites_belong_to_providers_with_their_contract() {
+        let (_d, b) = bundle(PROVIDERS, b"x");
+        let p = b.expect("valid").service.providers;
+        assert_eq!(p.sites["a"].display_name, "Site A");
+        assert_eq!(p.sites["b"].provider.as_deref(), Some("one"));
+        assert_eq!(p.sites["c"].provider.as_deref(), Some("two"));
+        assert_eq!(p.providers["one"].shares["q"], 0.6);
+        assert_eq!(p.providers["one"].daily_cap, Some(100));
+        assert_eq!(p.providers["one"].target, Some(0.75));
+        assert_eq!(p.providers["two"].display_name, "two");
+    }
+
+    #[test]
+    fn bad_provider_declarations_are_named_with_their_key() {
+        let cases = [
+            (
+                PROVIDERS.replace(r#"sites = ["c"]"#, r#"sites = ["c", "z"]"#),
+                "providers.two.sites[1]",
+                "site \"z\" is not declared under [sites]",
+            ),
+            (
+                PROVIDERS.replace("q = 0.4", "q = 0.3"),
+                "providers.two.shares.q",
+                "add up to 90 % (one 60 %, two 30 %), not 100 %",
+            ),
+            (
+                PROVIDERS.replace(r#"sites = ["c"]"#, r#"sites = ["b"]"#),
+                "providers.two.sites[0]",
+                "belongs to provider \"one\" already",
+            ),
+            (
+                PROVIDERS.replace("q = 0.4", "q = 0.4, s = 1.0"),
+                "providers.two.shares.s",
+                "not declared under [queues]",
+            ),
+            (
+                PROVIDERS.replace("target = 0.75", "target = 75"),
+                "providers.one.target",
+                "not a fraction",
+            ),
+            (
+                PROVIDERS.replace("[sites.c]", "[sites._c]"),
+                "sites._c",
+                "not a site id",
+            ),
+        ];
+        for (toml, key, reason) in cases {
+            let (_d, b) = bundle(&toml, b"x");
+            let e = b.expect_err(&toml);
+            assert_eq!(e.key.as_deref(), Some(key), "{e}");
+            assert!(e.to_string().contains(reason), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_plugin_reads_the_bundles_providers_from_bundle() {
+        let sha = WasmDigest::of(b"x").to_string();
+        let pool = format!(
+            "\n[[plugins]]\nname = \"pool\"\nwasm = \"p.wasm\"\nsha256 = \"{sha}\"\n\
+             subscribe = [\"call.offered\"]\n[plugins.config]\nproviders = \"from-bundle\"\n\
+             overflow_target = \"ansage\"\nqueues = [\"q\"]\n"
+        );
+        let (_d, b) = bundle(&format!("{PROVIDERS}{pool}"), b"x");
+        let b = b.expect("valid");
+        assert_eq!(
+            b.plugins[0].config["providers"],
+            serde_json::json!([
+                {"name": "one", "share": 0.6, "daily_cap": 100, "sites": ["a", "b"]},
+                {"name": "two", "share": 0.4, "sites": ["c"]},
+            ])
+        );
+        // Two queues have shares: the plugin must say which one it routes.
+        let (_d, b) = bundle(
+            &format!("{PROVIDERS}{}", pool.replace("queues = [\"q\"]\n", "")),
+            b"x",
+        );
+        let e = b.expect_err("which queue");
+        assert_eq!(
+            e.key.as_deref(),
+            Some("plugins.pool.config.providers"),
+            "{e}"
+        );
     }
 }

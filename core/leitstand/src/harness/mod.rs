@@ -228,6 +228,7 @@ fn bundle(plugin: &Path, case: &Case, events: &Events) -> anyhow::Result<Bundle>
             },
             queues: BTreeMap::new(),
             calendars: calendars(case, timezone)?,
+            providers: Default::default(),
         },
         tenant,
         timezone,
