@@ -228,10 +228,6 @@ fn main() -> Result<()> {
                 );
             }
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
         let kinds: Vec<&str> = drains
             .first()
             .map(|(_, d)| d.iter().map(|(k, _)| *k).collect())
@@ -373,10 +369,6 @@ fn live(
             );
         }
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let kinds: Vec<&str> = runs
         .first()
         .map(|(_, d)| d.iter().map(|(k, _)| *k).collect())
@@ -616,6 +608,12 @@ impl Run<'_> {
 }
 
 /// The nearest-rank percentile of sorted `v`.
+/// The middle of `v` (the upper one of an even count); runs are at least one.
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn percentile(v: &[Duration], p: f64) -> Duration {
     let rank = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len().max(1));
     v.get(rank - 1).copied().unwrap_or_default()
