@@ -23,10 +23,10 @@ use leitstand_metrics::{Clock, CustomMetrics, Metrics, SlaMetrics};
 use leitstand_store::{Store, StoreConfig};
 
 /// The store of a replay without `--state`: gone when the replay ends.
-const THROW_AWAY_STORE: &str = "sqlite::memory:";
+pub(crate) const THROW_AWAY_STORE: &str = "sqlite::memory:";
 
 /// Exit code for unusable arguments, configuration or bundles.
-const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 /// Leitstand: runs tenants' plugins on call and booking events and accounts service levels.
 #[derive(Debug, Parser)]
@@ -80,6 +80,10 @@ enum Command {
     /// the tenant's commands back to it.
     #[command(subcommand)]
     Bridge(crate::bridge::BridgeCommand),
+    /// What-if: run the tenant's own plugins against a simulated contact center (arrivals
+    /// with surges, sites with agents per interval, handling times, callers' patience) and
+    /// report the SLA figures of many runs with their 99 % confidence intervals.
+    Simulate(crate::simulate::SimulateArgs),
 }
 
 /// `leitstand staffing`.
@@ -165,7 +169,7 @@ struct ReplayArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ReportFormat {
+pub(crate) enum ReportFormat {
     /// A readable table.
     Table,
     /// One JSON document (CONTRACT §6).
@@ -326,6 +330,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => client_report(&config, &args),
         Command::Import(command) => crate::import::run(command),
         Command::Bridge(command) => daemon(|| crate::bridge::run(config.clone(), command)),
+        Command::Simulate(args) => crate::simulate::run(&config, &args),
     };
     match result {
         Ok(code) => code,
@@ -356,7 +361,7 @@ fn sandbox(config: &Config) -> anyhow::Result<Arc<Sandbox>> {
 /// The bundles under `dir` for a replay, whose plugins read and write through the
 /// replay's batch views only. `None` after printing the bundles' errors and `what` did not
 /// happen.
-fn replay_dispatcher(
+pub(crate) fn replay_dispatcher(
     config: &Config,
     dir: &Path,
     what: &str,
@@ -373,7 +378,7 @@ fn replay_dispatcher(
 }
 
 /// The runtime a replay's store calls run on (the replay itself runs outside it).
-fn replay_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn replay_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()

@@ -20,6 +20,8 @@
 //! - [`http`]: `/metrics`, `/healthz`, `/readyz` and the admin endpoints.
 //! - [`import`]: `leitstand import`: a provider's ACD records to events, on
 //!   `leitstand-adapters`.
+//! - [`simulate`]: `leitstand simulate`: the what-if simulator's center (`leitstand-sim`)
+//!   against the tenant's plugins on the replay driver, runs in parallel.
 //! - [`bridge`]: `leitstand bridge asterisk`: the driver of a live Asterisk bridge — its
 //!   `queue_log` to `leitstand.events`, `call.route` commands back as manager actions.
 #![forbid(unsafe_code)]
@@ -32,3 +34,4 @@ pub mod harness;
 pub mod http;
 pub mod import;
 pub mod replay;
+pub mod simulate;

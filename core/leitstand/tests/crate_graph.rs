@@ -3,9 +3,10 @@
 //! of exactly one crate; no crate depends on both lapin and wasmtime; the contract types
 //! and the tenant's calendar depend on no other crate of Leitstand's; the engine reaches
 //! neither the store nor the transport, and they do not reach the engine; the ACD adapters
-//! stand on the contract and the SLA books alone; the binary is the only crate on top.
-//! Dependencies count as a crate's own (normal and build); a test's dev-dependencies do not
-//! (the binary's integration tests publish on RabbitMQ themselves).
+//! stand on the contract and the SLA books alone, and so does the simulator's center; the
+//! binary is the only crate on top. Dependencies count as a crate's own (normal and
+//! build); a test's dev-dependencies do not (the binary's integration tests publish on
+//! RabbitMQ themselves).
 
 mod support;
 
@@ -84,6 +85,7 @@ fn the_crate_graph_keeps_the_architecture() {
         "leitstand-store",
         "leitstand-amqp",
         "leitstand-adapters",
+        "leitstand-sim",
         "leitstand",
     ] {
         assert!(
@@ -149,6 +151,9 @@ fn the_crate_graph_keeps_the_architecture() {
             "leitstand-adapters",
             &[BOTTOM[0], BOTTOM[1], "leitstand-sla"],
         ),
+        // The simulator's center emits events and reads commands as JSON and counts by the
+        // SLA books' staffing; the plugins reach it only through the binary's driver.
+        ("leitstand-sim", &[BOTTOM[0], BOTTOM[1], "leitstand-sla"]),
     ] {
         let extra: Vec<String> = ours(name)
             .into_iter()

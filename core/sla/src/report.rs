@@ -894,7 +894,8 @@ fn write_intervals(out: &mut String, q: &DayQueue) {
 
 const DASH: &str = "–";
 
-const STYLE: &str = "
+/// The client report's style sheet, shared by the pages that look like it.
+pub const STYLE: &str = "
 :root { --ink: #1d2733; --muted: #5b6675; --line: #d5dbe3; --bar: #7d9bc1; --level: #1f5f99;
   --target: #c2410c; --below: #fde2e1; --below-ink: #b42318; --met: #1a7f37; }
 * { box-sizing: border-box; }
