@@ -419,6 +419,18 @@ impl HostState {
 impl HostState {
     fn log_message(&mut self, level: tracing::Level, message: String) -> wasmtime::Result<()> {
         self.check_budget()?;
+        // A message at a level the host does not record costs no log volume: it is neither
+        // counted against the allowances nor dropped.
+        let recorded = match level {
+            tracing::Level::TRACE => tracing::enabled!(tracing::Level::TRACE),
+            tracing::Level::DEBUG => tracing::enabled!(tracing::Level::DEBUG),
+            tracing::Level::INFO => tracing::enabled!(tracing::Level::INFO),
+            tracing::Level::WARN => tracing::enabled!(tracing::Level::WARN),
+            tracing::Level::ERROR => tracing::enabled!(tracing::Level::ERROR),
+        };
+        if !recorded {
+            return Ok(());
+        }
         if self.log_used + message.len() > self.scope.log_bytes {
             self.log_dropped += message.len();
             return Ok(());

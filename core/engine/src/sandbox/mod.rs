@@ -864,12 +864,12 @@ impl Sandbox {
             .pre
             .handle(&mut store, &plugin.config_json, &event.event);
         let data = store.data();
-        if data.log_dropped > 0 {
+        if data.log_dropped > 0 && data.scope.quota.as_ref().is_none_or(|q| q.tell_drop()) {
             tracing::warn!(
                 tenant = %data.scope.tenant,
                 plugin = %plugin.name,
                 dropped_bytes = data.log_dropped,
-                "plugin log over its limit; messages dropped"
+                "plugin log over its limit; messages dropped (told once a minute per tenant)"
             );
         }
         let decisions = match result {

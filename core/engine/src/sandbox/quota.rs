@@ -65,6 +65,8 @@ struct LogBucket {
     left: u64,
     /// When the current minute started.
     since: Instant,
+    /// Whether a drop was already told in the current minute.
+    told: bool,
 }
 
 /// The quotas of one tenant, shared by all its plugins' calls.
@@ -91,6 +93,7 @@ impl TenantQuota {
             log: Mutex::new(LogBucket {
                 left: limits.log_bytes_per_minute,
                 since: Instant::now(),
+                told: false,
             }),
         }
     }
@@ -150,6 +153,13 @@ impl TenantQuota {
         }
     }
 
+    /// Whether dropped log messages should be told now: once per minute of the allowance,
+    /// so that a plugin over its limit does not flood the host's own log with warnings.
+    pub(crate) fn tell_drop(&self) -> bool {
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        !std::mem::replace(&mut log.told, true)
+    }
+
     /// Whether `bytes` more of log messages fit into this minute's allowance; takes them
     /// when they do.
     pub(crate) fn take_log(&self, bytes: usize) -> bool {
@@ -157,6 +167,7 @@ impl TenantQuota {
         if log.since.elapsed() >= Duration::from_secs(60) {
             log.left = self.limits.log_bytes_per_minute;
             log.since = Instant::now();
+            log.told = false;
         }
         let bytes = bytes as u64;
         if bytes > log.left {
@@ -229,5 +240,7 @@ mod tests {
         assert!(!q.take_log(6));
         assert!(q.take_log(4));
         assert!(!q.take_log(1));
+        assert!(q.tell_drop(), "the first drop of a minute is told");
+        assert!(!q.tell_drop(), "later ones that minute are not");
     }
 }
