@@ -23,7 +23,7 @@ use leitstand_metrics::{Clock, CustomMetrics, Metrics, SlaMetrics};
 use leitstand_store::{Store, StoreConfig};
 
 /// The store of a replay without `--state`: gone when the replay ends.
-pub(crate) const THROW_AWAY_STORE: &str = "sqlite::memory:";
+const THROW_AWAY_STORE: &str = "sqlite::memory:";
 
 /// Exit code for unusable arguments, configuration or bundles.
 pub(crate) const EXIT_USAGE: u8 = 2;

@@ -17,11 +17,15 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use leitstand_contract::attribute::AttributeValue;
-use leitstand_contract::envelope::{self, Envelope, IntakeLimits, RejectReason, Rejection};
+use leitstand_contract::envelope::{
+    self, Envelope, IntakeLimits, RejectReason, Rejection, TenantId,
+};
 use leitstand_contract::wire::CommandMode;
 use leitstand_engine::dispatch::{Command, Dispatcher};
+use leitstand_engine::pipeline::memory::MemoryJournal;
 use leitstand_engine::pipeline::{
-    Carrier, EncodeError, Fire, InPlace, Outgoing, Pipeline, PipelineOptions, Settled, Verdict,
+    Carrier, EncodeError, Fire, InPlace, Journal, Outgoing, Pipeline, PipelineOptions, Settled,
+    Verdict,
 };
 use leitstand_metrics::Metrics;
 use leitstand_sla::books::SlaReport;
@@ -234,13 +238,37 @@ fn record_key(raw: &[u8]) -> Option<String> {
     }
 }
 
+/// A journal a replay runs on: the durable store (in memory or lasting), or a journal in
+/// memory of this process for runs nobody resumes (the simulator's).
+pub trait ReplayJournal: Journal {
+    /// Clears `seqs` from `tenant`'s outbox: the replay wrote those messages out.
+    fn written_out(
+        &self,
+        tenant: &TenantId,
+        seqs: &[i64],
+    ) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+impl ReplayJournal for Store {
+    async fn written_out(&self, tenant: &TenantId, seqs: &[i64]) -> anyhow::Result<()> {
+        Ok(self.outbox_done(tenant, seqs).await?)
+    }
+}
+
+impl ReplayJournal for MemoryJournal {
+    async fn written_out(&self, tenant: &TenantId, seqs: &[i64]) -> anyhow::Result<()> {
+        self.outbox_done(tenant, seqs);
+        Ok(())
+    }
+}
+
 /// A replay in progress: the lines' batches through the pipeline on the store (a
 /// throw-away in-memory database unless the caller opens a lasting one, on which a second
 /// run resumes: its processed events are duplicates, its pending timers fire, its
 /// unwritten commands are written first).
-pub struct Replay<'a> {
+pub struct Replay<'a, J: ReplayJournal = Store> {
     dispatcher: &'a Dispatcher,
-    pipeline: Pipeline<Store>,
+    pipeline: Pipeline<J>,
     runtime: tokio::runtime::Handle,
     options: ReplayOptions,
     pending: Vec<Line>,
@@ -252,14 +280,14 @@ pub struct Replay<'a> {
     metrics: Option<Arc<Metrics>>,
 }
 
-impl<'a> Replay<'a> {
+impl<'a, J: ReplayJournal> Replay<'a, J> {
     /// A replay through `dispatcher`'s bundles with plugin state, timers, processed ids and
     /// the outbox in `store`, whose calls run on `runtime` (a multi-threaded runtime; the
     /// replay itself must run outside it). Commands go to `commands` as JSON Lines;
     /// notices to `notices`.
     pub fn new(
         dispatcher: &'a Dispatcher,
-        store: Store,
+        store: J,
         runtime: tokio::runtime::Handle,
         options: ReplayOptions,
         commands: &'a mut dyn Write,
@@ -484,12 +512,9 @@ impl<'a> Replay<'a> {
     /// the store's outbox; dead letters were told as notices.
     fn write_out(
         &mut self,
-        outbox: Vec<(
-            Option<leitstand_contract::envelope::TenantId>,
-            leitstand_engine::pipeline::OutboxEntry,
-        )>,
+        outbox: Vec<(Option<TenantId>, leitstand_engine::pipeline::OutboxEntry)>,
     ) -> anyhow::Result<()> {
-        let mut done: BTreeMap<leitstand_contract::envelope::TenantId, Vec<i64>> = BTreeMap::new();
+        let mut done: BTreeMap<TenantId, Vec<i64>> = BTreeMap::new();
         for (tenant, entry) in outbox {
             if entry.exchange == leitstand_amqp::DEAD
                 && let Some(out) = self.dead_letters.as_mut()
@@ -522,7 +547,7 @@ impl<'a> Replay<'a> {
         }
         for (tenant, seqs) in done {
             self.runtime
-                .block_on(self.pipeline.journal().outbox_done(&tenant, &seqs))
+                .block_on(self.pipeline.journal().written_out(&tenant, &seqs))
                 .with_context(|| format!("clearing the outbox of {tenant}"))?;
         }
         Ok(())

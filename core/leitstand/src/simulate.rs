@@ -1,8 +1,8 @@
 //! `leitstand simulate`: the driver of the what-if simulator. The center of
 //! `leitstand-sim` emits the events an ACD would; this driver runs them through the one
-//! pipeline over the tenant's bundle (a replay on a throw-away store per run) and gives
-//! the center the commands back. Runs go in parallel on all cores, each with its own
-//! store and its own random numbers; their SLA reports are summed up in run order, so the
+//! pipeline over the tenant's bundle (a replay on a journal in memory per run: a run is
+//! never resumed, so it needs no database) and gives the center the commands back. Runs go
+//! in parallel on all cores, each with its own journal and its own random numbers; their SLA reports are summed up in run order, so the
 //! output depends on the seed alone.
 
 use std::cell::RefCell;
@@ -17,17 +17,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use crate::cli::{EXIT_USAGE, ReportFormat, THROW_AWAY_STORE, replay_dispatcher, replay_runtime};
+use crate::cli::{EXIT_USAGE, ReportFormat, replay_dispatcher, replay_runtime};
 use crate::config::Config;
 use crate::replay::{Notice, Replay, ReplayOptions};
 use leitstand_contract::envelope::TenantId;
 use leitstand_engine::dispatch::Dispatcher;
+use leitstand_engine::pipeline::memory::MemoryJournal;
 use leitstand_engine::tenants::Bundle;
 use leitstand_sim::center::{Decisions, Run};
 use leitstand_sim::scenario::{Recorded, Scenario};
 use leitstand_sim::search::{self, Search};
 use leitstand_sim::summary::{RunResult, Summary};
-use leitstand_store::{Store, StoreConfig};
 
 /// `leitstand simulate`.
 #[derive(Debug, clap::Args)]
@@ -248,19 +248,14 @@ impl Simulator<'_> {
         Ok(Summary::of(&scenario.name, self.seed, &results))
     }
 
-    /// Run `run`: the center against the pipeline on a store of its own.
+    /// Run `run`: the center against the pipeline on a journal of its own.
     fn one(
         &self,
         scenario: &Scenario,
         run: u64,
         runtime: &tokio::runtime::Handle,
     ) -> anyhow::Result<RunResult> {
-        let store = runtime
-            .block_on(Store::open(&StoreConfig {
-                url: THROW_AWAY_STORE.to_owned(),
-                ..self.config.store.clone()
-            }))
-            .context("opening a run's store")?;
+        let store = MemoryJournal::new();
         let commands = Shared::default();
         let mut sink = commands.clone();
         let failures = RefCell::new(BTreeMap::<String, u64>::new());
@@ -331,7 +326,7 @@ impl Simulator<'_> {
 
 /// The tenant's plugins as the center sees them: a replay whose commands are read back.
 struct Plugins<'a> {
-    replay: Replay<'a>,
+    replay: Replay<'a, MemoryJournal>,
     commands: Shared,
     offers: bool,
 }

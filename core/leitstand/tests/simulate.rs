@@ -619,3 +619,88 @@ fn the_staffing_search_finds_the_fewest_agents_that_meet_the_target() {
         );
     }
 }
+
+#[test]
+fn a_recorded_day_gives_the_offers_and_fitted_times() {
+    let bundles = bundles();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = scenario(
+        dir.path(),
+        "recorded.toml",
+        r#"
+day = "2026-11-19"
+start = "07:00"
+end = "20:00"
+[queues.impf]
+site = "kaiserslautern"
+[handling]
+talk = { distribution = "fitted" }
+patience = { distribution = "fitted" }
+[sites.kaiserslautern]
+agents = "erlang-c"
+"#,
+    );
+    let day = support::root().join("examples/day.jsonl");
+    let doc = simulate(&[
+        "--bundles",
+        &bundles,
+        "--tenant",
+        "rlp-impf",
+        "--scenario",
+        &s,
+        "--from",
+        &day.to_string_lossy(),
+        "--runs",
+        "1",
+    ]);
+    // Every recorded offer of rlp-impf (examples/README.md: 4,664) is offered again.
+    assert_eq!(doc["scenario"]["center"]["calls"]["mean"], 4664.0);
+    assert_eq!(doc["scenario"]["queues"][0]["offered"]["mean"], 4664.0);
+    // Staffed by Erlang C for the day's own load, the line does better than it did.
+    let level = doc["scenario"]["queues"][0]["service_level"]["mean"]
+        .as_f64()
+        .expect("a level");
+    assert!(level > 0.561, "{level}: the recorded day reached 56.1 %");
+}
+
+#[test]
+fn a_replay_on_a_journal_in_memory_decides_as_on_the_store() {
+    // The simulator's runs keep their journal in memory; the example day replayed on one
+    // gives the same commands, byte for byte, and the same report as on the store.
+    use leitstand::replay::{Replay, ReplayOptions};
+    use leitstand_engine::dispatch::Dispatcher;
+    use leitstand_engine::pipeline::memory::MemoryJournal;
+    use leitstand_engine::sandbox::Sandbox;
+    use leitstand_engine::state::{MemoryStore, StateStore};
+    use leitstand_metrics::CustomMetrics;
+    use std::sync::Arc;
+
+    let bundles = support::root().join("examples/bundles");
+    support::guest("leitstand_rota");
+    let day = std::fs::read_to_string(support::root().join("examples/day.jsonl")).expect("day");
+    let on_store = support::replay(&bundles, &day);
+    let sandbox = Arc::new(
+        Sandbox::new(support::sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox"),
+    );
+    let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+    let dispatcher = Dispatcher::load(&bundles, sandbox, state).expect("bundles");
+    let (runtime, _store) = support::throw_away_store();
+    let mut commands = Vec::new();
+    let mut on_notice = |_| {};
+    let report = Replay::new(
+        &dispatcher,
+        MemoryJournal::new(),
+        runtime.handle().clone(),
+        ReplayOptions::default(),
+        &mut commands,
+        &mut on_notice,
+    )
+    .run(day.as_bytes())
+    .expect("replay runs");
+    assert!(!commands.is_empty());
+    assert!(
+        commands == on_store.command_bytes,
+        "the same commands, byte for byte"
+    );
+    assert_eq!(report, on_store.report);
+}

@@ -13,6 +13,7 @@
 //!
 //! Owns the order of decisions and what is counted when; it knows no transport and no SQL.
 
+pub mod memory;
 pub mod view;
 
 use std::collections::{BTreeMap, HashSet};
