@@ -11,8 +11,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::rc::Rc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use crate::replay::{Notice, Replay, ReplayOptions};
 use leitstand_contract::envelope::TenantId;
 use leitstand_engine::dispatch::Dispatcher;
 use leitstand_engine::pipeline::memory::MemoryJournal;
+use leitstand_engine::state::{Detached, StateStore};
 use leitstand_engine::tenants::Bundle;
 use leitstand_sim::center::{Decisions, Run};
 use leitstand_sim::scenario::{Recorded, Scenario};
@@ -274,8 +275,18 @@ impl Simulator<'_> {
             limits: self.config.intake.limits(),
             ..ReplayOptions::default()
         };
+        // Each run gets the tenant's plugins prepared afresh (the compiled code is shared by
+        // digest): quotas, state usage and quarantine belong to one run, never carried into
+        // the next.
+        let detached: Arc<dyn StateStore> = Arc::new(Detached);
+        let dispatcher = Dispatcher::from_bundles(
+            vec![(*self.bundle).clone()],
+            self.dispatcher.sandbox().clone(),
+            detached,
+        )
+        .map_err(|errors| anyhow::anyhow!("preparing run {run}: {errors:?}"))?;
         let mut replay = Replay::new(
-            self.dispatcher,
+            &dispatcher,
             store,
             runtime.clone(),
             options,
