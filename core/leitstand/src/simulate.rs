@@ -102,10 +102,7 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let load = |path: &PathBuf| match Scenario::load(path, &bundle.service, recorded.as_ref()) {
-        Ok(s) => Ok(s),
-        Err(e) => Err(e),
-    };
+    let load = |path: &PathBuf| Scenario::load(path, &bundle.service, recorded.as_ref());
     let scenario = match load(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
@@ -137,25 +134,42 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
             .max(1),
     };
-    let summary = sim.summary(&scenario)?;
-    let base = baseline.as_ref().map(|b| sim.summary(b)).transpose()?;
-    let found = match (&args.search_window, args.search_sites.is_empty()) {
+    // The search's arguments are checked before anything runs.
+    let search = match (&args.search_window, args.search_sites.is_empty()) {
         (Some(window), false) => {
             let (from, to) = window
                 .split_once('-')
                 .ok_or_else(|| anyhow::anyhow!("--search-window: {window:?} is not HH:MM-HH:MM"))?;
-            let spec = Search {
+            let at = |t: &str| {
+                scenario
+                    .at(t)
+                    .map_err(|e| anyhow::anyhow!("--search-window: {e}"))
+            };
+            let (from_ms, to_ms) = (at(from)?, at(to)?);
+            if to_ms <= from_ms {
+                anyhow::bail!("--search-window: {window} does not end after it starts");
+            }
+            for site in &args.search_sites {
+                if !scenario.sites.iter().any(|s| s.site == *site) {
+                    anyhow::bail!("--search-sites: {site} is not a site of the scenario");
+                }
+            }
+            Some(Search {
                 sites: args.search_sites.clone(),
-                from_ms: scenario
-                    .at(from)
-                    .map_err(|e| anyhow::anyhow!("--search-window: {e}"))?,
-                to_ms: scenario
-                    .at(to)
-                    .map_err(|e| anyhow::anyhow!("--search-window: {e}"))?,
+                from_ms,
+                to_ms,
                 max_agents: args.search_max_agents,
                 max_evaluations: args.search_max_evaluations,
-            };
-            let found = search::search(&scenario, &spec, |candidate| sim.summary(candidate))?;
+            })
+        }
+        (None, false) => anyhow::bail!("--search-sites needs --search-window"),
+        _ => None,
+    };
+    let summary = sim.summary(&scenario)?;
+    let base = baseline.as_ref().map(|b| sim.summary(b)).transpose()?;
+    let found = match &search {
+        Some(spec) => {
+            let found = search::search(&scenario, spec, |candidate| sim.summary(candidate))?;
             eprintln!(
                 "search: {} after {} candidate plans",
                 if found.met {
@@ -167,8 +181,7 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             );
             Some(found)
         }
-        (None, false) => anyhow::bail!("--search-sites needs --search-window"),
-        _ => None,
+        None => None,
     };
     if let Some(path) = &args.html {
         std::fs::write(path, leitstand_sim::html::page(&summary, base.as_ref()))

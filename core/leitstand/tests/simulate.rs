@@ -704,3 +704,43 @@ fn a_replay_on_a_journal_in_memory_decides_as_on_the_store() {
     );
     assert_eq!(report, on_store.report);
 }
+
+#[test]
+fn bad_search_arguments_are_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    plain_bundle(&dir.path().join("einfach"));
+    let bundles = dir.path().to_string_lossy().into_owned();
+    let base = scenario(
+        dir.path(),
+        "surge.toml",
+        &format!("{SURGE}[sites.s]\nagents = 5\n"),
+    );
+    for (sites, window, named) in [
+        ("nowhere", "09:00-11:00", "--search-sites"),
+        ("s", "11:00-09:00", "--search-window"),
+        ("s", "9 bis 11", "--search-window"),
+    ] {
+        let out = support::leitstand(&[
+            "simulate",
+            "--bundles",
+            &bundles,
+            "--tenant",
+            "einfach",
+            "--scenario",
+            &base,
+            "--runs",
+            "1000",
+            "--search-sites",
+            sites,
+            "--search-window",
+            window,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{named}: {stderr}");
+        assert!(
+            stderr.contains(named),
+            "the refusal names {named}: {stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

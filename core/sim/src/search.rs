@@ -68,7 +68,7 @@ pub fn search(
             base.sites
                 .iter()
                 .position(|x| x.site == *s)
-                .ok_or_else(|| anyhow::anyhow!("search.sites: {s} is not a site of the scenario"))
+                .ok_or_else(|| anyhow::anyhow!("--search-sites: {s} is not a site of the scenario"))
         })
         .collect::<anyhow::Result<_>>()?;
     let starts: Vec<i64> = (search.from_ms..search.to_ms)
