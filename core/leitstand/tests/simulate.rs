@@ -520,16 +520,22 @@ talk = { distribution = "exponential", mean_seconds = 120 }
 patience = { distribution = "exponential", mean_seconds = 120 }
 "#;
 
-#[test]
-fn the_staffing_search_finds_the_fewest_agents_that_meet_the_target() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    plain_bundle(&dir.path().join("einfach"));
-    let bundles = dir.path().to_string_lossy().into_owned();
+/// The plain tenant's bundle and the surge with 5 agents all day, under `dir`: the bundles'
+/// directory and the scenario's path.
+fn surge_on_one_site(dir: &Path) -> (String, String) {
+    plain_bundle(&dir.join("einfach"));
     let base = scenario(
-        dir.path(),
+        dir,
         "surge.toml",
         &format!("{SURGE}[sites.s]\nagents = 5\n"),
     );
+    (dir.to_string_lossy().into_owned(), base)
+}
+
+#[test]
+fn the_staffing_search_finds_the_fewest_agents_that_meet_the_target() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (bundles, base) = surge_on_one_site(dir.path());
     let common = [
         "--bundles",
         &bundles,
@@ -708,13 +714,7 @@ fn a_replay_on_a_journal_in_memory_decides_as_on_the_store() {
 #[test]
 fn bad_search_arguments_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().expect("tempdir");
-    plain_bundle(&dir.path().join("einfach"));
-    let bundles = dir.path().to_string_lossy().into_owned();
-    let base = scenario(
-        dir.path(),
-        "surge.toml",
-        &format!("{SURGE}[sites.s]\nagents = 5\n"),
-    );
+    let (bundles, base) = surge_on_one_site(dir.path());
     for (sites, window, named) in [
         ("nowhere", "09:00-11:00", "--search-sites"),
         ("s", "11:00-09:00", "--search-window"),
