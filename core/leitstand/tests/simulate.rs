@@ -442,6 +442,10 @@ fn overflow_to_partner_sites_raises_the_surge_and_the_report_shows_each_site() {
         page.contains("data-key=\"baseline\""),
         "the page names the baseline"
     );
+    assert!(
+        page.contains("data-key=\"baseline_service_level\" class=\"below\""),
+        "the baseline's intervals below target are marked"
+    );
 }
 
 #[test]

@@ -9,6 +9,10 @@ use leitstand_sla::report::{STYLE, esc};
 
 use crate::summary::{Estimate, Figures, IntervalSummary, Summary, clock, show};
 
+/// What the page adds to the client report's style: a baseline's interval below target is
+/// marked in its own cell, since the row's mark is the scenario's.
+const OWN_STYLE: &str = ".intervals td.below { background: var(--below); color: var(--below-ink); font-weight: 700; }\n";
+
 /// The page: `scenario` beside `baseline` (or alone).
 pub fn page(scenario: &Summary, baseline: Option<&Summary>) -> String {
     let mut out = String::with_capacity(32 * 1024);
@@ -24,7 +28,7 @@ pub fn page(scenario: &Summary, baseline: Option<&Summary>) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
          <meta name=\"generator\" content=\"Leitstand {version}\">\n\
-         <title>{title}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n\
+         <title>{title}</title>\n<style>{STYLE}{OWN_STYLE}</style>\n</head>\n<body>\n\
          <header>\n<p class=\"kind\">What-if simulation</p>\n<h1>{tenant}</h1>\n\
          <dl class=\"facts\">\n\
          <div><dt>Scenario</dt><dd data-key=\"scenario\">{name}</dd></div>\n\
@@ -196,8 +200,13 @@ fn interval_table(
         if baseline.is_some() {
             let _ = write!(
                 out,
-                "<td>{}</td><td data-key=\"baseline_service_level\">{}</td>",
+                "<td>{}</td><td data-key=\"baseline_service_level\"{}>{}</td>",
                 esc(&b.map_or_else(|| "–".to_owned(), |b| show(&b.figures.offered, false))),
+                if b.is_some_and(|b| b.below_target == Some(true)) {
+                    " class=\"below\""
+                } else {
+                    ""
+                },
                 esc(&b.map_or_else(|| "–".to_owned(), |b| show(&b.figures.service_level, true))),
             );
         }
