@@ -118,6 +118,7 @@ struct Call {
     concern: Option<usize>,
     emergency: bool,
     offered_ms: i64,
+    answered_ms: i64,
     patience_ms: Option<i64>,
     talk_u: f64,
     book_u: f64,
@@ -278,6 +279,7 @@ impl<'a, D: Decisions> Run<'a, D> {
                 concern,
                 emergency,
                 offered_ms: t,
+                answered_ms: 0,
                 patience_ms: patience
                     .is_finite()
                     .then(|| (patience * 1000.0).round() as i64),
@@ -405,7 +407,7 @@ impl<'a, D: Decisions> Run<'a, D> {
                 let data = json!({
                     "call_id": c.id,
                     "queue": q.queue,
-                    "talk_seconds": seconds(self.now - self.answered_at(call)),
+                    "talk_seconds": seconds(self.now - c.answered_ms),
                     "site": self.scenario.sites[site].site,
                     "resolved": true,
                 });
@@ -438,13 +440,6 @@ impl<'a, D: Decisions> Run<'a, D> {
             }
         }
         Ok(())
-    }
-
-    /// When the call was answered: its talk time (a function of its draw and the answering
-    /// site) before now.
-    fn answered_at(&self, call: usize) -> i64 {
-        let c = &self.calls[call];
-        self.now - self.talk_ms(c.site, c.talk_u)
     }
 
     fn talk_ms(&self, site: usize, u: f64) -> i64 {
@@ -509,6 +504,7 @@ impl<'a, D: Decisions> Run<'a, D> {
         let c = &mut self.calls[call];
         c.state = State::Talking;
         c.site = site;
+        c.answered_ms = self.now;
         let data = json!({
             "call_id": c.id,
             "queue": self.scenario.queues[c.queue].queue,

@@ -61,14 +61,6 @@ impl Estimate {
             runs: n,
         }
     }
-
-    /// Whether `value` lies within the interval.
-    pub fn contains(&self, value: f64) -> bool {
-        match (self.mean, self.ci99) {
-            (Some(m), Some(h)) => (value - m).abs() <= h,
-            _ => false,
-        }
-    }
 }
 
 /// The figures of a queue, a site or an interval over the runs.
