@@ -9,14 +9,189 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use leitstand::replay::{Replay, ReplayOptions};
+use leitstand::replay::{Replay, ReplayJournal, ReplayOptions};
 use leitstand_contract::envelope::{IntakeLimits, parse_structured};
 use leitstand_engine::dispatch::Dispatcher;
+use leitstand_engine::pipeline::memory::MemoryJournal;
 use leitstand_engine::sandbox::{EventView, Sandbox, SandboxConfig, TenantScope};
 use leitstand_engine::state::{MemoryStore, StateStore};
 use leitstand_engine::tenants::Bundle;
 use leitstand_metrics::CustomMetrics;
 use leitstand_store::{Store, StoreConfig};
+
+/// The example day and what replays it.
+struct Day<'a> {
+    root: &'a Path,
+    events: &'a [u8],
+    lines: usize,
+    sandbox: &'a Arc<Sandbox>,
+    runtime: &'a tokio::runtime::Runtime,
+}
+
+impl Day<'_> {
+    /// Replays the day 16 times on one thread, each on a fresh journal from `journal`;
+    /// the first pass warms caches and is not counted.
+    fn rate<J: ReplayJournal>(
+        &self,
+        label: &str,
+        journal: impl Fn() -> anyhow::Result<J>,
+    ) -> anyhow::Result<()> {
+        let mut rates = Vec::new();
+        let mut plugin_calls = 0;
+        for round in 0..16 {
+            let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+            let dispatcher = Dispatcher::load(
+                &self.root.join("examples/bundles"),
+                self.sandbox.clone(),
+                state,
+            )
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let journal = journal()?;
+            let mut sink = std::io::sink();
+            let mut ignore = |_| {};
+            let start = Instant::now();
+            let report = Replay::new(
+                &dispatcher,
+                journal,
+                self.runtime.handle().clone(),
+                ReplayOptions::default(),
+                &mut sink,
+                &mut ignore,
+            )
+            .run(self.events)?;
+            let elapsed = start.elapsed();
+            plugin_calls = report.replay.plugin_calls;
+            if round > 0 {
+                rates.push(self.lines as f64 / elapsed.as_secs_f64());
+            }
+        }
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "replay on the {label}: {} events, {plugin_calls} plugin calls per pass; events/s median {:.0} (min {:.0}, max {:.0}) over {} passes",
+            self.lines,
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            rates.len()
+        );
+        Ok(())
+    }
+}
+
+/// `n` copies of the rlp-impf bundle, each a tenant of its own, and the example day's
+/// rlp-impf events for each, interleaved line by line.
+struct Copies {
+    bundles: tempfile::TempDir,
+    events: Vec<u8>,
+    lines: usize,
+    tenants: usize,
+}
+
+impl Copies {
+    fn new(root: &Path, day: &[u8], n: usize) -> anyhow::Result<Self> {
+        let manifest = std::fs::read_to_string(root.join("examples/bundles/rlp-impf/tenant.toml"))?;
+        let guests = format!("\"{}/target/", root.display());
+        let bundles = tempfile::tempdir()?;
+        let ids: Vec<String> = (1..=n).map(|i| format!("rlp-impf-{i}")).collect();
+        for id in &ids {
+            let dir = bundles.path().join(id);
+            std::fs::create_dir(&dir)?;
+            let text = manifest
+                .replacen("id = \"rlp-impf\"", &format!("id = \"{id}\""), 1)
+                .replace("\"../../../target/", &guests);
+            std::fs::write(dir.join("tenant.toml"), text)?;
+        }
+        let own: Vec<&str> = std::str::from_utf8(day)?
+            .lines()
+            .filter(|l| l.contains("\"tenant\":\"rlp-impf\""))
+            .collect();
+        let mut events = Vec::new();
+        for line in &own {
+            for id in &ids {
+                events.extend_from_slice(
+                    line.replacen(
+                        "\"tenant\":\"rlp-impf\"",
+                        &format!("\"tenant\":\"{id}\""),
+                        1,
+                    )
+                    .as_bytes(),
+                );
+                events.push(b'\n');
+            }
+        }
+        Ok(Self {
+            bundles,
+            events,
+            lines: own.len() * n,
+            tenants: n,
+        })
+    }
+
+    /// One pass on `jobs` jobs: events/s and the commands written.
+    fn pass(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        runtime: &tokio::runtime::Runtime,
+        jobs: usize,
+    ) -> anyhow::Result<(f64, Vec<u8>)> {
+        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
+        let dispatcher = Dispatcher::load(self.bundles.path(), sandbox.clone(), state)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let mut commands = Vec::new();
+        let mut ignore = |_| {};
+        let start = Instant::now();
+        Replay::new(
+            &dispatcher,
+            MemoryJournal::new(),
+            runtime.handle().clone(),
+            ReplayOptions::default(),
+            &mut commands,
+            &mut ignore,
+        )
+        .with_jobs(jobs)
+        .run(self.events.as_slice())?;
+        Ok((self.lines as f64 / start.elapsed().as_secs_f64(), commands))
+    }
+
+    /// Alternating passes on one job and on `cores` jobs, the first of each not counted.
+    fn compare(
+        &self,
+        sandbox: &Arc<Sandbox>,
+        runtime: &tokio::runtime::Runtime,
+        cores: usize,
+    ) -> anyhow::Result<()> {
+        let (mut one, mut all) = (Vec::new(), Vec::new());
+        for round in 0..8 {
+            let (a, first) = self.pass(sandbox, runtime, 1)?;
+            let (b, spread) = self.pass(sandbox, runtime, cores)?;
+            anyhow::ensure!(
+                first == spread,
+                "the commands of {cores} jobs differ from those of one"
+            );
+            if round > 0 {
+                one.push(a);
+                all.push(b);
+            }
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(&mut one), median(&mut all));
+        println!(
+            "replay of {} tenants ({} events, the same commands byte for byte): one job {a:.0} events/s, {cores} jobs {b:.0} events/s, gain {:.2}x (medians of {} passes)",
+            self.tenants,
+            self.lines,
+            b / a,
+            one.len()
+        );
+        Ok(())
+    }
+}
+
+/// The allocator of the `leitstand` binary, so that the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -34,45 +209,31 @@ fn main() -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    // Replay throughput: the whole day, several rounds, fresh state each round.
-    let mut rates = Vec::new();
-    let mut plugin_calls = 0;
-    for round in 0..16 {
-        let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
-        let dispatcher = Dispatcher::load(&root.join("examples/bundles"), sandbox.clone(), state)
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        // The path `leitstand replay` takes: a throw-away in-memory store.
-        let store = runtime.block_on(Store::open(&StoreConfig {
+    // Replay throughput: the whole day, several rounds, fresh state each round, on the
+    // journal in memory (the path `leitstand replay` takes without `--state`) and on the
+    // store (`--state`, here an in-memory SQLite database).
+    let day = Day {
+        root: &root,
+        events: &events,
+        lines,
+        sandbox: &sandbox,
+        runtime: &runtime,
+    };
+    day.rate("journal in memory (`leitstand replay`)", || {
+        Ok(MemoryJournal::new())
+    })?;
+    day.rate("store, SQLite in memory (`--state`)", || {
+        Ok(runtime.block_on(Store::open(&StoreConfig {
             url: "sqlite::memory:".into(),
             ..StoreConfig::default()
-        }))?;
-        let mut sink = std::io::sink();
-        let mut ignore = |_| {};
-        let start = Instant::now();
-        let report = Replay::new(
-            &dispatcher,
-            store,
-            runtime.handle().clone(),
-            ReplayOptions::default(),
-            &mut sink,
-            &mut ignore,
-        )
-        .run(events.as_slice())?;
-        let elapsed = start.elapsed();
-        plugin_calls = report.replay.plugin_calls;
-        if round > 0 {
-            // round 0 warms caches and is not counted
-            rates.push(lines as f64 / elapsed.as_secs_f64());
-        }
-    }
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "replay: {lines} events, {plugin_calls} plugin calls per pass; events/s median {:.0} (min {:.0}, max {:.0}) over {} passes",
-        rates[rates.len() / 2],
-        rates[0],
-        rates[rates.len() - 1],
-        rates.len()
-    );
+        }))?)
+    })?;
+
+    // Several tenants in parallel: copies of rlp-impf, each a tenant of its own, their days
+    // interleaved line by line, replayed on one job and on one job per core.
+    let copies = Copies::new(&root, &events, 4)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    copies.compare(&sandbox, &runtime, cores)?;
 
     // One plugin call: the example router on a call.offered event.
     let bundle = Bundle::load(&root.join("examples/bundles/rlp-impf"))

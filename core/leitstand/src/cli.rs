@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,17 +13,15 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::config::Config;
-use crate::replay::{Notice, Replay, ReplayOptions};
+use crate::replay::{Notice, Replay, ReplayJournal, ReplayOptions, ReplayReport};
 use leitstand_engine::dispatch::Dispatcher;
+use leitstand_engine::pipeline::memory::MemoryJournal;
 use leitstand_engine::sandbox::Sandbox;
 use leitstand_engine::state::{Detached, MemoryStore, StateStore};
 use leitstand_engine::tenants::signature::{self, SecretKey, SignaturePolicy, TrustedKeys};
 use leitstand_engine::tenants::{self, BundleError};
 use leitstand_metrics::{Clock, CustomMetrics, Metrics, SlaMetrics};
 use leitstand_store::{Store, StoreConfig};
-
-/// The store of a replay without `--state`: gone when the replay ends.
-const THROW_AWAY_STORE: &str = "sqlite::memory:";
 
 /// Exit code for unusable arguments, configuration or bundles.
 pub(crate) const EXIT_USAGE: u8 = 2;
@@ -157,7 +155,8 @@ struct ReplayArgs {
     #[arg(long, default_value_t = 24, value_name = "HOURS")]
     timer_horizon_hours: u32,
     /// Keep plugin state, timers, processed ids and the outbox in this store
-    /// (`sqlite://PATH` or `postgres://…`) instead of a throw-away in-memory one. A later
+    /// (`sqlite://PATH` or `postgres://…`) instead of a journal in memory that ends with
+    /// the run. A later
     /// replay on the same store resumes: events it processed are skipped as duplicates
     /// and its pending timers fire.
     #[arg(long, value_name = "URL")]
@@ -166,6 +165,11 @@ struct ReplayArgs {
     /// daemon serves on /metrics (the SLA families count what the report counts).
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
+    /// Run the tenants on this many threads (default: one per core). The output is the
+    /// same byte for byte whatever the number; tenants are dealt out to the threads in
+    /// turn, so a replay of one tenant runs on one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    jobs: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -434,33 +438,38 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         ..ReplayOptions::default()
     };
     let runtime = replay_runtime()?;
-    let store_config = StoreConfig {
-        url: args
-            .state
-            .clone()
-            .unwrap_or_else(|| THROW_AWAY_STORE.to_owned()),
-        ..config.store.clone()
-    };
-    let store = runtime
-        .block_on(Store::open(&store_config))
-        .context("opening the replay's store")?;
     let metrics = match &args.metrics {
         Some(_) => Some(Arc::new(replay_metrics(config)?)),
         None => None,
     };
-    let mut replay = Replay::new(
-        &dispatcher,
-        store,
-        runtime.handle().clone(),
+    let run = RunReplay {
+        dispatcher: &dispatcher,
+        runtime: runtime.handle().clone(),
         options,
-        &mut commands,
-        &mut on_notice,
-    )
-    .with_dead_letters(&mut dead);
-    if let Some(m) = &metrics {
-        replay = replay.with_metrics(m.clone());
-    }
-    let report = replay.run(reader)?;
+        metrics: metrics.clone(),
+        jobs: args.jobs.map_or_else(cores, usize::from),
+    };
+    let report = match &args.state {
+        // A lasting store: a second run resumes from it.
+        Some(url) => {
+            let store_config = StoreConfig {
+                url: url.clone(),
+                ..config.store.clone()
+            };
+            let store = runtime
+                .block_on(Store::open(&store_config))
+                .context("opening the replay's store")?;
+            run.run(store, &mut commands, &mut dead, &mut on_notice, reader)?
+        }
+        // Nothing outlives the run: the journal is kept in memory by the store's rules.
+        None => run.run(
+            MemoryJournal::new(),
+            &mut commands,
+            &mut dead,
+            &mut on_notice,
+            reader,
+        )?,
+    };
     if let (Some(path), Some(m)) = (&args.metrics, &metrics) {
         std::fs::write(path, m.render())
             .with_context(|| format!("cannot write metrics {}", path.display()))?;
@@ -489,6 +498,45 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// What every replay run needs, whatever its journal.
+struct RunReplay<'a> {
+    dispatcher: &'a Dispatcher,
+    runtime: tokio::runtime::Handle,
+    options: ReplayOptions,
+    metrics: Option<Arc<Metrics>>,
+    jobs: usize,
+}
+
+impl RunReplay<'_> {
+    fn run<J: ReplayJournal>(
+        self,
+        journal: J,
+        commands: &mut dyn Write,
+        dead: &mut dyn Write,
+        notices: &mut dyn FnMut(Notice),
+        reader: impl BufRead,
+    ) -> anyhow::Result<ReplayReport> {
+        let mut replay = Replay::new(
+            self.dispatcher,
+            journal,
+            self.runtime,
+            self.options,
+            commands,
+            notices,
+        )
+        .with_dead_letters(dead);
+        if let Some(m) = &self.metrics {
+            replay = replay.with_metrics(m.clone());
+        }
+        replay.with_jobs(self.jobs).run(reader)
+    }
+}
+
+/// The machine's cores (one when it cannot tell).
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn plugin_test(config: &Config, args: &PluginTestArgs) -> anyhow::Result<ExitCode> {
@@ -778,12 +826,6 @@ fn client_report(config: &Config, args: &ClientReportArgs) -> anyhow::Result<Exi
         );
     };
     let runtime = replay_runtime()?;
-    let store = runtime
-        .block_on(Store::open(&StoreConfig {
-            url: THROW_AWAY_STORE.to_owned(),
-            ..config.store.clone()
-        }))
-        .context("opening the replay's store")?;
     let options = ReplayOptions {
         limits: config.intake.limits(),
         ..ReplayOptions::default()
@@ -792,7 +834,7 @@ fn client_report(config: &Config, args: &ClientReportArgs) -> anyhow::Result<Exi
     let mut on_notice = |n: Notice| report_notice(&n);
     let report = Replay::new(
         &dispatcher,
-        store,
+        MemoryJournal::new(),
         runtime.handle().clone(),
         options,
         &mut commands,

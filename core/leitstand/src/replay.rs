@@ -24,8 +24,8 @@ use leitstand_contract::wire::CommandMode;
 use leitstand_engine::dispatch::{Command, Dispatcher};
 use leitstand_engine::pipeline::memory::MemoryJournal;
 use leitstand_engine::pipeline::{
-    Carrier, EncodeError, Fire, InPlace, Journal, Outgoing, Pipeline, PipelineOptions, Settled,
-    Verdict,
+    Carrier, EncodeError, Fire, InPlace, Intake, Journal, Outgoing, Pipeline, PipelineError,
+    PipelineOptions, Settled, Tenants, Verdict, intake,
 };
 use leitstand_metrics::Metrics;
 use leitstand_sla::books::SlaReport;
@@ -139,7 +139,8 @@ impl ReplayReport {
     }
 }
 
-/// Lines run through the pipeline at once: one transaction per tenant per batch.
+/// Lines run through the pipeline at once: one transaction per tenant per batch. The same
+/// whatever the jobs: an event without a time happens at the clock its batch starts with.
 const BATCH_LINES: usize = 1_024;
 
 /// One line of the input.
@@ -268,7 +269,11 @@ impl ReplayJournal for MemoryJournal {
 /// unwritten commands are written first).
 pub struct Replay<'a, J: ReplayJournal = Store> {
     dispatcher: &'a Dispatcher,
-    pipeline: Pipeline<J>,
+    /// One pipeline per job, each opened for its own tenants, all on clones of one
+    /// journal.
+    jobs: Vec<Pipeline<J>>,
+    /// The job that runs each tenant.
+    owner: BTreeMap<TenantId, usize>,
     runtime: tokio::runtime::Handle,
     options: ReplayOptions,
     pending: Vec<Line>,
@@ -293,18 +298,11 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
         commands: &'a mut dyn Write,
         notices: &'a mut dyn FnMut(Notice),
     ) -> Self {
-        let pipeline = Pipeline::new(
-            store,
-            dispatcher.sandbox().clone(),
-            PipelineOptions {
-                limits: options.limits,
-                max_timer_firings: options.max_timer_firings,
-            },
-        )
-        .with_report();
+        let pipeline = job(dispatcher, store, options);
         Self {
             dispatcher,
-            pipeline,
+            jobs: vec![pipeline],
+            owner: BTreeMap::new(),
             runtime,
             options,
             pending: Vec::new(),
@@ -330,8 +328,30 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
     /// and failures, fallbacks, timers and commands. At the end the interval in progress
     /// is closed, so that the staffing gauges show the last interval.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        self.pipeline = self.pipeline.with_metrics(metrics.clone());
+        self.jobs = std::mem::take(&mut self.jobs)
+            .into_iter()
+            .map(|p| p.with_metrics(metrics.clone()))
+            .collect();
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Runs the tenants on `jobs` threads (at least one): the tenants are dealt out to the
+    /// jobs in turn, each job runs its tenants' part of every batch, and their commands,
+    /// dead letters, notices and report are put back into the order one job gives, byte
+    /// for byte. A day whose tenants differ in size gains as much as its largest tenant
+    /// leaves. Call before [`Self::start`].
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        let journal = self.jobs[0].journal().clone();
+        self.jobs = (0..jobs.max(1))
+            .map(|_| {
+                let p = job(self.dispatcher, journal.clone(), self.options);
+                match &self.metrics {
+                    Some(m) => p.with_metrics(m.clone()),
+                    None => p,
+                }
+            })
+            .collect();
         self
     }
 
@@ -356,10 +376,12 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
     /// which are written first). Call once before the first [`Self::feed`].
     pub fn start(&mut self) -> anyhow::Result<()> {
         let runtimes: Vec<_> = self.dispatcher.runtimes().values().cloned().collect();
-        for rt in runtimes {
+        for (i, rt) in runtimes.into_iter().enumerate() {
+            let job = i % self.jobs.len();
+            self.owner.insert(rt.bundle.tenant.clone(), job);
             let left = self
                 .runtime
-                .block_on(self.pipeline.open(&rt, None, 0))
+                .block_on(self.jobs[job].open(&rt, None, 0))
                 .with_context(|| format!("opening the store of {}", rt.bundle.tenant))?;
             let tenant = rt.bundle.tenant.clone();
             let settled = left.into_iter().map(|e| (Some(tenant.clone()), e));
@@ -394,13 +416,19 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
         self.dispatcher
             .runtimes()
             .keys()
-            .filter_map(|t| self.pipeline.next_due(t))
+            .filter_map(|t| self.job_of(t).next_due(t))
             .min()
     }
 
     /// The latest event time processed so far.
     pub fn clock(&self) -> Option<DateTime<Utc>> {
-        self.pipeline.clock()
+        self.jobs.iter().filter_map(Pipeline::clock).max()
+    }
+
+    /// The pipeline that runs `tenant`.
+    fn job_of(&self, tenant: &TenantId) -> &Pipeline<J> {
+        let job = self.owner.get(tenant).copied().unwrap_or(0);
+        &self.jobs[job.min(self.jobs.len() - 1)]
     }
 
     /// Runs the lines taken so far through the pipeline and writes their commands.
@@ -412,7 +440,7 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
     pub fn finish(mut self) -> anyhow::Result<ReplayReport> {
         let horizon = self.options.timer_horizon.num_milliseconds();
         self.batch(Fire::Horizon(horizon))?;
-        self.stats.timers_pending = self.pipeline.pending_timers() as u64;
+        self.stats.timers_pending = self.jobs.iter().map(|p| p.pending_timers() as u64).sum();
         self.commands.flush().context("writing commands")?;
         if let Some(out) = self.dead_letters.as_mut() {
             out.flush().context("writing dead letters")?;
@@ -420,8 +448,14 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
         if let Some(m) = &self.metrics {
             m.sla.close_intervals();
         }
+        let mut tenants: Vec<_> = self
+            .jobs
+            .iter()
+            .flat_map(|p| p.report().unwrap_or_default().tenants)
+            .collect();
+        tenants.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         Ok(ReplayReport {
-            tenants: self.pipeline.report().unwrap_or_default().tenants,
+            tenants,
             replay: self.stats,
         })
     }
@@ -432,28 +466,33 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
             return Ok(());
         }
         let lines = std::mem::take(&mut self.pending);
+        let numbers: Vec<u64> = lines.iter().map(|l| l.number).collect();
         // An event without `time` happened when the replay's clock says.
-        let received = self.pipeline.clock().unwrap_or_else(Utc::now);
-        let settled = self.runtime.block_on(self.pipeline.process(
-            self.dispatcher,
-            &Lines,
-            &lines,
-            received,
-            fire,
-            &InPlace,
-        ))?;
-        self.notify(&lines, &settled);
+        let received = self.clock().unwrap_or_else(Utc::now);
+        let settled = if self.jobs.len() == 1 {
+            self.runtime.block_on(self.jobs[0].process(
+                self.dispatcher,
+                &Lines,
+                &lines,
+                received,
+                fire,
+                &InPlace,
+            ))?
+        } else {
+            self.spread(lines, received, fire)?
+        };
+        self.notify(&numbers, &settled);
         self.write_out(settled.outbox)?;
         self.commands.flush().context("writing commands")
     }
 
     /// Tells the operator about the batch in the order it happened: each line's plugin
     /// failures (and those of the timers due before it), then the line's own fate.
-    fn notify(&mut self, lines: &[Line], settled: &Settled) {
+    fn notify(&mut self, numbers: &[u64], settled: &Settled) {
         let mut failures = settled.failures.iter().peekable();
-        for (i, (line, verdict)) in lines.iter().zip(&settled.verdicts).enumerate() {
+        for (i, (&number, verdict)) in numbers.iter().zip(&settled.verdicts).enumerate() {
             while let Some(f) = failures.next_if(|f| f.at <= i) {
-                self.plugin_failed(f.input.map(|j| lines[j].number), f);
+                self.plugin_failed(f.input.and_then(|j| numbers.get(j).copied()), f);
             }
             match verdict {
                 Verdict::Processed => self.stats.processed += 1,
@@ -463,7 +502,7 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
                 }
                 Verdict::Duplicate => {
                     self.stats.duplicates += 1;
-                    (self.notices)(Notice::Duplicate { line: line.number });
+                    (self.notices)(Notice::Duplicate { line: number });
                 }
                 Verdict::DeadLettered(rejection) => {
                     self.stats.rejected += 1;
@@ -474,7 +513,7 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
                         .or_default() += 1;
                     *self.stats.dead_letters.entry(code(rejection)).or_default() += 1;
                     (self.notices)(Notice::Rejected {
-                        line: line.number,
+                        line: number,
                         rejection: rejection.clone(),
                     });
                 }
@@ -547,11 +586,147 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
         }
         for (tenant, seqs) in done {
             self.runtime
-                .block_on(self.pipeline.journal().written_out(&tenant, &seqs))
+                .block_on(self.jobs[0].journal().written_out(&tenant, &seqs))
                 .with_context(|| format!("clearing the outbox of {tenant}"))?;
         }
         Ok(())
     }
+}
+
+impl<J: ReplayJournal> Replay<'_, J> {
+    /// One batch spread over the jobs: read on as many threads, each job runs its
+    /// tenants' lines (and their timers) on a thread of its own, and what they settled is
+    /// put back into the order of the lines, as one job would have settled it: a line's
+    /// decisions (and the timers due before it) where the line is, timers fired after the
+    /// last line by tenant.
+    fn spread(
+        &mut self,
+        lines: Vec<Line>,
+        received: DateTime<Utc>,
+        fire: Fire,
+    ) -> anyhow::Result<Settled> {
+        let jobs = self.jobs.len();
+        let n = lines.len();
+        let limits = self.options.limits;
+        let (dispatcher, owner, runtime) = (self.dispatcher, &self.owner, &self.runtime);
+        let served = |t: &str| {
+            owner
+                .get_key_value(t)
+                .map(|(k, _)| k)
+                .filter(|k| Tenants::runtime(dispatcher, k).is_some())
+                .cloned()
+        };
+        let chunk = n.div_ceil(jobs).max(1);
+        let read: Vec<Intake> = std::thread::scope(|scope| {
+            let readers: Vec<_> = lines
+                .chunks(chunk)
+                .map(|part| {
+                    let served = &served;
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|l| intake(served, &Lines, l, limits, received))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            readers
+                .into_iter()
+                .flat_map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // Each job's lines, their intake and their places in the batch.
+        let mut parts: Vec<(Vec<Line>, Vec<Intake>, Vec<usize>)> =
+            (0..jobs).map(|_| Default::default()).collect();
+        for (i, (line, entry)) in lines.into_iter().zip(read).enumerate() {
+            let job = entry
+                .tenant()
+                .and_then(|t| owner.get(t))
+                .copied()
+                .unwrap_or(0);
+            let part = &mut parts[job];
+            part.0.push(line);
+            part.1.push(entry);
+            part.2.push(i);
+        }
+        let places: Vec<Vec<usize>> = parts.iter_mut().map(|p| std::mem::take(&mut p.2)).collect();
+        let results: Vec<Result<Settled, PipelineError>> = std::thread::scope(|scope| {
+            let running: Vec<_> = self
+                .jobs
+                .iter_mut()
+                .zip(parts)
+                .map(|(job, (lines, read, _))| {
+                    scope.spawn(move || {
+                        if lines.is_empty() && fire == Fire::EventTime {
+                            return Ok(Settled::default());
+                        }
+                        runtime.block_on(
+                            job.process_read(dispatcher, &Lines, &lines, read, fire, &InPlace),
+                        )
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        // Where a job's decision goes in the batch: at its line, or after the last line
+        // by tenant.
+        let place = |places: &[usize], at: usize, tenant: Option<&TenantId>| match places.get(at) {
+            Some(&i) => (i, None),
+            None => (n, tenant.cloned()),
+        };
+        let mut verdicts: Vec<(usize, Verdict)> = Vec::with_capacity(n);
+        let mut outbox = Vec::new();
+        let mut failures = Vec::new();
+        let mut merged = Settled::default();
+        for (settled, places) in results.into_iter().zip(&places) {
+            let settled = settled?;
+            verdicts.extend(places.iter().copied().zip(settled.verdicts));
+            for ((tenant, entry), at) in settled.outbox.into_iter().zip(settled.decided_at) {
+                let key = place(places, at, tenant.as_ref());
+                outbox.push((key, tenant, entry));
+            }
+            for mut f in settled.failures {
+                let key = place(places, f.at, Some(&f.tenant));
+                f.at = key.0;
+                f.input = f.input.and_then(|j| places.get(j).copied());
+                failures.push((key, f));
+            }
+            merged.plugin_calls += settled.plugin_calls;
+            merged.timers_fired += settled.timers_fired;
+            // Of several tenants stopped at the limit in one batch, the notice names one.
+            merged.timer_storm = merged.timer_storm.max(settled.timer_storm);
+        }
+        // Stable: decisions of one place come from one job, in its order.
+        verdicts.sort_by_key(|(i, _)| *i);
+        outbox.sort_by(|a, b| a.0.cmp(&b.0));
+        failures.sort_by(|a, b| a.0.cmp(&b.0));
+        merged.verdicts = verdicts.into_iter().map(|(_, v)| v).collect();
+        for ((at, _), tenant, entry) in outbox {
+            merged.outbox.push((tenant, entry));
+            merged.decided_at.push(at);
+        }
+        merged.failures = failures.into_iter().map(|(_, f)| f).collect();
+        Ok(merged)
+    }
+}
+
+/// A pipeline of a replay's job.
+fn job<J: ReplayJournal>(
+    dispatcher: &Dispatcher,
+    journal: J,
+    options: ReplayOptions,
+) -> Pipeline<J> {
+    Pipeline::new(
+        journal,
+        dispatcher.sandbox().clone(),
+        PipelineOptions {
+            limits: options.limits,
+            max_timer_firings: options.max_timer_firings,
+        },
+    )
+    .with_report()
 }
 
 fn code(r: &Rejection) -> String {

@@ -271,6 +271,152 @@ fn replaying_the_example_day_twice_gives_byte_identical_commands() {
     assert!(text.contains("\"type\":\"call.route\""));
 }
 
+/// `--jobs` spreads the tenants over threads and puts their output back into the order of
+/// the lines: on a day of six tenants with bad lines, unknown tenants, duplicates, an event
+/// id two tenants share, events without a time, a plugin that fails and timers firing
+/// after the last line, two and three jobs (and two on a lasting store) write the same
+/// commands, dead letters, report and notices as one, byte for byte.
+#[test]
+fn a_replay_on_several_jobs_writes_what_one_job_writes_byte_for_byte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = support::root();
+    let bundles = dir.path().join("bundles");
+    for tenant in ["rlp-impf", "soest", "notruf-pfalz"] {
+        let manifest = std::fs::read_to_string(
+            root.join("examples/bundles")
+                .join(tenant)
+                .join("tenant.toml"),
+        )
+        .expect("example bundle");
+        let manifest = manifest.replace(
+            "\"../../../target/",
+            &format!("\"{}/target/", root.display()),
+        );
+        std::fs::create_dir_all(bundles.join(tenant)).expect("bundle dir");
+        std::fs::write(bundles.join(tenant).join("tenant.toml"), manifest).expect("manifest");
+    }
+    support::write_bundle(&bundles, "calm", "", &[router("default_target = \"kl\"")]);
+    support::broken_escalation(&bundles, "");
+
+    let day = std::fs::read_to_string(root.join("examples/day.jsonl")).expect("day");
+    let mut lines: Vec<String> = Vec::new();
+    for (i, line) in day.lines().take(3_000).enumerate() {
+        lines.push(line.to_owned());
+        if i % 97 != 0 {
+            continue;
+        }
+        let time = serde_json::from_str::<Value>(line).expect("json")["time"].clone();
+        let time = time.as_str().expect("time");
+        let offered = |tenant: &str, id: &str| {
+            support::event(
+                tenant,
+                id,
+                "call.offered",
+                time,
+                json!({"call_id": id, "queue": "q"}),
+            )
+        };
+        lines.push(offered("calm", &format!("c-{i}")));
+        // The same source and id under another tenant is that tenant's own event.
+        lines.push(offered("notruf", &format!("c-{i}")));
+        lines.push(offered("nobody", &format!("n-{i}")));
+        lines.push("{\"specversion\": \"1.0\", \"id\": ".to_owned());
+        lines.push(line.to_owned());
+        // An event without a time happens at the replay's clock when its batch starts;
+        // before the first batch there is none, and the wall clock's time is taken.
+        if lines.len() > 1_100 {
+            let mut timeless: Value =
+                serde_json::from_str(&offered("calm", &format!("t-{i}"))).expect("json");
+            timeless.as_object_mut().expect("object").remove("time");
+            lines.push(timeless.to_string());
+        }
+    }
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, lines.join("\n")).expect("write events");
+
+    let run = |name: &str, extra: &[&str]| {
+        let (commands, dead) = (
+            dir.path().join(format!("{name}.commands.jsonl")),
+            dir.path().join(format!("{name}.dead.jsonl")),
+        );
+        let mut args = vec![
+            "replay",
+            "--bundles",
+            bundles.to_str().expect("utf8"),
+            "--commands",
+            commands.to_str().expect("utf8"),
+            "--dead-letters",
+            dead.to_str().expect("utf8"),
+            "--report",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        args.push(events.to_str().expect("utf8"));
+        let out = leitstand(&args);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        (
+            std::fs::read(&commands).expect("commands"),
+            std::fs::read(&dead).expect("dead letters"),
+            out.stdout,
+            out.stderr,
+        )
+    };
+    let one = run("one", &["--jobs", "1"]);
+    let report: Value = serde_json::from_slice(&one.2).expect("JSON report");
+    let stats = &report["replay"];
+    assert!(stats["processed"].as_u64() > Some(3_000), "{stats}");
+    assert!(stats["rejected"].as_u64() > Some(50), "{stats}");
+    assert!(stats["duplicates"].as_u64() > Some(25), "{stats}");
+    // The failing plugin panics, then is quarantined (for a minute, longer than the run).
+    assert!(stats["failed"].as_u64() > Some(25), "{stats}");
+    assert!(
+        stats["plugin_failures"]["guest-panic"].as_u64() > Some(0),
+        "{stats}"
+    );
+    assert!(stats["timers_fired"].as_u64() > Some(0), "{stats}");
+    assert_eq!(
+        report["tenants"].as_array().map(Vec::len),
+        Some(5),
+        "{report}"
+    );
+    // The notices, without the log lines (they carry the wall clock's time).
+    let notices = |stderr: &[u8]| -> Vec<String> {
+        text(stderr)
+            .lines()
+            .filter(|l| l.starts_with("line ") || l.starts_with("replay: "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert!(notices(&one.3).len() > 100, "{}", text(&one.3));
+    let said = text(&one.3);
+    assert!(said.contains("duplicate of an earlier event"), "{said}");
+    assert!(said.contains("unknown-tenant"), "{said}");
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    for (name, extra) in [
+        ("two", vec!["--jobs", "2"]),
+        ("three", vec!["--jobs", "3"]),
+        (
+            "two on a store",
+            vec!["--jobs", "2", "--state", state.as_str()],
+        ),
+    ] {
+        let other = run(name, &extra);
+        assert!(
+            other.0 == one.0,
+            "{name}: the commands differ from one job's"
+        );
+        assert!(
+            other.1 == one.1,
+            "{name}: the dead letters differ from one job's"
+        );
+        assert_eq!(text(&other.2), text(&one.2), "{name}: the report differs");
+        assert!(
+            notices(&other.3) == notices(&one.3),
+            "{name}: the notices differ"
+        );
+    }
+}
+
 fn check(dir: &Path) -> (bool, String) {
     let out = leitstand(&["bundle", "check", dir.to_str().expect("utf8")]);
     (out.status.success(), text(&out.stderr) + &text(&out.stdout))

@@ -171,6 +171,10 @@ pub struct Settled {
     /// by tenant. A dead letter of an input no served tenant can take (a replay line of an
     /// unknown tenant) has no tenant and was not committed anywhere.
     pub outbox: Vec<(Option<TenantId>, OutboxEntry)>,
+    /// For each message of `outbox`: how many of the batch's deliveries were settled
+    /// before it was decided — its delivery's index, or for a timer's, the index of the
+    /// delivery it fired before (the batch's length for a timer fired after the last).
+    pub decided_at: Vec<usize>,
     /// Plugin failures, in order.
     pub failures: Vec<Failure>,
     /// Plugin calls made (retries included).
@@ -408,10 +412,34 @@ impl<J: Journal> Pipeline<J> {
         runner: &R,
     ) -> Result<Settled, PipelineError> {
         let limits = self.options.limits;
-        let entries: Vec<Entry> = deliveries
+        let served = |t: &str| {
+            self.books
+                .get_key_value(t)
+                .map(|(k, _)| k)
+                .filter(|k| tenants.runtime(k).is_some())
+                .cloned()
+        };
+        let entries: Vec<Intake> = deliveries
             .iter()
-            .map(|d| self.intake(tenants, carrier, d, limits, received))
+            .map(|d| intake(&served, carrier, d, limits, received))
             .collect();
+        self.process_read(tenants, carrier, deliveries, entries, fire, runner)
+            .await
+    }
+
+    /// [`Self::process`] of deliveries already read by [`intake`] (one for each, in
+    /// order): for a driver that spreads one batch's tenants over several pipelines, each
+    /// opened for its own tenants, and reads the batch once for all of them.
+    pub async fn process_read<C: Carrier, T: Tenants, R: Runner>(
+        &mut self,
+        tenants: &T,
+        carrier: &C,
+        deliveries: &[C::Delivery],
+        entries: Vec<Intake>,
+        fire: Fire,
+        runner: &R,
+    ) -> Result<Settled, PipelineError> {
+        let entries: Vec<Entry> = entries.into_iter().map(|i| i.0).collect();
         // The tenants this batch runs, each with the runtime it runs on now.
         let mut runtimes: BTreeMap<TenantId, Arc<TenantRuntime>> = BTreeMap::new();
         for tenant in self.books.keys() {
@@ -537,13 +565,14 @@ impl<J: Journal> Pipeline<J> {
             outboxes.insert(tenant, draft.commit.outbox.into_iter().map(Some).collect());
         }
         let mut orphans: Vec<Option<OutboxEntry>> = orphans.into_iter().map(Some).collect();
-        for (tenant, slot) in order {
+        for (tenant, slot, at) in order {
             let entry = match &tenant {
                 Some(t) => outboxes.get_mut(t).and_then(|o| o.get_mut(slot)),
                 None => orphans.get_mut(slot),
             };
             if let Some(entry) = entry.and_then(Option::take) {
                 settled.outbox.push((tenant, entry));
+                settled.decided_at.push(at);
             }
         }
         self.count(&entries, &settled);
@@ -555,59 +584,6 @@ impl<J: Journal> Pipeline<J> {
             })
             .collect();
         Ok(settled)
-    }
-
-    /// Reads one delivery: its envelope, and the served tenant it belongs to.
-    fn intake<C: Carrier, T: Tenants>(
-        &self,
-        tenants: &T,
-        carrier: &C,
-        d: &C::Delivery,
-        limits: IntakeLimits,
-        received: DateTime<Utc>,
-    ) -> Entry {
-        let served = |t: &str| {
-            self.books
-                .get_key_value(t)
-                .map(|(k, _)| k)
-                .filter(|k| tenants.runtime(k).is_some())
-                .cloned()
-        };
-        let routed = carrier.routing_key(d).map(routing_key_tenant);
-        // Only a refusal needs to know whose figures it counts in.
-        let home = || match routed {
-            Some(r) => served(r),
-            None => carrier.tenant_hint(d).and_then(|t| served(&t)),
-        };
-        let env = match carrier.envelope(d, limits, received) {
-            Ok(env) => env,
-            Err(rejection) => {
-                let home = home();
-                return Entry::Refused { home, rejection };
-            }
-        };
-        if let Some(r) = routed
-            && r != env.tenant.as_str()
-        {
-            let detail = format!(
-                "routing key names tenant {r:?}, the event names {:?}",
-                env.tenant.as_str()
-            );
-            let rejection = Rejection::new(RejectReason::TenantMismatch, detail);
-            let home = home();
-            return Entry::Refused { home, rejection };
-        }
-        let Some(tenant) = served(env.tenant.as_str()) else {
-            let detail = format!("no bundle is loaded for tenant {:?}", env.tenant.as_str());
-            let rejection = Rejection::new(RejectReason::UnknownTenant, detail);
-            let home = home();
-            return Entry::Refused { home, rejection };
-        };
-        Entry::Read {
-            tenant,
-            key: event_key(&env.source, &env.id),
-            env,
-        }
     }
 
     async fn commit(
@@ -745,9 +721,79 @@ impl<J: Journal> Pipeline<J> {
 }
 
 /// One delivery after intake.
+/// One delivery as read: its envelope and the served tenant it belongs to, or why it is
+/// refused (and the served tenant it was sent for).
+#[derive(Debug)]
+pub struct Intake(Entry);
+
+impl Intake {
+    /// The served tenant whose pipeline takes it: the event's, or for a refusal the one it
+    /// was sent for; `None` when no served tenant takes it.
+    pub fn tenant(&self) -> Option<&TenantId> {
+        self.0.tenant()
+    }
+}
+
+/// Reads one delivery: its envelope, and the served tenant it belongs to. `served` gives a
+/// tenant's id when a pipeline serves it.
+pub fn intake<C: Carrier>(
+    served: &dyn Fn(&str) -> Option<TenantId>,
+    carrier: &C,
+    d: &C::Delivery,
+    limits: IntakeLimits,
+    received: DateTime<Utc>,
+) -> Intake {
+    Intake(read(served, carrier, d, limits, received))
+}
+
+fn read<C: Carrier>(
+    served: &dyn Fn(&str) -> Option<TenantId>,
+    carrier: &C,
+    d: &C::Delivery,
+    limits: IntakeLimits,
+    received: DateTime<Utc>,
+) -> Entry {
+    let routed = carrier.routing_key(d).map(routing_key_tenant);
+    // Only a refusal needs to know whose figures it counts in.
+    let home = || match routed {
+        Some(r) => served(r),
+        None => carrier.tenant_hint(d).and_then(|t| served(&t)),
+    };
+    let env = match carrier.envelope(d, limits, received) {
+        Ok(env) => env,
+        Err(rejection) => {
+            let home = home();
+            return Entry::Refused { home, rejection };
+        }
+    };
+    if let Some(r) = routed
+        && r != env.tenant.as_str()
+    {
+        let detail = format!(
+            "routing key names tenant {r:?}, the event names {:?}",
+            env.tenant.as_str()
+        );
+        let rejection = Rejection::new(RejectReason::TenantMismatch, detail);
+        let home = home();
+        return Entry::Refused { home, rejection };
+    }
+    let Some(tenant) = served(env.tenant.as_str()) else {
+        let detail = format!("no bundle is loaded for tenant {:?}", env.tenant.as_str());
+        let rejection = Rejection::new(RejectReason::UnknownTenant, detail);
+        let home = home();
+        return Entry::Refused { home, rejection };
+    };
+    Entry::Read {
+        tenant,
+        key: event_key(&env.source, &env.id),
+        env,
+    }
+}
+
 // Entries live for one batch in a vector; boxing the envelope would cost an allocation per
 // event for nothing.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
 enum Entry {
     /// Read, for a served tenant.
     Read {
@@ -799,9 +845,9 @@ struct Builder<'a, J, C> {
     carrier: &'a C,
     drafts: BTreeMap<TenantId, Draft<J>>,
     settled: Settled,
-    /// The outbox in the order of decisions: tenant (none for an orphaned dead letter)
-    /// and index in that tenant's outbox.
-    order: Vec<(Option<TenantId>, usize)>,
+    /// The outbox in the order of decisions: tenant (none for an orphaned dead letter),
+    /// index in that tenant's outbox, and deliveries settled before it was decided.
+    order: Vec<(Option<TenantId>, usize, usize)>,
     /// Dead letters of inputs no served tenant takes.
     orphans: Vec<OutboxEntry>,
     at_ms: i64,
@@ -820,7 +866,9 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
         for tenant in runtimes.keys() {
             self.draft(runtimes, tenant, handle);
         }
-        let mut in_batch: HashSet<&str> = HashSet::new();
+        // Processed ids are the tenant's (as the journal keeps them): the same `source` and
+        // `id` under another tenant in the same batch is not a duplicate.
+        let mut in_batch: HashSet<(&TenantId, &str)> = HashSet::new();
         for (i, (delivery, entry)) in deliveries.iter().zip(entries).enumerate() {
             let verdict = match entry {
                 Entry::Refused { home, rejection } => {
@@ -829,7 +877,7 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
                 }
                 Entry::Read { tenant, key, env } => {
                     let duplicate = seen.get(tenant).is_some_and(|s| s.contains(key));
-                    if duplicate || !in_batch.insert(key) {
+                    if duplicate || !in_batch.insert((tenant, key)) {
                         Verdict::Duplicate
                     } else {
                         self.event(tenant, key, env, i, delivery)?
@@ -1080,8 +1128,11 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
                 .map_err(BuildError::Encode)?;
             let seq = draft.next_outbox_seq;
             draft.next_outbox_seq += 1;
-            self.order
-                .push((Some(tenant.clone()), draft.commit.outbox.len()));
+            self.order.push((
+                Some(tenant.clone()),
+                draft.commit.outbox.len(),
+                self.settled.verdicts.len(),
+            ));
             draft.commit.outbox.push(message.at(seq));
         }
         Ok((!dead.is_empty()).then(|| Rejection::new(RejectReason::PluginFailed, dead.join("; "))))
@@ -1102,12 +1153,16 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
             Some((tenant, draft)) => {
                 let seq = draft.next_outbox_seq;
                 draft.next_outbox_seq += 1;
-                self.order
-                    .push((Some(tenant.clone()), draft.commit.outbox.len()));
+                self.order.push((
+                    Some(tenant.clone()),
+                    draft.commit.outbox.len(),
+                    self.settled.verdicts.len(),
+                ));
                 draft.commit.outbox.push(message.at(seq));
             }
             None => {
-                self.order.push((None, self.orphans.len()));
+                self.order
+                    .push((None, self.orphans.len(), self.settled.verdicts.len()));
                 self.orphans.push(message.at(0));
             }
         }
