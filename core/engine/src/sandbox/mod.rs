@@ -81,6 +81,9 @@ pub struct SandboxConfig {
     /// `$XDG_CACHE_HOME/leitstand/compiled`, else `~/.cache/leitstand/compiled`; an empty
     /// path (`compile_cache = ""`) keeps compiled code in memory only.
     pub compile_cache: Option<PathBuf>,
+    /// Writes `/tmp/perf-PID.map` naming the compiled plugin functions, so that `perf`
+    /// profiles of the daemon or a replay show where a plugin spends its time. Default off.
+    pub perf_map: bool,
     /// Bytes of each instance slot's linear memory kept mapped between events and reset
     /// in place, instead of being unmapped and faulted in again for the next event. On
     /// Linux ≥ 6.7 only pages the instance touched are reset.
@@ -110,6 +113,7 @@ impl Default for SandboxConfig {
             max_memory_mib: 256,
             tick_ms: 5,
             compile_cache: default_compile_cache(),
+            perf_map: false,
             keep_resident_kib: 2048,
             slots: 0,
             plugin_cores: 0.0,
@@ -625,6 +629,9 @@ impl Sandbox {
             .epoch_interruption(true)
             .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool))
             .max_wasm_stack(1024 * 1024);
+        if config.perf_map {
+            wc.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         if let Some(dir) = config
             .compile_cache
             .as_ref()
