@@ -15,7 +15,7 @@ impl Store {
         )
         .bind(member)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map(|_| ())
         .map_err(db("recording the heartbeat"))
@@ -97,7 +97,7 @@ impl Store {
         .bind(fence.token)
         .bind(now_ms + lease_ms)
         .bind(now_ms)
-        .execute(&self.pool)
+        .execute(&self.writes)
         .await
         .map(|r| r.rows_affected() == 1)
         .map_err(db(format!("renewing the lease of {tenant}")))
@@ -109,7 +109,7 @@ impl Store {
             .bind(tenant.as_str())
             .bind(fence.owner.as_str())
             .bind(fence.token)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map(|_| ())
             .map_err(db(format!("releasing the lease of {tenant}")))
@@ -119,7 +119,7 @@ impl Store {
     pub async fn leave(&self, member: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM leitstand_members WHERE member = $1")
             .bind(member)
-            .execute(&self.pool)
+            .execute(&self.writes)
             .await
             .map(|_| ())
             .map_err(db("leaving the cluster"))

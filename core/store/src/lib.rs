@@ -118,6 +118,11 @@ const ROWS_PER_STATEMENT: usize = 200;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go. On a SQLite file, one connection of its own: writers (the tenants'
+    /// commits, their relays' clearing of the outbox, pruning) queue for it in order
+    /// instead of meeting SQLite's write lock, whose busy handler sleeps up to 100 ms at a
+    /// time. Elsewhere the pool itself.
+    writes: AnyPool,
     backend: Backend,
 }
 
@@ -168,34 +173,54 @@ impl Store {
         };
         let busy = config.busy_timeout_ms;
         let memory = url.contains(":memory:");
-        let pool = AnyPoolOptions::new()
-            // An in-memory SQLite database lives in its one connection.
-            .max_connections(if memory {
+        let options = |connections: u32, wait: Duration| {
+            AnyPoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(wait)
+                // An in-memory database must never lose its connection to idleness or age.
+                .idle_timeout((!memory).then(|| Duration::from_secs(600)))
+                .max_lifetime((!memory).then(|| Duration::from_secs(1800)))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        if backend == Backend::Sqlite {
+                            conn.execute(format!("PRAGMA busy_timeout = {busy}").as_str())
+                                .await?;
+                            // WAL lets readers go on while a batch commits; FULL makes a
+                            // committed batch survive a power cut, not only a crash.
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = FULL").await?;
+                        }
+                        Ok(())
+                    })
+                })
+        };
+        let connecting = || format!("connecting to {}", redact(&config.url));
+        // An in-memory SQLite database lives in its one connection.
+        let pool = options(
+            if memory {
                 1
             } else {
                 config.max_connections.max(1)
-            })
-            .acquire_timeout(Duration::from_secs(5))
-            // An in-memory database must never lose its connection to idleness or age.
-            .idle_timeout((!memory).then(|| Duration::from_secs(600)))
-            .max_lifetime((!memory).then(|| Duration::from_secs(1800)))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        conn.execute(format!("PRAGMA busy_timeout = {busy}").as_str())
-                            .await?;
-                        // WAL lets readers go on while a batch commits; FULL makes a
-                        // committed batch survive a power cut, not only a crash.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = FULL").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect(&url)
-            .await
-            .map_err(db(format!("connecting to {}", redact(&config.url))))?;
-        let store = Self { pool, backend };
+            },
+            Duration::from_secs(5),
+        )
+        .connect(&url)
+        .await
+        .map_err(db(connecting()))?;
+        let writes = if backend == Backend::Sqlite && !memory {
+            // A writer waits for the connection as long as it would for the write lock.
+            options(1, Duration::from_millis(busy).max(Duration::from_secs(5)))
+                .connect(&url)
+                .await
+                .map_err(db(connecting()))?
+        } else {
+            pool.clone()
+        };
+        let store = Self {
+            pool,
+            writes,
+            backend,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -278,7 +303,7 @@ impl Store {
     }
 
     async fn begin(&self, context: &str) -> Result<Transaction<'static, Any>, StoreError> {
-        self.pool.begin().await.map_err(db(context))
+        self.writes.begin().await.map_err(db(context))
     }
 
     /// Whether the database answers.
@@ -437,7 +462,7 @@ impl Store {
             for s in chunk {
                 q = q.bind(*s);
             }
-            q.execute(&self.pool)
+            q.execute(&self.writes)
                 .await
                 .map_err(db(format!("clearing the outbox of {tenant}")))?;
         }
@@ -696,7 +721,7 @@ impl Store {
         ] {
             n += sqlx::query(sql)
                 .bind(before_ms)
-                .execute(&self.pool)
+                .execute(&self.writes)
                 .await
                 .map_err(db("pruning old processed ids and fired timers"))?
                 .rows_affected();
