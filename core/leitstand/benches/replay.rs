@@ -189,10 +189,6 @@ impl Copies {
     }
 }
 
-/// The allocator of the `leitstand` binary, so that the figures are the command's.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let events = std::fs::read(root.join("examples/day.jsonl"))?;
