@@ -263,10 +263,10 @@ impl ReplayJournal for MemoryJournal {
     }
 }
 
-/// A replay in progress: the lines' batches through the pipeline on the store (a
-/// throw-away in-memory database unless the caller opens a lasting one, on which a second
-/// run resumes: its processed events are duplicates, its pending timers fire, its
-/// unwritten commands are written first).
+/// A replay in progress: the lines' batches through the pipeline on its journal (a journal
+/// in memory, or a lasting store, on which a second run resumes: its processed events are
+/// duplicates, its pending timers fire, its unwritten commands are written first), its
+/// tenants spread over one or more jobs ([`Self::with_jobs`]).
 pub struct Replay<'a, J: ReplayJournal = Store> {
     dispatcher: &'a Dispatcher,
     /// One pipeline per job, each opened for its own tenants, all on clones of one
