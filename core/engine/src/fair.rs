@@ -138,9 +138,10 @@ impl FairScheduler {
     }
 
     /// How long `tenant` should wait before it asks for a slot: while other tenants are
-    /// busy too, a tenant that has lately used more than its share of the budget (the
-    /// budget over the busy tenants) waits until its use has decayed to its share. A
-    /// tenant alone is never held back.
+    /// busy too and together use more than the budget, a tenant that has lately used more
+    /// than its share of the budget (the budget over the busy tenants) waits until its use
+    /// has decayed to its share. A tenant alone is never held back, nor one whose
+    /// neighbours leave room in the budget.
     fn pace(&self, tenant: &TenantId) -> Duration {
         let mut inner = self.lock();
         let now = Instant::now();
@@ -161,7 +162,20 @@ impl FairScheduler {
         if busy < 2 {
             return Duration::ZERO;
         }
-        let share = inner.budget * PACE_WINDOW.as_secs_f64() / busy as f64;
+        // While the busy tenants together stay within the budget, nobody is crowded out:
+        // holding one back would only leave the CPU idle and its callers waiting (after a
+        // burst, for up to `MAX_PACE`).
+        let budget = inner.budget * PACE_WINDOW.as_secs_f64();
+        let together: f64 = inner
+            .recent
+            .values()
+            .filter(|r| now.saturating_duration_since(r.asked) < PACE_WINDOW)
+            .map(|r| r.decayed(now))
+            .sum();
+        if together <= budget {
+            return Duration::ZERO;
+        }
+        let share = budget / busy as f64;
         let load = recent.decayed(now);
         if load <= share {
             return Duration::ZERO;
@@ -386,8 +400,14 @@ mod tests {
         s.give_back(&t("hog"), Duration::from_millis(900));
         s.lock().free -= 1;
         assert_eq!(s.pace(&t("hog")), Duration::ZERO);
-        // With a neighbour busy too, its share is half a slot: 0.9 s used lately is over it.
+        // With a neighbour busy too but using nothing, the two stay within the budget:
+        // holding the hog back would only leave the core idle.
         assert_eq!(s.pace(&t("calm")), Duration::ZERO);
+        assert_eq!(s.pace(&t("hog")), Duration::ZERO);
+        // Once the neighbour uses the core too, together over the budget, the hog's share
+        // is half of it: 0.9 s used lately is over it.
+        s.give_back(&t("calm"), Duration::from_millis(300));
+        s.lock().free -= 1;
         let wait = s.pace(&t("hog"));
         assert!(
             wait > Duration::from_millis(100) && wait <= MAX_PACE,
@@ -409,9 +429,11 @@ mod tests {
             .expect("a free slot at once");
         calm.release();
         hog.release();
-        // Its part is the budget, not the slots: 0.7 s lately is over half a core…
+        // Its part is the budget, not the slots: beside a neighbour's 0.4 s, 0.7 s lately
+        // is over half a core…
         s.give_back(&t("hog"), Duration::from_millis(700));
-        s.lock().free -= 1;
+        s.give_back(&t("calm"), Duration::from_millis(400));
+        s.lock().free -= 2;
         assert_eq!(s.pace(&t("calm")), Duration::ZERO);
         assert!(s.pace(&t("hog")) > Duration::ZERO);
         // …and within half of two cores.
