@@ -48,6 +48,8 @@
 //! daemon and broker share the machine's cores; the CPU each used during the throughput
 //! phase is printed with the figures.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -1078,24 +1080,18 @@ async fn many_tenants(binary: &Path, root: &Path, n: usize, log_dir: &Path) -> R
     let root = root
         .canonicalize()
         .with_context(|| format!("{}", root.display()))?;
-    let manifest = std::fs::read_to_string(root.join("examples/bundles/rlp-impf/tenant.toml"))
-        .context("reading the rlp-impf bundle")?;
-    let guests = format!("\"{}/target/", root.display());
+    let bundles = tempfile::tempdir().context("a directory for the bundles")?;
+    let ids: Vec<String> = (0..n).map(|i| format!("bench-{i:04}")).collect();
+    let mut manifest = String::new();
+    for id in &ids {
+        manifest = support::rlp_impf_copy(&root, bundles.path(), id)
+            .context("copying the rlp-impf bundle")?;
+    }
     let per_tenant = manifest
         .lines()
         .filter(|l| l.trim() == "[[plugins]]")
         .count();
     ensure!(per_tenant > 0, "the rlp-impf bundle has no plugins");
-    let bundles = tempfile::tempdir().context("a directory for the bundles")?;
-    let ids: Vec<String> = (0..n).map(|i| format!("bench-{i:04}")).collect();
-    for id in &ids {
-        let dir = bundles.path().join(id);
-        std::fs::create_dir(&dir)?;
-        let text = manifest
-            .replacen("id = \"rlp-impf\"", &format!("id = \"{id}\""), 1)
-            .replace("\"../../../target/", &guests);
-        std::fs::write(dir.join("tenant.toml"), text)?;
-    }
     let vhost = Vhost::new(9_000 + start_no)?;
     let store = format!(
         "sqlite://{}",

@@ -5,6 +5,8 @@
 //! Replay runs on one thread, so events/s here is events/s on one core.
 #![allow(missing_docs)]
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -89,17 +91,10 @@ struct Copies {
 
 impl Copies {
     fn new(root: &Path, day: &[u8], n: usize) -> anyhow::Result<Self> {
-        let manifest = std::fs::read_to_string(root.join("examples/bundles/rlp-impf/tenant.toml"))?;
-        let guests = format!("\"{}/target/", root.display());
         let bundles = tempfile::tempdir()?;
         let ids: Vec<String> = (1..=n).map(|i| format!("rlp-impf-{i}")).collect();
         for id in &ids {
-            let dir = bundles.path().join(id);
-            std::fs::create_dir(&dir)?;
-            let text = manifest
-                .replacen("id = \"rlp-impf\"", &format!("id = \"{id}\""), 1)
-                .replace("\"../../../target/", &guests);
-            std::fs::write(dir.join("tenant.toml"), text)?;
+            support::rlp_impf_copy(root, bundles.path(), id)?;
         }
         let own: Vec<&str> = std::str::from_utf8(day)?
             .lines()

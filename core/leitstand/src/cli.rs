@@ -447,7 +447,9 @@ fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         runtime: runtime.handle().clone(),
         options,
         metrics: metrics.clone(),
-        jobs: args.jobs.map_or_else(cores, usize::from),
+        jobs: args
+            .jobs
+            .map_or_else(leitstand_engine::sandbox::cores, usize::from),
     };
     let report = match &args.state {
         // A lasting store: a second run resumes from it.
@@ -532,11 +534,6 @@ impl RunReplay<'_> {
         }
         replay.with_jobs(self.jobs).run(reader)
     }
-}
-
-/// The machine's cores (one when it cannot tell).
-fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
 }
 
 fn plugin_test(config: &Config, args: &PluginTestArgs) -> anyhow::Result<ExitCode> {

@@ -634,27 +634,26 @@ impl<J: ReplayJournal> Replay<'_, J> {
                 .flat_map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        // Each job's lines, their intake and their places in the batch.
-        let mut parts: Vec<(Vec<Line>, Vec<Intake>, Vec<usize>)> =
+        // Each job's lines and their intake, and their places in the batch.
+        let mut parts: Vec<(Vec<Line>, Vec<Intake>)> =
             (0..jobs).map(|_| Default::default()).collect();
+        let mut places: Vec<Vec<usize>> = vec![Vec::new(); jobs];
         for (i, (line, entry)) in lines.into_iter().zip(read).enumerate() {
             let job = entry
                 .tenant()
                 .and_then(|t| owner.get(t))
                 .copied()
                 .unwrap_or(0);
-            let part = &mut parts[job];
-            part.0.push(line);
-            part.1.push(entry);
-            part.2.push(i);
+            parts[job].0.push(line);
+            parts[job].1.push(entry);
+            places[job].push(i);
         }
-        let places: Vec<Vec<usize>> = parts.iter_mut().map(|p| std::mem::take(&mut p.2)).collect();
         let results: Vec<Result<Settled, PipelineError>> = std::thread::scope(|scope| {
             let running: Vec<_> = self
                 .jobs
                 .iter_mut()
                 .zip(parts)
-                .map(|(job, (lines, read, _))| {
+                .map(|(job, (lines, read))| {
                     scope.spawn(move || {
                         if lines.is_empty() && fire == Fire::EventTime {
                             return Ok(Settled::default());

@@ -131,7 +131,7 @@ pub fn run(config: &Config, args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         jobs: args
             .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .unwrap_or_else(leitstand_engine::sandbox::cores)
             .max(1),
     };
     // The search's arguments are checked before anything runs.

@@ -720,7 +720,6 @@ impl<J: Journal> Pipeline<J> {
     }
 }
 
-/// One delivery after intake.
 /// One delivery as read: its envelope and the served tenant it belongs to, or why it is
 /// refused (and the served tenant it was sent for).
 #[derive(Debug)]
@@ -743,16 +742,6 @@ pub fn intake<C: Carrier>(
     limits: IntakeLimits,
     received: DateTime<Utc>,
 ) -> Intake {
-    Intake(read(served, carrier, d, limits, received))
-}
-
-fn read<C: Carrier>(
-    served: &dyn Fn(&str) -> Option<TenantId>,
-    carrier: &C,
-    d: &C::Delivery,
-    limits: IntakeLimits,
-    received: DateTime<Utc>,
-) -> Entry {
     let routed = carrier.routing_key(d).map(routing_key_tenant);
     // Only a refusal needs to know whose figures it counts in.
     let home = || match routed {
@@ -763,7 +752,7 @@ fn read<C: Carrier>(
         Ok(env) => env,
         Err(rejection) => {
             let home = home();
-            return Entry::Refused { home, rejection };
+            return Intake(Entry::Refused { home, rejection });
         }
     };
     if let Some(r) = routed
@@ -775,19 +764,19 @@ fn read<C: Carrier>(
         );
         let rejection = Rejection::new(RejectReason::TenantMismatch, detail);
         let home = home();
-        return Entry::Refused { home, rejection };
+        return Intake(Entry::Refused { home, rejection });
     }
     let Some(tenant) = served(env.tenant.as_str()) else {
         let detail = format!("no bundle is loaded for tenant {:?}", env.tenant.as_str());
         let rejection = Rejection::new(RejectReason::UnknownTenant, detail);
         let home = home();
-        return Entry::Refused { home, rejection };
+        return Intake(Entry::Refused { home, rejection });
     };
-    Entry::Read {
+    Intake(Entry::Read {
         tenant,
         key: event_key(&env.source, &env.id),
         env,
-    }
+    })
 }
 
 // Entries live for one batch in a vector; boxing the envelope would cost an allocation per

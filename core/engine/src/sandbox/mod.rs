@@ -156,7 +156,7 @@ fn default_compile_cache() -> Option<PathBuf> {
 }
 
 /// The machine's CPU cores as the process may use them (at least one).
-fn cores() -> usize {
+pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
