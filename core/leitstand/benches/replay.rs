@@ -1,6 +1,7 @@
-//! Replay throughput through the example bundles, and the latency of one plugin call
-//! (fresh store + instantiate + call). Run with `make bench` (or `cargo bench -p leitstand`
-//! after `make guests`); figures go into docs/BENCHMARKS.md.
+//! Replay throughput through the example bundles, and the latency of one plugin call, each
+//! with prepared instances kept warm (the default) and with a fresh instance for every
+//! event (`sandbox.warm_instances = 0`). Run with `make bench` (or `cargo bench -p
+//! leitstand` after `make guests`); figures go into docs/BENCHMARKS.md.
 //!
 //! Replay runs on one thread, so events/s here is events/s on one core.
 #![allow(missing_docs)]
@@ -195,6 +196,13 @@ fn main() -> anyhow::Result<()> {
         SandboxConfig::default(),
         Arc::new(CustomMetrics::new()),
     )?);
+    let fresh = Arc::new(Sandbox::new(
+        SandboxConfig {
+            warm_instances: 0,
+            ..SandboxConfig::default()
+        },
+        Arc::new(CustomMetrics::new()),
+    )?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -213,6 +221,14 @@ fn main() -> anyhow::Result<()> {
     day.rate("journal in memory (`leitstand replay`)", || {
         Ok(MemoryJournal::new())
     })?;
+    let day_fresh = Day {
+        sandbox: &fresh,
+        ..day
+    };
+    day_fresh.rate(
+        "journal in memory, a fresh instance for every event (`warm_instances = 0`)",
+        || Ok(MemoryJournal::new()),
+    )?;
     day.rate("store, SQLite in memory (`--state`)", || {
         Ok(runtime.block_on(Store::open(&StoreConfig {
             url: "sqlite::memory:".into(),
@@ -226,14 +242,51 @@ fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     copies.compare(&sandbox, &runtime, cores)?;
 
-    // One plugin call: the example router on a call.offered event.
-    let bundle = Bundle::load(&root.join("examples/bundles/rlp-impf"))
+    // One plugin call: the rota of rlp-impf on a call.offered, the switchboard of soest on
+    // a call.offered and a call.ended; warm (the instance prepared once and kept) and
+    // fresh (store, instance and `prepare` for every call).
+    let calls = [
+        (
+            "rlp-impf",
+            "call.offered",
+            r#"{"call_id":"c-1","queue":"impf","site":"kaiserslautern","priority":"normal","concern":"termin","caller_ref":"p-0001"}"#,
+        ),
+        (
+            "soest",
+            "call.offered",
+            r#"{"call_id":"c-1","queue":"buergerservice","site":"soest","concern":"Kfz-Zulassung","caller_ref":"p-0001"}"#,
+        ),
+        (
+            "soest",
+            "call.ended",
+            r#"{"call_id":"c-1","queue":"buergerservice","site":"soest","talk_seconds":100}"#,
+        ),
+    ];
+    for (tenant, ty, data) in calls {
+        for (how, sandbox) in [("warm", &sandbox), ("fresh", &fresh)] {
+            one_call(&root, sandbox, tenant, ty, data, how)?;
+        }
+    }
+    Ok(())
+}
+
+/// The latency of one plugin call of `tenant`'s plugin for `ty` on the event `data`,
+/// 20,000 calls.
+fn one_call(
+    root: &Path,
+    sandbox: &Sandbox,
+    tenant: &str,
+    ty: &str,
+    data: &str,
+    how: &str,
+) -> anyhow::Result<()> {
+    let bundle = Bundle::load(&root.join("examples/bundles").join(tenant))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let spec = bundle
         .plugins
         .iter()
-        .find(|p| p.subscribe.contains("call.offered"))
-        .ok_or_else(|| anyhow::anyhow!("no plugin for call.offered in rlp-impf"))?;
+        .find(|p| p.subscribe.contains(ty))
+        .ok_or_else(|| anyhow::anyhow!("no plugin for {ty} in {tenant}"))?;
     let plugin = sandbox
         .prepare(
             spec,
@@ -249,8 +302,10 @@ fn main() -> anyhow::Result<()> {
         quota: Arc::new(leitstand_engine::sandbox::TenantQuota::new(bundle.limits)),
         calendars: bundle.service.calendars.clone(),
     };
-    let body = br#"{"specversion":"1.0","id":"bench-1","source":"acd/kaiserslautern","type":"call.offered","tenant":"rlp-impf","time":"2026-11-19T11:05:00+01:00","data":{"call_id":"c-1","queue":"impf","site":"kaiserslautern","priority":"normal","concern":"termin","caller_ref":"p-0001"}}"#;
-    let env = parse_structured(body, IntakeLimits::default(), chrono::Utc::now())
+    let body = format!(
+        r#"{{"specversion":"1.0","id":"bench-1","source":"acd/bench","type":"{ty}","tenant":"{tenant}","time":"2026-11-19T11:05:00+01:00","data":{data}}}"#
+    );
+    let env = parse_structured(body.as_bytes(), IntakeLimits::default(), chrono::Utc::now())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let view = EventView::of(&env);
     let n = 20_000;
@@ -267,7 +322,8 @@ fn main() -> anyhow::Result<()> {
     let q = |p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
     let mean = samples.iter().sum::<Duration>() / n as u32;
     println!(
-        "plugin call (fresh store + instantiate + call): mean {mean:?}, p50 {:?}, p99 {:?} over {n} calls",
+        "plugin call, {tenant} {} on {ty} ({how}): mean {mean:?}, p50 {:?}, p99 {:?} over {n} calls",
+        spec.name,
         q(0.5),
         q(0.99)
     );

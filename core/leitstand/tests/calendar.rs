@@ -1,8 +1,8 @@
 //! The tenant's calendar end to end: `bundle check` refuses a bad one naming the key; the
 //! `soest` example is closed on Good Friday 2027 — to its plugin, its `leitstand_tenant_open`
 //! gauge and its client report alike — though no date of 2027 is typed into its bundle;
-//! and one bundle runs a component built against the plugin contract 0.1.0 beside one
-//! built against 0.2.0, each on its own contract.
+//! and one bundle runs components built against the plugin contract 0.1.0, 0.2.0 and 0.3.0
+//! side by side, each on its own contract.
 
 mod support;
 
@@ -229,8 +229,8 @@ fn soest_is_closed_on_good_friday_2027_without_a_date_typed_into_its_bundle() {
     );
 }
 
-/// The rota as a 0.2.0 plugin (asking the calendar) and the template as the last release
-/// built it, against 0.1.0, in one bundle.
+/// The rota as a 0.3.0 plugin (asking the calendar), a calendar router built against 0.2.0
+/// and the template as the last release built it, against 0.1.0, in one bundle.
 fn mixed_bundle(dir: &Path) -> PathBuf {
     support::write_bundle(
         dir,
@@ -248,6 +248,14 @@ fn mixed_bundle(dir: &Path) -> PathBuf {
                          [plugins.config.out_of_hours]\nannouncement = \"geschlossen\"",
             },
             PluginEntry {
+                name: "calendar02",
+                guest: "leitstand_calendar_v0_2",
+                subscribe: &["call.offered"],
+                grant: &["call.route"],
+                limits: "",
+                config: "open = \"team\"\nclosed = \"ansage\"",
+            },
+            PluginEntry {
                 name: "legacy",
                 guest: "leitstand_template_v0_1",
                 subscribe: &["call.offered", "call.answered"],
@@ -260,7 +268,7 @@ fn mixed_bundle(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn a_bundle_runs_a_0_1_0_component_beside_a_0_2_0_one() {
+fn a_bundle_runs_components_of_0_1_0_0_2_0_and_0_3_0_side_by_side() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = mixed_bundle(tmp.path());
 
@@ -286,14 +294,15 @@ fn a_bundle_runs_a_0_1_0_component_beside_a_0_2_0_one() {
     assert_eq!(
         contracts,
         [
-            ("rota".to_owned(), Contract::V0_2),
+            ("rota".to_owned(), Contract::V0_3),
+            ("calendar02".to_owned(), Contract::V0_2),
             ("legacy".to_owned(), Contract::V0_1),
         ]
     );
 
-    // Both decide on the same events: the rota by the calendar (open on a Thursday,
-    // closed on the Thursday that is Corpus Christi in DE-RP), the old template by its own
-    // rule, setting and firing its timer as it always did.
+    // All decide on the same events: the rota and the 0.2.0 router by the calendar (open
+    // on a Thursday, closed on the Thursday that is Corpus Christi in DE-RP), the old
+    // template by its own rule, setting and firing its timer as it always did.
     let events = [
         support::event(
             "mixed",
@@ -335,6 +344,13 @@ fn a_bundle_runs_a_0_1_0_component_beside_a_0_2_0_one() {
             reason.to_owned(),
         )
     };
+    let calendar02 = |reason: &str| {
+        (
+            "leitstand/mixed/calendar02".to_owned(),
+            "call.route".to_owned(),
+            reason.to_owned(),
+        )
+    };
     let legacy = |ty: &str, what: &str| {
         (
             "leitstand/mixed/legacy".to_owned(),
@@ -346,19 +362,21 @@ fn a_bundle_runs_a_0_1_0_component_beside_a_0_2_0_one() {
         seen,
         [
             rota("primary"),
+            calendar02("open"),
             legacy("call.route", "default"),
             legacy("call.escalate", "c1"),
             rota("holiday"),
+            calendar02("closed"),
             legacy("call.route", "default"),
             legacy("call.escalate", "c2"),
         ]
     );
 }
 
-/// Capabilities hold alike for both contract versions: each component's state or metrics
+/// Capabilities hold alike for every contract version: each component's state or metrics
 /// import, of its own version, is refused without the grant.
 #[test]
-fn capabilities_are_checked_alike_for_both_contract_versions() {
+fn capabilities_are_checked_alike_for_every_contract_version() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = mixed_bundle(tmp.path());
     let mut bundle = Bundle::load(&dir).expect("the bundle loads");
@@ -366,10 +384,10 @@ fn capabilities_are_checked_alike_for_both_contract_versions() {
         Sandbox::new(support::sandbox_config(), Arc::new(CustomMetrics::new())).expect("sandbox");
     for spec in &mut bundle.plugins {
         spec.capabilities.clear();
-        let version = if spec.name == "legacy" {
-            "0.1.0"
-        } else {
-            "0.2.0"
+        let version = match spec.name.as_str() {
+            "legacy" => "0.1.0",
+            "calendar02" => "0.2.0",
+            _ => "0.3.0",
         };
         let refused = sandbox
             .prepare(

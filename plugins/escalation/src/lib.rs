@@ -147,7 +147,7 @@ impl Timer for Pending {
     }
 }
 
-/// The plugin. It has no fields: every event gets a fresh instance.
+/// The plugin. It has no fields: nothing lasts from one event to the next but [`state`].
 pub struct Escalation;
 
 impl Plugin for Escalation {

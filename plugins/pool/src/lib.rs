@@ -158,7 +158,7 @@ enum Choice<'a> {
     Overflow,
 }
 
-/// The plugin. It has no fields: every event gets a fresh instance.
+/// The plugin. It has no fields: nothing lasts from one event to the next but [`state`].
 pub struct Pool;
 
 impl Plugin for Pool {

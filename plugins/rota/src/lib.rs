@@ -37,7 +37,7 @@ use crate::capacity::SiteRecord;
 use crate::config::Config;
 use crate::route::Line;
 
-/// The plugin. Every event gets a fresh instance; what lasts is in [`state`].
+/// The plugin. Nothing lasts from one event to the next but what it keeps in [`state`].
 pub struct Rota;
 
 impl Plugin for Rota {

@@ -1,9 +1,9 @@
 //! # The Leitstand plugin SDK
 //!
 //! Leitstand runs a tenant's plugins as WebAssembly components against the contract in
-//! `wit/plugin@0.2.0` (this SDK's version; components built against 0.1.0 keep running
-//! too). This crate wraps that contract so that a plugin's code reads like its business
-//! rule:
+//! `wit/plugin@0.3.0` (this SDK's version; components built against 0.1.0 and 0.2.0 keep
+//! running too). This crate wraps that contract so that a plugin's code reads like its
+//! business rule:
 //!
 //! * [`Event`] is the inbound event, with its `data` parsed into the typed [`Kind`] of
 //!   CONTRACT §2 (`call.offered`, `booking.requested`, …, `timer.fired`, `http.response`);
@@ -12,6 +12,7 @@
 //! * the plugin's configuration is parsed into its own serde struct, and a wrong key or value
 //!   is refused at bundle load with a message naming the key; [`config`]'s types refuse
 //!   empty strings and lists and zero while parsing, and check references between keys;
+//!   it is parsed and checked once per instance (`prepare`), not for every event;
 //! * [`calendar`] asks the host about the tenant's calendars — open now? when next? a
 //!   holiday? — which the tenant declares once in its bundle;
 //! * [`Timer`] makes a plugin's timers values of its own types;
@@ -38,7 +39,10 @@
 //! ```
 //!
 //! A plugin decides; the host acts. It sees event time only ([`Context::now`]), never the
-//! wall clock, so replaying the same events gives the same decisions.
+//! wall clock, so replaying the same events gives the same decisions. The host may hand one
+//! prepared instance many events, or each event a fresh one: what a plugin decides comes
+//! from its configuration, the event and its [`state`] only, never from a global it changed
+//! on an earlier event (the [`Plugin`] trait gives it nothing mutable to keep).
 
 pub mod calendar;
 mod command;
@@ -53,7 +57,7 @@ mod timer;
 pub mod bindings {
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../../wit/plugin@0.2.0",
+        path: "../../wit/plugin@0.3.0",
         pub_export_macro: true,
         export_macro_name: "export_guest",
         default_bindings_module: "leitstand_sdk::bindings",
@@ -103,8 +107,8 @@ pub trait Plugin {
 
     /// Checks what serde cannot: references between keys, rules that join several keys,
     /// the calendars the configuration names ([`calendar::check_name`]). Called when a
-    /// bundle loads (after parsing succeeded) and before every event; the host answers
-    /// calendar questions during both.
+    /// bundle loads (after parsing succeeded) and when an instance is prepared, before its
+    /// first event; the host answers calendar questions during both.
     fn check(config: &Self::Config) -> Result<(), ConfigError> {
         let _ = config;
         Ok(())
@@ -123,16 +127,28 @@ macro_rules! plugin {
     ($plugin:ty) => {
         struct __LeitstandExports;
 
+        ::std::thread_local! {
+            /// The configuration `prepare` parsed and checked, for this instance's events.
+            static __LEITSTAND_CONFIG: ::std::cell::RefCell<
+                Option<<$plugin as $crate::Plugin>::Config>,
+            > = const { ::std::cell::RefCell::new(None) };
+        }
+
         impl $crate::bindings::Guest for __LeitstandExports {
             fn check_config(config: String) -> Result<(), $crate::Error> {
                 $crate::__run::check::<$plugin>(&config)
             }
 
+            fn prepare(config: String) -> Result<(), $crate::Error> {
+                let parsed = $crate::__run::prepare::<$plugin>(&config)?;
+                __LEITSTAND_CONFIG.with_borrow_mut(|c| *c = Some(parsed));
+                Ok(())
+            }
+
             fn handle(
-                config: String,
                 event: $crate::bindings::Event,
             ) -> Result<$crate::bindings::Decisions, $crate::Error> {
-                $crate::__run::handle::<$plugin>(&config, event)
+                __LEITSTAND_CONFIG.with_borrow(|c| $crate::__run::handle::<$plugin>(c.as_ref(), event))
             }
         }
 
@@ -146,21 +162,30 @@ pub mod __run {
 
     /// `check-config`: parse, then the plugin's own checks.
     pub fn check<P: Plugin>(config: &str) -> Result<(), Error> {
-        let parsed: P::Config = config::parse(config)?;
-        P::check(&parsed)?;
-        Ok(())
+        prepare::<P>(config).map(drop)
     }
 
-    /// `handle`: parse the config and the event, run the rule, hand back the decisions.
-    pub fn handle<P: Plugin>(
-        config: &str,
-        event: bindings::Event,
-    ) -> Result<bindings::Decisions, Error> {
+    /// `prepare`: parse, check and hand back the configuration the instance keeps.
+    pub fn prepare<P: Plugin>(config: &str) -> Result<P::Config, Error> {
         let parsed: P::Config = config::parse(config)?;
         P::check(&parsed)?;
+        Ok(parsed)
+    }
+
+    /// `handle`: parse the event, run the rule on the prepared configuration, hand back
+    /// the decisions.
+    pub fn handle<P: Plugin>(
+        config: Option<&P::Config>,
+        event: bindings::Event,
+    ) -> Result<bindings::Decisions, Error> {
+        let Some(config) = config else {
+            return Err(other_error(
+                "handle was called on an instance that was not prepared",
+            ));
+        };
         let event = Event::from_raw(event)?;
         let mut ctx = Context::for_event(&event);
-        P::handle(&mut ctx, &parsed, &event)?;
+        P::handle(&mut ctx, config, &event)?;
         Ok(ctx.into_decisions())
     }
 }

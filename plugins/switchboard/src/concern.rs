@@ -59,17 +59,35 @@ pub struct Claim<'c> {
 }
 
 /// Every normal form the concerns claim. Built from a checked configuration, where no form
-/// is claimed twice.
+/// is claimed twice, once per prepared instance ([`Config::directory`]).
 #[derive(Debug, Clone, Default)]
-pub struct Directory<'c> {
-    claims: BTreeMap<String, Claim<'c>>,
+pub struct Directory {
+    claims: BTreeMap<String, Entry>,
 }
 
-impl<'c> Directory<'c> {
+/// A claim as the directory keeps it.
+#[derive(Debug, Clone)]
+struct Entry {
+    concern: String,
+    by: Match,
+    text: String,
+}
+
+impl Entry {
+    fn claim(&self) -> Claim<'_> {
+        Claim {
+            concern: &self.concern,
+            by: self.by,
+            text: &self.text,
+        }
+    }
+}
+
+impl Directory {
     /// The directory of `config`'s concerns. Where a form is claimed twice (a configuration
     /// [`crate::config::check`] refuses), the first claim holds: ids before synonyms, in
     /// the order of the ids.
-    pub fn new(config: &'c Config) -> Self {
+    pub fn new(config: &Config) -> Self {
         let mut d = Self::default();
         for id in config.concerns.keys() {
             d.claim(
@@ -98,19 +116,23 @@ impl<'c> Directory<'c> {
 
     /// Claims the normal form of `text`; returns the earlier claim when there is one (and
     /// keeps it).
-    pub fn claim(&mut self, text: &str, claim: Claim<'c>) -> Option<Claim<'c>> {
+    pub fn claim(&mut self, text: &str, claim: Claim<'_>) -> Option<Claim<'_>> {
         match self.claims.entry(normalize(text)) {
-            std::collections::btree_map::Entry::Occupied(e) => Some(*e.get()),
+            std::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut().claim()),
             std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(claim);
+                e.insert(Entry {
+                    concern: claim.concern.to_owned(),
+                    by: claim.by,
+                    text: claim.text.to_owned(),
+                });
                 None
             }
         }
     }
 
     /// The concern `text` names, if any.
-    pub fn find(&self, text: &str) -> Option<Claim<'c>> {
-        self.claims.get(&normalize(text)).copied()
+    pub fn find(&self, text: &str) -> Option<Claim<'_>> {
+        self.claims.get(&normalize(text)).map(Entry::claim)
     }
 }
 

@@ -42,6 +42,17 @@ pub struct Config {
     /// The knowledge base: answers agents see when they take a call about a concern.
     #[serde(default)]
     pub knowledge: Vec<Entry>,
+    /// The directory of the concerns, built on first use and kept with the configuration,
+    /// which the host prepares once per instance.
+    #[serde(skip)]
+    directory: std::cell::OnceCell<Directory>,
+}
+
+impl Config {
+    /// The directory of the concerns and their synonyms by normal form.
+    pub fn directory(&self) -> &Directory {
+        self.directory.get_or_init(|| Directory::new(self))
+    }
 }
 
 /// `center`: the service center's own target, calendar and out-of-hours destination.

@@ -41,7 +41,6 @@ use leitstand_sdk::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::concern::Directory;
 use crate::config::Config;
 use crate::route::Openness;
 
@@ -77,7 +76,7 @@ pub struct Remembered {
     pub concern: String,
 }
 
-/// The plugin. Every event gets a fresh instance; what lasts is in [`state`].
+/// The plugin. Nothing lasts from one event to the next but what it keeps in [`state`].
 pub struct Switchboard;
 
 impl Plugin for Switchboard {
@@ -139,11 +138,11 @@ fn offered(ctx: &mut Context, config: &Config, call: &CallOffered) -> Result<(),
     let now = ctx.now();
     let tz = ctx.timezone()?;
     let local = now.in_tz(&tz).naive_local();
-    let directory = Directory::new(config);
+    let directory = config.directory();
     let center = hours(config.center.calendar(), now, tz, false)?;
     let route = route::decide(
         config,
-        &directory,
+        directory,
         call.concern.as_deref(),
         local,
         center,
@@ -176,7 +175,7 @@ fn offered(ctx: &mut Context, config: &Config, call: &CallOffered) -> Result<(),
 /// Hands the agent who answered the call the answers for its concern: the one the answer
 /// reports, if the directory knows it, else the one remembered from the offer.
 fn answered(ctx: &mut Context, config: &Config, call: &CallAnswered) -> Result<(), Error> {
-    let directory = Directory::new(config);
+    let directory = config.directory();
     let reported = call
         .concern
         .as_deref()

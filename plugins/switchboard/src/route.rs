@@ -161,7 +161,7 @@ impl Route<'_> {
 /// calendar of the responsible department, when there is one and the center is open.
 pub fn decide<'c, E>(
     config: &'c Config,
-    directory: &Directory<'c>,
+    directory: &Directory,
     concern: Option<&str>,
     local: NaiveDateTime,
     center_hours: Openness,

@@ -13,8 +13,9 @@
 //! * **State and metrics.** It counts routed calls per target in its state
 //!   (`routed/<target>`) and in the custom counter `calls_routed`.
 //!
-//! A plugin decides; the host acts. Each event runs in a fresh instance, so nothing
-//! survives between two events except what the plugin keeps in [`state`]. The plugin sees
+//! A plugin decides; the host acts. The host prepares an instance with the configuration
+//! and may hand it many events, or each event a fresh one; nothing the plugin decides may
+//! depend on an earlier event except through what it keeps in [`state`]. The plugin sees
 //! event time only (`ctx.now()`), never the wall clock: replaying the same events gives the
 //! same decisions.
 
@@ -72,7 +73,7 @@ impl Timer for Waiting {
     }
 }
 
-/// The plugin. It has no fields: every event gets a fresh instance.
+/// The plugin. It has no fields: nothing lasts from one event to the next but [`state`].
 pub struct Template;
 
 impl Plugin for Template {

@@ -3,8 +3,8 @@
 //! deny-by-default WASI context, and the CPU, wall-clock and memory budget of the call.
 //!
 //! Each import is written once, as a method of [`HostState`]; the traits `bindgen!`
-//! generates per contract version (`leitstand:plugin@0.1.0`, `@0.2.0`) only hand over to
-//! those methods, so both versions get the same checks, quotas and denials.
+//! generates per contract version (`leitstand:plugin@0.1.0`, `@0.2.0`, `@0.3.0`) only hand
+//! over to those methods, so every version gets the same checks, quotas and denials.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,8 +16,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::Caps;
 use super::bindings::v0_1::leitstand::plugin::types;
-use super::bindings::v0_2::leitstand::plugin::calendar as wit_calendar;
-use super::bindings::{v0_1, v0_2};
+use super::bindings::{v0_1, v0_2, v0_3};
 use super::quota::{StateDelta, TenantQuota};
 use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, StateWrites};
 use crate::tenants::Capability;
@@ -95,6 +94,8 @@ impl Budget {
 pub(crate) struct MemoryLimit {
     pub(crate) limit: usize,
     pub(crate) hit: Option<Abort>,
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub(crate) grown: usize,
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimit {
@@ -112,6 +113,7 @@ impl wasmtime::ResourceLimiter for MemoryLimit {
             self.hit = Some(abort.clone());
             return Err(wasmtime::Error::new(abort));
         }
+        self.grown = self.grown.max(desired);
         Ok(true)
     }
 
@@ -247,7 +249,7 @@ impl WasiView for HostState {
 
 impl types::Host for HostState {}
 
-/// The imports both contract versions share, each handed to the one method that does it.
+/// The imports every contract version shares, each handed to the one method that does it.
 macro_rules! shared_imports {
     ($v:ident) => {
         impl $v::leitstand::plugin::state::Host for HostState {
@@ -321,6 +323,7 @@ macro_rules! shared_imports {
 
 shared_imports!(v0_1);
 shared_imports!(v0_2);
+shared_imports!(v0_3);
 
 impl HostState {
     fn state_get(
@@ -336,7 +339,7 @@ impl HostState {
         }
         let Some(store) = &self.scope.state else {
             return Ok(Err(types::Error::AccessDenied(
-                "state is not available while the configuration is checked".into(),
+                "state is not available while the configuration is checked or prepared".into(),
             )));
         };
         if let Some(buffered) = self.writes.get(&key) {
@@ -362,7 +365,7 @@ impl HostState {
         }
         if self.scope.state.is_none() {
             return Ok(Err(types::Error::AccessDenied(
-                "state is not available while the configuration is checked".into(),
+                "state is not available while the configuration is checked or prepared".into(),
             )));
         }
         if value.len() > MAX_VALUE_BYTES {
@@ -406,7 +409,7 @@ impl HostState {
         }
         if self.scope.state.is_none() {
             return Ok(Err(types::Error::AccessDenied(
-                "state is not available while the configuration is checked".into(),
+                "state is not available while the configuration is checked or prepared".into(),
             )));
         }
         let freed = self.negated_old(&key)?;
@@ -533,103 +536,116 @@ fn instant(ms: i64) -> Result<DateTime<chrono::Utc>, types::Error> {
         .ok_or_else(|| types::Error::Other(format!("{ms} ms is not an instant the calendar knows")))
 }
 
-impl wit_calendar::Host for HostState {
-    fn is_open(
-        &mut self,
-        calendar: Option<String>,
-        at: i64,
-    ) -> wasmtime::Result<Result<bool, types::Error>> {
-        self.check_budget()?;
-        Ok(self
-            .calendar(calendar.as_deref())
-            .and_then(|c| Ok(c.is_open(instant(at)?))))
-    }
+/// The calendar import of the versions that have it (0.2.0 on), handed to the tenant's
+/// calendars; each version has its own record types, so each gets its own copy.
+macro_rules! calendar_imports {
+    ($v:ident) => {
+        const _: () = {
+            use $v::leitstand::plugin::calendar as wit_calendar;
 
-    fn next_change(
-        &mut self,
-        calendar: Option<String>,
-        after: i64,
-    ) -> wasmtime::Result<Result<Option<wit_calendar::Change>, types::Error>> {
-        self.check_budget()?;
-        Ok(self.calendar(calendar.as_deref()).and_then(|c| {
-            Ok(c.next_change(instant(after)?)
-                .map(|change| wit_calendar::Change {
-                    opens: matches!(change, Change::Opens(_)),
-                    at: change.at().timestamp_millis(),
-                }))
-        }))
-    }
+            impl wit_calendar::Host for HostState {
+                fn is_open(
+                    &mut self,
+                    calendar: Option<String>,
+                    at: i64,
+                ) -> wasmtime::Result<Result<bool, types::Error>> {
+                    self.check_budget()?;
+                    Ok(self
+                        .calendar(calendar.as_deref())
+                        .and_then(|c| Ok(c.is_open(instant(at)?))))
+                }
 
-    fn day(
-        &mut self,
-        calendar: Option<String>,
-        date: String,
-    ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
-        self.check_budget()?;
-        let Ok(local) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else {
-            return Ok(Err(types::Error::Other(format!(
-                "{date:?} is not a date YYYY-MM-DD"
-            ))));
+                fn next_change(
+                    &mut self,
+                    calendar: Option<String>,
+                    after: i64,
+                ) -> wasmtime::Result<Result<Option<wit_calendar::Change>, types::Error>> {
+                    self.check_budget()?;
+                    Ok(self.calendar(calendar.as_deref()).and_then(|c| {
+                        Ok(c.next_change(instant(after)?)
+                            .map(|change| wit_calendar::Change {
+                                opens: matches!(change, Change::Opens(_)),
+                                at: change.at().timestamp_millis(),
+                            }))
+                    }))
+                }
+
+                fn day(
+                    &mut self,
+                    calendar: Option<String>,
+                    date: String,
+                ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
+                    self.check_budget()?;
+                    let Ok(local) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else {
+                        return Ok(Err(types::Error::Other(format!(
+                            "{date:?} is not a date YYYY-MM-DD"
+                        ))));
+                    };
+                    Ok(self
+                        .calendar(calendar.as_deref())
+                        .map(|c| local_day(c.day(local))))
+                }
+
+                fn day_at(
+                    &mut self,
+                    calendar: Option<String>,
+                    at: i64,
+                ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
+                    self.check_budget()?;
+                    Ok(self.calendar(calendar.as_deref()).and_then(|c| {
+                        let local = instant(at)?.with_timezone(&c.timezone()).date_naive();
+                        Ok(local_day(c.day(local)))
+                    }))
+                }
+
+                fn always_open(
+                    &mut self,
+                    calendar: Option<String>,
+                ) -> wasmtime::Result<Result<bool, types::Error>> {
+                    self.check_budget()?;
+                    Ok(self
+                        .calendar(calendar.as_deref())
+                        .map(Calendar::always_open))
+                }
+
+                fn calendars(&mut self) -> wasmtime::Result<Vec<String>> {
+                    self.check_budget()?;
+                    Ok(self
+                        .scope
+                        .calendars
+                        .as_deref()
+                        .map(declared)
+                        .unwrap_or_default())
+                }
+            }
+
+            /// A day of a calendar as the contract hands it to a plugin.
+            fn local_day(day: leitstand_calendar::Day) -> wit_calendar::LocalDay {
+                wit_calendar::LocalDay {
+                    date: day.date.format("%Y-%m-%d").to_string(),
+                    spans: day
+                        .spans
+                        .iter()
+                        .map(|s| wit_calendar::Span {
+                            // Minutes of a day, 0 to 1440: they fit.
+                            open: u16::try_from(s.open().minutes()).unwrap_or(u16::MAX),
+                            close: u16::try_from(s.close().minutes()).unwrap_or(u16::MAX),
+                        })
+                        .collect(),
+                    rule: match day.kind {
+                        DayKind::Special { label } => wit_calendar::DayRule::Special(label),
+                        DayKind::Closed { label } => wit_calendar::DayRule::Closed(label),
+                        DayKind::Holiday(h) => wit_calendar::DayRule::Holiday(h.label.to_owned()),
+                        DayKind::Regular => wit_calendar::DayRule::Regular,
+                    },
+                }
+            }
         };
-        Ok(self
-            .calendar(calendar.as_deref())
-            .map(|c| local_day(c.day(local))))
-    }
-
-    fn day_at(
-        &mut self,
-        calendar: Option<String>,
-        at: i64,
-    ) -> wasmtime::Result<Result<wit_calendar::LocalDay, types::Error>> {
-        self.check_budget()?;
-        Ok(self.calendar(calendar.as_deref()).and_then(|c| {
-            let local = instant(at)?.with_timezone(&c.timezone()).date_naive();
-            Ok(local_day(c.day(local)))
-        }))
-    }
-
-    fn always_open(
-        &mut self,
-        calendar: Option<String>,
-    ) -> wasmtime::Result<Result<bool, types::Error>> {
-        self.check_budget()?;
-        Ok(self
-            .calendar(calendar.as_deref())
-            .map(Calendar::always_open))
-    }
-
-    fn calendars(&mut self) -> wasmtime::Result<Vec<String>> {
-        self.check_budget()?;
-        Ok(self
-            .scope
-            .calendars
-            .as_deref()
-            .map(declared)
-            .unwrap_or_default())
-    }
+    };
 }
 
-/// A day of a calendar as the contract hands it to a plugin.
-fn local_day(day: leitstand_calendar::Day) -> wit_calendar::LocalDay {
-    wit_calendar::LocalDay {
-        date: day.date.format("%Y-%m-%d").to_string(),
-        spans: day
-            .spans
-            .iter()
-            .map(|s| wit_calendar::Span {
-                // Minutes of a day, 0 to 1440: they fit.
-                open: u16::try_from(s.open().minutes()).unwrap_or(u16::MAX),
-                close: u16::try_from(s.close().minutes()).unwrap_or(u16::MAX),
-            })
-            .collect(),
-        rule: match day.kind {
-            DayKind::Special { label } => wit_calendar::DayRule::Special(label),
-            DayKind::Closed { label } => wit_calendar::DayRule::Closed(label),
-            DayKind::Holiday(h) => wit_calendar::DayRule::Holiday(h.label.to_owned()),
-            DayKind::Regular => wit_calendar::DayRule::Regular,
-        },
-    }
-}
+calendar_imports!(v0_2);
+calendar_imports!(v0_3);
 
 /// The WASI wall clock a plugin sees: frozen at the event's time.
 pub(crate) struct EventClock(pub(crate) i64);

@@ -1,5 +1,7 @@
 //! The wasm sandbox: compiles tenants' plugins once, and runs each event in a fresh
-//! instance bounded by CPU time, wall-clock time and memory.
+//! instance bounded by CPU time, wall-clock time and memory — or, for a plugin of the
+//! contract 0.3.0, in an instance prepared once with its configuration and kept warm for
+//! its next events, each set up as a fresh instance would be (ADR 0020).
 //!
 //! Owns the wasmtime engine (component model, pooling allocator, epoch interruption driven
 //! by a ticker thread), the compiled-code cache keyed by wasm digest, the deny-by-default
@@ -17,7 +19,7 @@ mod stdio;
 pub use quota::TenantQuota;
 
 /// The host's bindings, one module per released contract version. The versions share the
-/// `types` interface (0.2.0's is 0.1.0's, unchanged), so events, decisions and errors are
+/// `types` interface (0.2.0's and 0.3.0's are 0.1.0's, unchanged), so events, decisions and errors are
 /// one set of Rust types whichever version a plugin was built against.
 #[allow(missing_docs, clippy::all)]
 mod bindings {
@@ -39,12 +41,23 @@ mod bindings {
             with: { "leitstand:plugin/types": super::v0_1::leitstand::plugin::types },
         });
     }
+
+    /// `leitstand:plugin@0.3.0`: 0.2.0's imports; the configuration prepared once per
+    /// instance (`prepare`), then events handled one by one (`handle`).
+    pub mod v0_3 {
+        wasmtime::component::bindgen!({
+            world: "plugin",
+            path: "../../wit/plugin@0.3.0",
+            imports: { default: trappable },
+            with: { "leitstand:plugin/types": super::v0_1::leitstand::plugin::types },
+        });
+    }
 }
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -104,6 +117,11 @@ pub struct SandboxConfig {
     /// About how much sandbox time one batch of a tenant may take before the next
     /// tenant's turn, in milliseconds: batches are cut to fit it.
     pub slice_ms: u64,
+    /// How many prepared instances of plugins built against contract 0.3.0 are kept for
+    /// their plugins' next events, so that a plugin prepares its configuration once instead
+    /// of for every event (at most half of `pool_instances`); 0 gives every event a fresh
+    /// instance, prepared for it alone.
+    pub warm_instances: usize,
 }
 
 impl Default for SandboxConfig {
@@ -119,6 +137,7 @@ impl Default for SandboxConfig {
             plugin_cores: 0.0,
             yield_nice: 5,
             slice_ms: 20,
+            warm_instances: 16,
         }
     }
 }
@@ -209,6 +228,15 @@ impl PluginFailure {
             Self::QuotaExceeded(_) => "quota-exceeded",
             Self::Quarantined(_) => "quarantined",
         }
+    }
+
+    /// Whether the instance itself broke (a trap: out of time, out of memory, a panic),
+    /// rather than the plugin or the host saying no.
+    fn trapped(&self) -> bool {
+        matches!(
+            self,
+            Self::Timeout(_) | Self::OutOfMemory(_) | Self::GuestPanic(_)
+        )
     }
 }
 
@@ -340,25 +368,32 @@ pub enum Contract {
     V0_1,
     /// `leitstand:plugin@0.2.0`: 0.1.0 and the tenant's calendars (`calendar`).
     V0_2,
+    /// `leitstand:plugin@0.3.0`: 0.2.0's imports; the configuration prepared once per
+    /// instance (`prepare`), then events handled one by one (`handle`).
+    V0_3,
 }
 
 impl Contract {
     /// Every version the sandbox serves, oldest first.
-    pub const ALL: [Self; 2] = [Self::V0_1, Self::V0_2];
+    pub const ALL: [Self; 3] = [Self::V0_1, Self::V0_2, Self::V0_3];
 
     /// The version, `0.1.0`.
     pub fn version(self) -> &'static str {
         match self {
             Self::V0_1 => "0.1.0",
             Self::V0_2 => "0.2.0",
+            Self::V0_3 => "0.3.0",
         }
     }
 
     /// The version a component was built against, read from its imports: every
     /// `leitstand:plugin/…@X.Y.Z` import it has names the same served version. A
-    /// component that imports none of the contract's interfaces fits every version; it is
-    /// run as the newest.
-    pub fn of<'a>(imports: impl IntoIterator<Item = &'a str>) -> Result<Self, String> {
+    /// component that imports none of the contract's interfaces is told by its exports:
+    /// 0.3.0 when it exports `prepare`, else 0.2.0 (whose exports are 0.1.0's).
+    pub fn of<'a>(
+        imports: impl IntoIterator<Item = &'a str>,
+        exports: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Self, String> {
         let mut found: Option<(&str, Self)> = None;
         for name in imports {
             let Some(rest) = name.strip_prefix("leitstand:plugin/") else {
@@ -385,7 +420,16 @@ impl Contract {
                 None => found = Some((name, contract)),
             }
         }
-        Ok(found.map_or(Self::V0_2, |(_, c)| c))
+        Ok(found.map_or_else(
+            || {
+                if exports.into_iter().any(|e| e == "prepare") {
+                    Self::V0_3
+                } else {
+                    Self::V0_2
+                }
+            },
+            |(_, c)| c,
+        ))
     }
 }
 
@@ -399,6 +443,7 @@ impl fmt::Display for Contract {
 enum Pre {
     V0_1(bindings::v0_1::PluginPre<HostState>),
     V0_2(bindings::v0_2::PluginPre<HostState>),
+    V0_3(bindings::v0_3::PluginPre<HostState>),
 }
 
 impl Pre {
@@ -406,6 +451,7 @@ impl Pre {
         match self {
             Self::V0_1(_) => Contract::V0_1,
             Self::V0_2(_) => Contract::V0_2,
+            Self::V0_3(_) => Contract::V0_3,
         }
     }
 
@@ -422,10 +468,15 @@ impl Pre {
             Self::V0_2(pre) => pre
                 .instantiate(&mut *store)?
                 .call_check_config(store, config),
+            Self::V0_3(pre) => pre
+                .instantiate(&mut *store)?
+                .call_check_config(store, config),
         }
     }
 
-    /// A fresh instance's `handle`.
+    /// A fresh instance's `handle`, for the versions that take the configuration with
+    /// every event. [`Sandbox::invoke`] runs 0.3.0's instances on their own path (prepared
+    /// first, then kept warm), so this never sees one.
     fn handle(
         &self,
         store: &mut Store<HostState>,
@@ -439,6 +490,9 @@ impl Pre {
             Self::V0_2(pre) => pre
                 .instantiate(&mut *store)?
                 .call_handle(store, config, event),
+            Self::V0_3(_) => Err(wasmtime::Error::msg(
+                "a plugin of contract 0.3.0 is prepared before it handles an event",
+            )),
         }
     }
 }
@@ -524,8 +578,13 @@ impl EventView {
     }
 }
 
+/// Numbers every [`PreparedPlugin`], so that a warm instance is only ever handed the
+/// events of the plugin (and configuration) it was prepared for.
+static NEXT_PLUGIN: AtomicU64 = AtomicU64::new(0);
+
 /// A plugin compiled and linked, ready to be instantiated per event.
 pub struct PreparedPlugin {
+    id: u64,
     name: Arc<str>,
     pre: Pre,
     config_json: String,
@@ -581,7 +640,22 @@ pub struct Sandbox {
     components: Mutex<HashMap<WasmDigest, Component>>,
     config: SandboxConfig,
     metrics: Arc<CustomMetrics>,
+    /// Instances of 0.3.0 plugins, prepared and kept for their plugins' next events; the
+    /// most recently used last.
+    warm: Mutex<Vec<Warm>>,
+    /// How many may be kept: `warm_instances`, at most half the pool's slots.
+    warm_max: usize,
+    /// How many 0.3.0 instances were prepared.
+    prepares: AtomicU64,
     _ticker: Ticker,
+}
+
+/// An instance of a 0.3.0 plugin, prepared with its configuration.
+struct Warm {
+    /// The [`PreparedPlugin::id`] it was prepared for.
+    plugin: u64,
+    store: Store<HostState>,
+    instance: bindings::v0_3::Plugin,
 }
 
 impl fmt::Debug for Sandbox {
@@ -603,7 +677,7 @@ pub struct TenantScope {
     pub state: Arc<dyn StateStore>,
     /// Its quotas, shared by all its plugins.
     pub quota: Arc<TenantQuota>,
-    /// Its calendars, which plugins of contract 0.2.0 ask about; `None` when its bundle
+    /// Its calendars, which plugins of contract 0.2.0 and later ask about; `None` when its bundle
     /// declares none.
     pub calendars: Option<Arc<Calendars>>,
 }
@@ -663,6 +737,8 @@ impl Sandbox {
             .map_err(|e| anyhow::anyhow!("linking the plugin contract 0.1.0: {e}"))?;
         bindings::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| anyhow::anyhow!("linking the plugin contract 0.2.0: {e}"))?;
+        bindings::v0_3::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("linking the plugin contract 0.3.0: {e}"))?;
         forbid_sleeping(&mut linker).map_err(|e| anyhow::anyhow!("linking WASI clocks: {e}"))?;
 
         let stop = Arc::new(AtomicBool::new(false));
@@ -683,6 +759,11 @@ impl Sandbox {
             engine,
             linker,
             components: Mutex::new(HashMap::new()),
+            warm: Mutex::new(Vec::new()),
+            warm_max: config
+                .warm_instances
+                .min(usize::try_from(slots / 2).unwrap_or(usize::MAX)),
+            prepares: AtomicU64::new(0),
             config,
             metrics,
             _ticker: Ticker {
@@ -732,7 +813,8 @@ impl Sandbox {
         let caps = Caps::of(&spec.capabilities);
         let ty = component.component_type();
         let imports: Vec<&str> = ty.imports(&self.engine).map(|(name, _)| name).collect();
-        let contract = Contract::of(imports.iter().copied())
+        let exports = ty.exports(&self.engine).map(|(name, _)| name);
+        let contract = Contract::of(imports.iter().copied(), exports)
             .map_err(|e| PrepareError::Component(format!("{}: {e}", spec.wasm_path.display())))?;
         check_imports(imports, caps)
             .map_err(|e| PrepareError::Capability(format!("{}: {e}", spec.wasm_path.display())))?;
@@ -755,8 +837,12 @@ impl Sandbox {
             Contract::V0_2 => {
                 Pre::V0_2(bindings::v0_2::PluginPre::new(pre).map_err(does_not_export)?)
             }
+            Contract::V0_3 => {
+                Pre::V0_3(bindings::v0_3::PluginPre::new(pre).map_err(does_not_export)?)
+            }
         };
         let plugin = PreparedPlugin {
+            id: NEXT_PLUGIN.fetch_add(1, Ordering::Relaxed),
             name: Arc::from(spec.name.as_str()),
             pre,
             config_json: spec.config.to_string(),
@@ -799,6 +885,24 @@ impl Sandbox {
         scope: Scope,
         seed: [u8; 32],
     ) -> (Store<HostState>, BoundedOutput) {
+        let (state, stderr) = Self::host_state(plugin, scope, seed);
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.memory);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| match ctx.data().budget.exceeded() {
+            Some(abort) => Err(wasmtime::Error::new(abort)),
+            None => Ok(UpdateDeadline::Continue(1)),
+        });
+        (store, stderr)
+    }
+
+    /// What one call sees: its WASI context (event clock, seeded randomness, bounded
+    /// output), its budget, its scope and empty buffers; with the stderr it writes to.
+    fn host_state(
+        plugin: &PreparedPlugin,
+        scope: Scope,
+        seed: [u8; 32],
+    ) -> (HostState, BoundedOutput) {
         let stdout = BoundedOutput::new(plugin.limits.stdio_bytes);
         let stderr = BoundedOutput::new(plugin.limits.stdio_bytes);
         let mut wasi = WasiCtx::builder();
@@ -821,6 +925,7 @@ impl Sandbox {
             memory: MemoryLimit {
                 limit: usize::try_from(limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
                 hit: None,
+                grown: 0,
             },
             budget: Budget::start(
                 Duration::from_millis(limits.cpu_ms),
@@ -834,17 +939,12 @@ impl Sandbox {
             quota_hit: None,
             denied: None,
         };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.memory);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| match ctx.data().budget.exceeded() {
-            Some(abort) => Err(wasmtime::Error::new(abort)),
-            None => Ok(UpdateDeadline::Continue(1)),
-        });
-        (store, stderr)
+        (state, stderr)
     }
 
-    /// Runs `plugin` on one event in a fresh instance and checks what it decided.
+    /// Runs `plugin` on one event and checks what it decided: in a fresh instance, or, for
+    /// a plugin of contract 0.3.0, in an instance prepared with its configuration — one
+    /// kept from its last event when there is one (`warm_instances`), else a new one.
     pub fn invoke(
         &self,
         plugin: &PreparedPlugin,
@@ -854,7 +954,8 @@ impl Sandbox {
         let mut h = Sha256::new();
         h.update(event.seed_base);
         h.update(plugin.name.as_bytes());
-        let scope = Scope {
+        let seed: [u8; 32] = h.finalize().into();
+        let scope = || Scope {
             tenant: tenant.tenant.clone(),
             plugin: plugin.name.clone(),
             timezone: tenant.timezone.clone(),
@@ -866,52 +967,185 @@ impl Sandbox {
             quota: Some(tenant.quota.clone()),
             calendars: tenant.calendars.clone(),
         };
-        let (mut store, stderr) = self.store(plugin, scope, h.finalize().into());
-        let result = plugin
-            .pre
-            .handle(&mut store, &plugin.config_json, &event.event);
-        let data = store.data();
-        if data.log_dropped > 0 && data.scope.quota.as_ref().is_none_or(|q| q.tell_drop()) {
-            tracing::warn!(
-                tenant = %data.scope.tenant,
-                plugin = %plugin.name,
-                dropped_bytes = data.log_dropped,
-                "plugin log over its limit; messages dropped (told once a minute per tenant)"
-            );
-        }
-        let decisions = match result {
-            Ok(Ok(d)) => d,
-            // A plugin that fails after a quota or a denial fails for that reason.
-            Ok(Err(e)) => {
-                let data = store.data();
-                return Err(if let Some((_, m)) = &data.quota_hit {
-                    PluginFailure::QuotaExceeded(m.clone())
-                } else if let Some((_, m)) = &data.denied {
-                    PluginFailure::AccessDenied(m.clone())
-                } else {
-                    PluginFailure::Refused(e.into())
-                });
-            }
-            Err(e) => {
-                let failure = classify(&store, &stderr, e);
-                let data = store.data();
-                return Err(match (&failure, &data.quota_hit, &data.denied) {
-                    (PluginFailure::GuestPanic(_), Some((_, m)), _) => {
-                        PluginFailure::QuotaExceeded(m.clone())
-                    }
-                    (PluginFailure::GuestPanic(_), None, Some((_, m))) => {
-                        PluginFailure::AccessDenied(m.clone())
-                    }
-                    _ => failure,
-                });
-            }
+        let Pre::V0_3(pre) = &plugin.pre else {
+            let (mut store, stderr) = self.store(plugin, scope(), seed);
+            let result = plugin
+                .pre
+                .handle(&mut store, &plugin.config_json, &event.event);
+            return settle(plugin, tenant, &self.metrics, &mut store, &stderr, result);
         };
-        let delta = store.data().state_delta;
-        let writes = std::mem::take(&mut store.data_mut().writes);
-        let out = check_output(plugin, decisions, writes, &self.metrics, &tenant.tenant)?;
-        tenant.quota.committed(delta);
-        Ok(out)
+        if let Some(warm) = self.take_warm(plugin.id) {
+            match self.handle_warm(plugin, tenant, warm, scope(), seed, event) {
+                (Ok(out), warm) => {
+                    self.keep_warm(warm);
+                    return Ok(out);
+                }
+                // The plugin refused the event, or a quota or grant did: that is the
+                // event's answer, whichever instance it ran in.
+                (Err(failure), _) if !failure.trapped() => return Err(failure),
+                // A trap in an instance that handled events before may come from what
+                // they left in it: the event gets a fresh instance, as if none were kept.
+                (Err(_), _) => {}
+            }
+        }
+        let warm = self.prepared_instance(pre, plugin, tenant)?;
+        let (out, warm) = self.handle_warm(plugin, tenant, warm, scope(), seed, event);
+        self.keep_warm(warm);
+        out
     }
+
+    /// How many instances of 0.3.0 plugins were prepared (`prepare` called) so far.
+    pub fn prepares(&self) -> u64 {
+        self.prepares.load(Ordering::Relaxed)
+    }
+
+    /// A new instance of a 0.3.0 plugin, prepared with its configuration. `prepare` sees
+    /// what `check-config` sees: the calendars and time zone, no state, the clock at 0.
+    fn prepared_instance(
+        &self,
+        pre: &bindings::v0_3::PluginPre<HostState>,
+        plugin: &PreparedPlugin,
+        tenant: &TenantScope,
+    ) -> Result<Warm, PluginFailure> {
+        let scope = Scope {
+            tenant: tenant.tenant.clone(),
+            plugin: plugin.name.clone(),
+            timezone: tenant.timezone.clone(),
+            now_ms: 0,
+            state: None,
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: None,
+            calendars: tenant.calendars.clone(),
+        };
+        let (mut store, stderr) = self.store(plugin, scope, [0; 32]);
+        self.prepares.fetch_add(1, Ordering::Relaxed);
+        let instance = pre
+            .instantiate(&mut store)
+            .map_err(|e| classify(&store, &stderr, e))?;
+        match instance.call_prepare(&mut store, &plugin.config_json) {
+            Ok(Ok(())) => Ok(Warm {
+                plugin: plugin.id,
+                store,
+                instance,
+            }),
+            Ok(Err(e)) => Err(PluginFailure::Refused(e.into())),
+            Err(e) => Err(classify(&store, &stderr, e)),
+        }
+    }
+
+    /// Runs one event in a prepared instance, set up as a fresh one would be (event clock,
+    /// randomness seeded by the event, budget, empty buffers); hands the instance back
+    /// when it may take the plugin's next event: the call succeeded and its memory stayed
+    /// within half the plugin's limit.
+    fn handle_warm(
+        &self,
+        plugin: &PreparedPlugin,
+        tenant: &TenantScope,
+        mut warm: Warm,
+        scope: Scope,
+        seed: [u8; 32],
+        event: &EventView,
+    ) -> (Result<PluginOutput, PluginFailure>, Option<Warm>) {
+        let (state, stderr) = Self::host_state(plugin, scope, seed);
+        let before = std::mem::replace(warm.store.data_mut(), state);
+        let data = warm.store.data_mut();
+        // The resources the instance holds, and the memory it has, stay with it.
+        data.table = before.table;
+        data.memory.grown = before.memory.grown;
+        warm.store.set_epoch_deadline(1);
+        let result = warm.instance.call_handle(&mut warm.store, &event.event);
+        let out = settle(
+            plugin,
+            tenant,
+            &self.metrics,
+            &mut warm.store,
+            &stderr,
+            result,
+        );
+        let memory = &warm.store.data().memory;
+        let keep = out.is_ok() && memory.grown <= memory.limit / 2;
+        (out, keep.then_some(warm))
+    }
+
+    /// The warm instance prepared for plugin `id`, if one is kept.
+    fn take_warm(&self, id: u64) -> Option<Warm> {
+        if self.warm_max == 0 {
+            return None;
+        }
+        let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+        let at = warm.iter().rposition(|w| w.plugin == id)?;
+        Some(warm.remove(at))
+    }
+
+    /// Keeps `warm` for its plugin's next event; the least recently used goes when more
+    /// than `warm_max` are kept.
+    fn keep_warm(&self, warm: Option<Warm>) {
+        let Some(warm) = warm.filter(|_| self.warm_max > 0) else {
+            return;
+        };
+        let evicted = {
+            let mut kept = self.warm.lock().unwrap_or_else(|p| p.into_inner());
+            kept.push(warm);
+            (kept.len() > self.warm_max).then(|| kept.remove(0))
+        };
+        // Dropped outside the lock: giving back its slot resets its memory.
+        drop(evicted);
+    }
+}
+
+/// Turns what a call returned into the plugin's output, checked against its grants and
+/// quotas, or into the failure it was.
+fn settle(
+    plugin: &PreparedPlugin,
+    tenant: &TenantScope,
+    metrics: &CustomMetrics,
+    store: &mut Store<HostState>,
+    stderr: &BoundedOutput,
+    result: wasmtime::Result<Result<wit::Decisions, wit::Error>>,
+) -> Result<PluginOutput, PluginFailure> {
+    let data = store.data();
+    if data.log_dropped > 0 && data.scope.quota.as_ref().is_none_or(|q| q.tell_drop()) {
+        tracing::warn!(
+            tenant = %data.scope.tenant,
+            plugin = %plugin.name,
+            dropped_bytes = data.log_dropped,
+            "plugin log over its limit; messages dropped (told once a minute per tenant)"
+        );
+    }
+    let decisions = match result {
+        Ok(Ok(d)) => d,
+        // A plugin that fails after a quota or a denial fails for that reason.
+        Ok(Err(e)) => {
+            let data = store.data();
+            return Err(if let Some((_, m)) = &data.quota_hit {
+                PluginFailure::QuotaExceeded(m.clone())
+            } else if let Some((_, m)) = &data.denied {
+                PluginFailure::AccessDenied(m.clone())
+            } else {
+                PluginFailure::Refused(e.into())
+            });
+        }
+        Err(e) => {
+            let failure = classify(store, stderr, e);
+            let data = store.data();
+            return Err(match (&failure, &data.quota_hit, &data.denied) {
+                (PluginFailure::GuestPanic(_), Some((_, m)), _) => {
+                    PluginFailure::QuotaExceeded(m.clone())
+                }
+                (PluginFailure::GuestPanic(_), None, Some((_, m))) => {
+                    PluginFailure::AccessDenied(m.clone())
+                }
+                _ => failure,
+            });
+        }
+    };
+    let delta = store.data().state_delta;
+    let writes = std::mem::take(&mut store.data_mut().writes);
+    let out = check_output(plugin, decisions, writes, metrics, &tenant.tenant)?;
+    tenant.quota.committed(delta);
+    Ok(out)
 }
 
 /// Replaces the WASI clock subscriptions with functions that stop the call. A sleeping
@@ -1215,7 +1449,7 @@ mod tests {
 
     #[test]
     fn the_contract_is_read_from_the_imports() {
-        let of = |imports: &[&str]| Contract::of(imports.iter().copied());
+        let of = |imports: &[&str]| Contract::of(imports.iter().copied(), ["check-config"]);
         assert_eq!(
             of(&[
                 "wasi:io/streams@0.2.12",
@@ -1231,8 +1465,23 @@ mod tests {
             ]),
             Ok(Contract::V0_2)
         );
-        // Nothing of the contract imported: every version fits; the newest runs it.
+        assert_eq!(
+            of(&[
+                "leitstand:plugin/types@0.3.0",
+                "leitstand:plugin/calendar@0.3.0"
+            ]),
+            Ok(Contract::V0_3)
+        );
+        // Nothing of the contract imported: the exports tell 0.3.0 from the versions
+        // before, whose exports are the same.
         assert_eq!(of(&["wasi:cli/stdout@0.2.12"]), Ok(Contract::V0_2));
+        assert_eq!(
+            Contract::of(
+                ["wasi:cli/stdout@0.2.12"],
+                ["check-config", "prepare", "handle"]
+            ),
+            Ok(Contract::V0_3)
+        );
         assert_eq!(
             of(&[
                 "leitstand:plugin/types@0.1.0",
@@ -1246,11 +1495,11 @@ mod tests {
             )
         );
         assert_eq!(
-            of(&["leitstand:plugin/types@0.3.0"]),
+            of(&["leitstand:plugin/types@0.4.0"]),
             Err(
-                "the component imports leitstand:plugin/types@0.3.0: built against a version \
+                "the component imports leitstand:plugin/types@0.4.0: built against a version \
                  of the plugin contract this daemon does not serve (it serves \
-                 leitstand:plugin@0.1.0, leitstand:plugin@0.2.0)"
+                 leitstand:plugin@0.1.0, leitstand:plugin@0.2.0, leitstand:plugin@0.3.0)"
                     .to_owned()
             )
         );

@@ -11,7 +11,7 @@
 //! - `endpoints.toml` (optional): simulated endpoints for `http.post` ([`SimEndpoint`]);
 //! - `calendar.toml` (optional, in the case or the suite directory): the tenant's
 //!   calendars, `[calendar]` and `[calendars.<name>]` as in a bundle, which plugins of
-//!   contract 0.2.0 ask about;
+//!   contract 0.2.0 and later ask about;
 //! - `harness.toml` (optional, in the case or the suite directory): [`Settings`].
 
 mod case;
