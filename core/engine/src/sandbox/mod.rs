@@ -852,18 +852,7 @@ impl Sandbox {
             caps,
             digest: spec.digest,
         };
-        let scope = Scope {
-            tenant: tenant.clone(),
-            plugin: plugin.name.clone(),
-            timezone: Arc::from(timezone),
-            now_ms: 0,
-            state: None,
-            metrics: self.metrics.clone(),
-            log_bytes: plugin.limits.log_bytes,
-            caps: plugin.caps,
-            quota: None,
-            calendars,
-        };
+        let scope = self.checking_scope(&plugin, tenant.clone(), Arc::from(timezone), calendars);
         let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
         let checked = plugin.pre.check_config(&mut store, &plugin.config_json);
         match checked {
@@ -956,16 +945,15 @@ impl Sandbox {
         h.update(plugin.name.as_bytes());
         let seed: [u8; 32] = h.finalize().into();
         let scope = || Scope {
-            tenant: tenant.tenant.clone(),
-            plugin: plugin.name.clone(),
-            timezone: tenant.timezone.clone(),
             now_ms: event.event.time,
             state: Some(tenant.state.clone()),
-            metrics: self.metrics.clone(),
-            log_bytes: plugin.limits.log_bytes,
-            caps: plugin.caps,
             quota: Some(tenant.quota.clone()),
-            calendars: tenant.calendars.clone(),
+            ..self.checking_scope(
+                plugin,
+                tenant.tenant.clone(),
+                tenant.timezone.clone(),
+                tenant.calendars.clone(),
+            )
         };
         let Pre::V0_3(pre) = &plugin.pre else {
             let (mut store, stderr) = self.store(plugin, scope(), seed);
@@ -994,6 +982,30 @@ impl Sandbox {
         out
     }
 
+    /// What a call of `plugin` sees while its configuration is checked or prepared: the
+    /// tenant's calendars and time zone, no state, no quota, the clock at 0. An event's
+    /// call sees this with its time, its tenant's state and its quotas.
+    fn checking_scope(
+        &self,
+        plugin: &PreparedPlugin,
+        tenant: TenantId,
+        timezone: Arc<str>,
+        calendars: Option<Arc<Calendars>>,
+    ) -> Scope {
+        Scope {
+            tenant,
+            plugin: plugin.name.clone(),
+            timezone,
+            now_ms: 0,
+            state: None,
+            metrics: self.metrics.clone(),
+            log_bytes: plugin.limits.log_bytes,
+            caps: plugin.caps,
+            quota: None,
+            calendars,
+        }
+    }
+
     /// How many instances of 0.3.0 plugins were prepared (`prepare` called) so far.
     pub fn prepares(&self) -> u64 {
         self.prepares.load(Ordering::Relaxed)
@@ -1007,18 +1019,12 @@ impl Sandbox {
         plugin: &PreparedPlugin,
         tenant: &TenantScope,
     ) -> Result<Warm, PluginFailure> {
-        let scope = Scope {
-            tenant: tenant.tenant.clone(),
-            plugin: plugin.name.clone(),
-            timezone: tenant.timezone.clone(),
-            now_ms: 0,
-            state: None,
-            metrics: self.metrics.clone(),
-            log_bytes: plugin.limits.log_bytes,
-            caps: plugin.caps,
-            quota: None,
-            calendars: tenant.calendars.clone(),
-        };
+        let scope = self.checking_scope(
+            plugin,
+            tenant.tenant.clone(),
+            tenant.timezone.clone(),
+            tenant.calendars.clone(),
+        );
         let (mut store, stderr) = self.store(plugin, scope, [0; 32]);
         self.prepares.fetch_add(1, Ordering::Relaxed);
         let instance = pre
