@@ -2,7 +2,8 @@
 //! (`sandbox.warm_instances`): each event sees what a fresh instance would see — its own
 //! event clock, no state while preparing, an instance that failed never used again, a trap
 //! in a used instance retried in a fresh one — and the example day decides byte for byte
-//! the same with warm instances as with a fresh instance for every event.
+//! the same with warm instances as with a fresh instance for every event. What the sandbox
+//! did is counted for the operator (`leitstand_sandbox_instances_total` and its kin).
 
 mod support;
 
@@ -14,41 +15,47 @@ use leitstand_engine::sandbox::{
 };
 use leitstand_engine::state::MemoryStore;
 use leitstand_engine::tenants::Bundle;
-use leitstand_metrics::CustomMetrics;
+use leitstand_metrics::{CustomMetrics, Metrics};
 use serde_json::{Value, json};
 use support::PluginEntry;
 
 /// A sandbox keeping `warm` prepared instances, the probe prepared in it, and its tenant.
 struct Lab {
     sandbox: Sandbox,
+    custom: Arc<CustomMetrics>,
     plugin: PreparedPlugin,
+    bundle: Bundle,
     scope: TenantScope,
     _dir: tempfile::TempDir,
 }
 
 impl Lab {
     fn new(warm: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let bdir = support::write_bundle(
-            dir.path(),
-            "lab",
-            "",
-            &[PluginEntry {
+        Self::of(
+            PluginEntry {
                 name: "probe",
                 guest: "leitstand_probe_v0_3",
                 subscribe: &["call.offered"],
                 grant: &["call.route"],
                 limits: "",
                 config: "",
-            }],
-        );
+            },
+            warm,
+        )
+    }
+
+    /// A sandbox keeping `warm` prepared instances, and `plugin` prepared in it.
+    fn of(plugin: PluginEntry, warm: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bdir = support::write_bundle(dir.path(), "lab", "", &[plugin]);
         let bundle = Bundle::load(&bdir).expect("the bundle loads");
+        let custom = Arc::new(CustomMetrics::new());
         let sandbox = Sandbox::new(
             SandboxConfig {
                 warm_instances: warm,
                 ..support::sandbox_config()
             },
-            Arc::new(CustomMetrics::new()),
+            custom.clone(),
         )
         .expect("sandbox");
         let plugin = sandbox
@@ -68,23 +75,71 @@ impl Lab {
         };
         Self {
             sandbox,
+            custom,
             plugin,
+            bundle,
             scope,
             _dir: dir,
         }
     }
 
+    /// The probe prepared once more: a plugin of its own to the sandbox, as after a reload.
+    fn again(&self) -> PreparedPlugin {
+        self.sandbox
+            .prepare(
+                &self.bundle.plugins[0],
+                &self.bundle.tenant,
+                self.bundle.timezone.name(),
+                None,
+            )
+            .expect("the probe prepares")
+    }
+
     /// The probe's verdict on one `call.offered` at `time` with `data`.
-    fn offer(&self, id: &str, time: &str, mut data: Value) -> Result<Value, PluginFailure> {
+    fn offer(&self, id: &str, time: &str, data: Value) -> Result<Value, PluginFailure> {
+        self.offer_to(&self.plugin, id, time, data)
+    }
+
+    /// `plugin`'s verdict on one `call.offered` at `time` with `data`.
+    fn offer_to(
+        &self,
+        plugin: &PreparedPlugin,
+        id: &str,
+        time: &str,
+        mut data: Value,
+    ) -> Result<Value, PluginFailure> {
         data["queue"] = json!("q");
         let line = support::event("lab", id, "call.offered", time, data);
         let env = parse_structured(line.as_bytes(), IntakeLimits::default(), chrono::Utc::now())
             .expect("the event parses");
         let out = self
             .sandbox
-            .invoke(&self.plugin, &self.scope, &EventView::of(&env))?;
+            .invoke(plugin, &self.scope, &EventView::of(&env))?;
         assert_eq!(out.commands.len(), 1, "the probe routes every offer");
         Ok(Value::Object(out.commands[0].data.clone()))
+    }
+
+    /// The sandbox's families as an operator scrapes them: `[warm, prepared, fresh]`
+    /// events, instances kept, instances evicted.
+    fn scraped(&self) -> ([f64; 3], f64, f64) {
+        let text = Metrics::new(self.custom.clone()).expect("metrics").render();
+        let value = |series: &str| -> f64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+                .unwrap_or_else(|| panic!("{series} is exported:\n{text}"))
+                .parse()
+                .expect("a number")
+        };
+        let events = ["warm", "prepared", "fresh"].map(|o| {
+            value(&format!(
+                "leitstand_sandbox_instances_total{{outcome=\"{o}\"}}"
+            ))
+        });
+        (
+            events,
+            value("leitstand_sandbox_warm_instances"),
+            value("leitstand_sandbox_warm_evicted_total"),
+        )
     }
 }
 
@@ -126,6 +181,10 @@ fn a_prepared_instance_takes_event_after_event_as_a_fresh_one_would() {
     assert_eq!(warm.sandbox.prepares(), 1);
     assert_eq!(handled(&cold_out), [1, 1, 1]);
     assert_eq!(cold.sandbox.prepares(), 3);
+    // As the operator sees it: two events in the kept instance, one prepared; none kept
+    // with `warm_instances = 0`.
+    assert_eq!(warm.scraped(), ([2.0, 1.0, 0.0], 1.0, 0.0));
+    assert_eq!(cold.scraped(), ([0.0, 3.0, 0.0], 0.0, 0.0));
 
     // Every event saw its own time on both clocks, and `prepare` saw no state and the
     // clock at 0 — in both, so that besides the probe's own counter they decided alike.
@@ -201,6 +260,59 @@ fn an_instance_that_failed_is_not_used_again() {
         .expect("the fresh instance decides");
     assert_eq!(handled(retried), 1);
     assert_eq!(lab.sandbox.prepares(), 3);
+    // e2, e3, e5 and e6's first attempt ran warm; e1, e4 and e6's retry were prepared.
+    assert_eq!(lab.scraped(), ([4.0, 3.0, 0.0], 1.0, 0.0));
+}
+
+#[test]
+fn the_least_recently_used_instance_makes_room_and_the_operator_sees_it() {
+    // Room for one: two plugins taking turns evict each other's instance every time.
+    let lab = Lab::new(1);
+    let other = lab.again();
+    let handled = |v: Value| v["handled"].as_u64().expect("handled");
+    for i in 0..4 {
+        let plugin = if i % 2 == 0 { &lab.plugin } else { &other };
+        let out = lab
+            .offer_to(plugin, &format!("e{i}"), TIMES[0], json!({"call_id": "c"}))
+            .expect("the probe decides");
+        assert_eq!(handled(out), 1, "event {i} found its instance evicted");
+    }
+    assert_eq!(lab.scraped(), ([0.0, 4.0, 0.0], 1.0, 3.0));
+
+    // Room for two: both stay warm.
+    let lab = Lab::new(2);
+    let other = lab.again();
+    for i in 0..4 {
+        let plugin = if i % 2 == 0 { &lab.plugin } else { &other };
+        let out = lab
+            .offer_to(plugin, &format!("e{i}"), TIMES[0], json!({"call_id": "c"}))
+            .expect("the probe decides");
+        assert_eq!(handled(out), 1 + i / 2);
+    }
+    assert_eq!(lab.scraped(), ([2.0, 2.0, 0.0], 2.0, 0.0));
+}
+
+#[test]
+fn a_plugin_of_an_earlier_contract_gets_a_fresh_instance_for_every_event() {
+    let lab = Lab::of(
+        PluginEntry {
+            name: "legacy",
+            guest: "leitstand_template_v0_1",
+            subscribe: &["call.offered"],
+            grant: &["call.route", "call.escalate"],
+            limits: "",
+            config: "default_target = \"team\"\nescalate_after_seconds = 60",
+        },
+        16,
+    );
+    for (i, time) in TIMES.iter().enumerate() {
+        let out = lab
+            .offer(&format!("e{i}"), time, json!({"call_id": format!("c{i}")}))
+            .expect("the template decides");
+        assert_eq!(out["target"], json!("team"), "{out}");
+    }
+    assert_eq!(lab.sandbox.prepares(), 0);
+    assert_eq!(lab.scraped(), ([0.0, 0.0, 3.0], 0.0, 0.0));
 }
 
 #[test]

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use leitstand_contract::envelope::TenantId;
 
@@ -56,6 +57,85 @@ type RefusalCounts = BTreeMap<RefusalKey, u64>;
 pub struct CustomMetrics {
     values: Mutex<BTreeMap<(TenantId, String, String), CustomValue>>,
     refusals: Mutex<RefusalCounts>,
+    instances: Instances,
+}
+
+/// Which instance took a plugin's event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceOutcome {
+    /// An instance of a contract 0.3.0 plugin prepared for an earlier event and kept.
+    Warm,
+    /// A new instance of a contract 0.3.0 plugin, prepared for this event: none was kept
+    /// (the plugin's first event, one evicted, or one dropped after a failure).
+    Prepared,
+    /// A new instance of a plugin of contract 0.1.0 or 0.2.0, as every event of theirs gets.
+    Fresh,
+}
+
+impl InstanceOutcome {
+    /// Every outcome, in the order they are exported.
+    pub const ALL: [Self; 3] = [Self::Warm, Self::Prepared, Self::Fresh];
+
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Warm => "warm",
+            Self::Prepared => "prepared",
+            Self::Fresh => "fresh",
+        }
+    }
+}
+
+/// The sandbox's count of the instances its plugins' events ran in, and of the prepared
+/// instances it keeps warm: what an operator sizes `sandbox.warm_instances` by.
+#[derive(Debug, Default)]
+pub struct Instances {
+    warm: AtomicU64,
+    prepared: AtomicU64,
+    fresh: AtomicU64,
+    evicted: AtomicU64,
+    kept: AtomicI64,
+}
+
+impl Instances {
+    /// Counts one event's instance.
+    pub fn took(&self, outcome: InstanceOutcome) {
+        self.counter(outcome).fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many events ran in an instance of `outcome`.
+    pub fn count(&self, outcome: InstanceOutcome) -> u64 {
+        self.counter(outcome).load(Ordering::Relaxed)
+    }
+
+    fn counter(&self, outcome: InstanceOutcome) -> &AtomicU64 {
+        match outcome {
+            InstanceOutcome::Warm => &self.warm,
+            InstanceOutcome::Prepared => &self.prepared,
+            InstanceOutcome::Fresh => &self.fresh,
+        }
+    }
+
+    /// Sets how many prepared instances are kept now.
+    pub fn set_kept(&self, kept: usize) {
+        self.kept
+            .store(i64::try_from(kept).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// How many prepared instances are kept now.
+    pub fn kept(&self) -> i64 {
+        self.kept.load(Ordering::Relaxed)
+    }
+
+    /// Counts a kept instance dropped to make room for a more recently used one.
+    pub fn evicted_one(&self) {
+        self.evicted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many kept instances were dropped to make room.
+    pub fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
 }
 
 impl CustomMetrics {
@@ -145,6 +225,11 @@ impl CustomMetrics {
         *refusals
             .entry((kind, tenant.clone(), plugin.to_owned(), reason))
             .or_default() += 1;
+    }
+
+    /// The sandbox's count of instances.
+    pub fn instances(&self) -> &Instances {
+        &self.instances
     }
 
     /// A copy of the refusal counts, sorted.

@@ -22,7 +22,10 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-pub use custom::{CustomMetricError, CustomMetrics, CustomValue, MAX_NAMES_PER_PLUGIN, Refusal};
+pub use custom::{
+    CustomMetricError, CustomMetrics, CustomValue, InstanceOutcome, Instances,
+    MAX_NAMES_PER_PLUGIN, Refusal,
+};
 pub use sla::{Clock, MAX_SITES, MAX_UNDECLARED_QUEUES, MAX_WAITING_CALLS, OTHER, SlaMetrics};
 
 /// Buckets for one plugin call: 10 µs to 1 s. A typical call is well under a millisecond;
@@ -506,6 +509,12 @@ struct PluginMetrics {
     denied: IntCounterVec,
     /// `leitstand_plugin_quota_exceeded_total{tenant, plugin, reason}`.
     quota: IntCounterVec,
+    /// `leitstand_sandbox_instances_total{outcome}`.
+    instances: IntCounterVec,
+    /// `leitstand_sandbox_warm_instances`.
+    warm: IntGauge,
+    /// `leitstand_sandbox_warm_evicted_total`.
+    evicted: IntCounter,
     /// Held while the families are refilled and collected, so that two scrapes at once
     /// do not see each other's half-filled families.
     scrape: Mutex<()>,
@@ -543,6 +552,21 @@ impl PluginMetrics {
                 ),
                 &["tenant", "plugin", "reason"],
             )?,
+            instances: IntCounterVec::new(
+                Opts::new(
+                    "leitstand_sandbox_instances_total",
+                    "Plugin events by the instance they ran in: warm (a prepared instance kept from an earlier event), prepared (a new instance prepared for the event) or fresh (a plugin of contract 0.1.0 or 0.2.0).",
+                ),
+                &["outcome"],
+            )?,
+            warm: IntGauge::new(
+                "leitstand_sandbox_warm_instances",
+                "Prepared instances kept for their plugins' next events (at most sandbox.warm_instances).",
+            )?,
+            evicted: IntCounter::new(
+                "leitstand_sandbox_warm_evicted_total",
+                "Kept prepared instances dropped to make room for more recently used ones.",
+            )?,
             scrape: Mutex::new(()),
         })
     }
@@ -554,6 +578,9 @@ impl Collector for PluginMetrics {
         descs.extend(self.gauges.desc());
         descs.extend(self.denied.desc());
         descs.extend(self.quota.desc());
+        descs.extend(self.instances.desc());
+        descs.extend(self.warm.desc());
+        descs.extend(self.evicted.desc());
         descs
     }
 
@@ -589,10 +616,26 @@ impl Collector for PluginMetrics {
                 c.inc_by(n);
             }
         }
+        let instances = self.source.instances();
+        for outcome in InstanceOutcome::ALL {
+            if let Ok(c) = self
+                .instances
+                .get_metric_with_label_values(&[outcome.label()])
+            {
+                c.reset();
+                c.inc_by(instances.count(outcome));
+            }
+        }
+        self.warm.set(instances.kept());
+        self.evicted.reset();
+        self.evicted.inc_by(instances.evicted());
         let mut families = self.counters.collect();
         families.extend(self.gauges.collect());
         families.extend(self.denied.collect());
         families.extend(self.quota.collect());
+        families.extend(self.instances.collect());
+        families.extend(self.warm.collect());
+        families.extend(self.evicted.collect());
         families
     }
 }
@@ -742,6 +785,10 @@ mod tests {
             ("leitstand_store_connected", "gauge"),
             ("leitstand_plugin_quarantined", "gauge"),
             ("leitstand_sandbox_wait_seconds_total", "counter"),
+            // The sandbox's instances, always exported (0 until a plugin runs).
+            ("leitstand_sandbox_instances_total", "counter"),
+            ("leitstand_sandbox_warm_instances", "gauge"),
+            ("leitstand_sandbox_warm_evicted_total", "counter"),
         ];
         for (name, kind) in expected {
             assert_eq!(

@@ -75,8 +75,7 @@ use self::stdio::BoundedOutput;
 use crate::state::{StateError, StateStore, StateWrites};
 use crate::tenants::{Calendars, Capability, PluginLimits, PluginSpec, WasmDigest};
 use leitstand_contract::envelope::{Envelope, TenantId};
-use leitstand_metrics::CustomMetrics;
-use leitstand_metrics::Refusal;
+use leitstand_metrics::{CustomMetrics, InstanceOutcome, Refusal};
 
 /// How the sandbox is set up; the `[sandbox]` section of the daemon's configuration.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -645,8 +644,6 @@ pub struct Sandbox {
     warm: Mutex<Vec<Warm>>,
     /// How many may be kept: `warm_instances`, at most half the pool's slots.
     warm_max: usize,
-    /// How many 0.3.0 instances were prepared.
-    prepares: AtomicU64,
     _ticker: Ticker,
 }
 
@@ -763,7 +760,6 @@ impl Sandbox {
             warm_max: config
                 .warm_instances
                 .min(usize::try_from(slots / 2).unwrap_or(usize::MAX)),
-            prepares: AtomicU64::new(0),
             config,
             metrics,
             _ticker: Ticker {
@@ -956,6 +952,7 @@ impl Sandbox {
             )
         };
         let Pre::V0_3(pre) = &plugin.pre else {
+            self.metrics.instances().took(InstanceOutcome::Fresh);
             let (mut store, stderr) = self.store(plugin, scope(), seed);
             let result = plugin
                 .pre
@@ -963,6 +960,7 @@ impl Sandbox {
             return settle(plugin, tenant, &self.metrics, &mut store, &stderr, result);
         };
         if let Some(warm) = self.take_warm(plugin.id) {
+            self.metrics.instances().took(InstanceOutcome::Warm);
             match self.handle_warm(plugin, tenant, warm, scope(), seed, event) {
                 (Ok(out), warm) => {
                     self.keep_warm(warm);
@@ -1008,7 +1006,7 @@ impl Sandbox {
 
     /// How many instances of 0.3.0 plugins were prepared (`prepare` called) so far.
     pub fn prepares(&self) -> u64 {
-        self.prepares.load(Ordering::Relaxed)
+        self.metrics.instances().count(InstanceOutcome::Prepared)
     }
 
     /// A new instance of a 0.3.0 plugin, prepared with its configuration. `prepare` sees
@@ -1026,7 +1024,7 @@ impl Sandbox {
             tenant.calendars.clone(),
         );
         let (mut store, stderr) = self.store(plugin, scope, [0; 32]);
-        self.prepares.fetch_add(1, Ordering::Relaxed);
+        self.metrics.instances().took(InstanceOutcome::Prepared);
         let instance = pre
             .instantiate(&mut store)
             .map_err(|e| classify(&store, &stderr, e))?;
@@ -1082,7 +1080,9 @@ impl Sandbox {
         }
         let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
         let at = warm.iter().rposition(|w| w.plugin == id)?;
-        Some(warm.remove(at))
+        let taken = warm.remove(at);
+        self.metrics.instances().set_kept(warm.len());
+        Some(taken)
     }
 
     /// Keeps `warm` for its plugin's next event; the least recently used goes when more
@@ -1094,8 +1094,13 @@ impl Sandbox {
         let evicted = {
             let mut kept = self.warm.lock().unwrap_or_else(|p| p.into_inner());
             kept.push(warm);
-            (kept.len() > self.warm_max).then(|| kept.remove(0))
+            let evicted = (kept.len() > self.warm_max).then(|| kept.remove(0));
+            self.metrics.instances().set_kept(kept.len());
+            evicted
         };
+        if evicted.is_some() {
+            self.metrics.instances().evicted_one();
+        }
         // Dropped outside the lock: giving back its slot resets its memory.
         drop(evicted);
     }
