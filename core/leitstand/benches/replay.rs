@@ -8,6 +8,10 @@
 
 mod support;
 
+/// The allocator of the `leitstand` binary, so that the figures are the command's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
