@@ -36,7 +36,10 @@
 //!   the publisher goes (confirms pipelined), timed from the first publish until the last
 //!   output has reached the reader;
 //! - **latency**: `LEITSTAND_BENCH_PACED` (default 5,000) events at 1,000 per second, each
-//!   timed from its publish to its output's arrival at the reader (p50, p99).
+//!   timed from its publish to its output's arrival at the reader (p50, p99); beside the
+//!   daemon's figures, where its time went by its own histograms over that phase (`/metrics`
+//!   read before and after): a batch from its deliveries in hand to its messages handed to
+//!   the relay, the commit alone, and the broker's confirm of a relayed batch.
 //!
 //! **Many tenants** (after the comparison): `LEITSTAND_BENCH_TENANTS` (default 1,000; 0 leaves
 //! it out) copies of the `rlp-impf` bundle, each a tenant of its own, on one daemon with state
@@ -409,6 +412,8 @@ struct Figures {
     /// Cores used during the throughput phase: broker, the bench process (publisher and
     /// reader, and the relay in the relay path), the daemon.
     cores: Cores,
+    /// The daemon's own view of the latency phase, from its `/metrics` before and after.
+    inside: Option<String>,
 }
 
 struct Cores {
@@ -426,13 +431,122 @@ impl Figures {
         if let Some(b) = self.cores.broker {
             cores.push_str(&format!(", broker {b:.2}"));
         }
-        format!(
+        let mut line = format!(
             "{:>6.0}/s end to end (publisher confirmed {:.0}/s); latency p50 {} p99 {}; cores used: {cores}",
             self.rate,
             self.offered,
             ms(self.p50),
             ms(self.p99)
-        )
+        );
+        if let Some(inside) = &self.inside {
+            line.push_str(&format!("\n    inside the daemon at 1,000/s: {inside}"));
+        }
+        line
+    }
+}
+
+/// The daemon's histograms of where an event's time goes: a batch from its deliveries in
+/// hand to its messages handed to the relay (plugins, commit, acknowledgement), the
+/// commit alone, and the broker's confirm of a relayed batch.
+const INSIDE: [(&str, &str); 3] = [
+    ("batch", "leitstand_event_seconds"),
+    ("commit", "leitstand_store_commit_seconds"),
+    ("confirm", "leitstand_publish_confirm_seconds"),
+];
+
+/// One histogram family summed over its series: cumulative bucket counts (upper bound,
+/// count), sum and count.
+#[derive(Default, Clone)]
+struct Histogram {
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+/// The families of [`INSIDE`] from a `/metrics` text.
+#[derive(Default)]
+struct Histograms(HashMap<String, Histogram>);
+
+impl Histograms {
+    fn scrape(addr: SocketAddr) -> Result<Self> {
+        let text = http_get(addr, "/metrics")
+            .map(|(_, body)| body)
+            .ok_or_else(|| anyhow!("/metrics of the daemon did not answer"))?;
+        let mut out: HashMap<String, Histogram> = HashMap::new();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let name = series.split('{').next().unwrap_or(series);
+            for (_, family) in INSIDE {
+                let entry = out.entry(family.to_owned()).or_default();
+                if name == format!("{family}_bucket") {
+                    let le = series
+                        .split("le=\"")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        // `+Inf` parses as infinity.
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(f64::NAN);
+                    match entry.buckets.iter_mut().find(|(b, _)| *b == le) {
+                        Some((_, n)) => *n += value,
+                        None => entry.buckets.push((le, value)),
+                    }
+                } else if name == format!("{family}_sum") {
+                    entry.sum += value;
+                } else if name == format!("{family}_count") {
+                    entry.count += value;
+                }
+            }
+        }
+        for h in out.values_mut() {
+            h.buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        }
+        Ok(Self(out))
+    }
+
+    /// What was observed since `before`: per family its mean and the bucket bounds its
+    /// p50 and p99 fall under.
+    fn since(&self, before: &Self) -> String {
+        let mut parts = Vec::new();
+        for (label, family) in INSIDE {
+            let Some(after) = self.0.get(family) else {
+                continue;
+            };
+            let earlier = before.0.get(family).cloned().unwrap_or_default();
+            let n = after.count - earlier.count;
+            if n <= 0.0 {
+                continue;
+            }
+            let cumulative: Vec<(f64, f64)> = after
+                .buckets
+                .iter()
+                .map(|(le, c)| {
+                    let c0 = earlier
+                        .buckets
+                        .iter()
+                        .find(|(b, _)| b == le)
+                        .map_or(0.0, |(_, c)| *c);
+                    (*le, c - c0)
+                })
+                .collect();
+            let under = |q: f64| {
+                cumulative
+                    .iter()
+                    .find(|(_, c)| *c >= q * n)
+                    .map_or(f64::INFINITY, |(le, _)| *le)
+            };
+            parts.push(format!(
+                "{label} mean {:.2} ms, p50 ≤ {} ms, p99 ≤ {} ms ({n:.0})",
+                (after.sum - earlier.sum) / n * 1000.0,
+                under(0.5) * 1000.0,
+                under(0.99) * 1000.0
+            ));
+        }
+        parts.join("; ")
     }
 }
 
@@ -540,7 +654,7 @@ impl Run<'_> {
                 "leitstand.events",
                 "tap",
                 Output::Commands,
-                Some(daemon.child.id()),
+                Some((daemon.child.id(), daemon.http)),
             )
             .await;
         if let Err(e) = &figures {
@@ -559,8 +673,9 @@ impl Run<'_> {
         exchange: &str,
         tap: &str,
         output: Output,
-        daemon_pid: Option<u32>,
+        daemon: Option<(u32, SocketAddr)>,
     ) -> Result<Figures> {
+        let daemon_pid = daemon.map(|(pid, _)| pid);
         let publisher = conn.create_channel().await?;
         publisher
             .confirm_select(ConfirmSelectOptions::default())
@@ -584,8 +699,17 @@ impl Run<'_> {
 
         let paced = events(&format!("{}-{kind}-paced", self.tag), self.settings.paced)?;
         let reader = Reader::open(conn, tap, output, &paced).await?;
+        let scrape = |addr| tokio::task::spawn_blocking(move || Histograms::scrape(addr));
+        let inside_before = match daemon {
+            Some((_, addr)) => Some(scrape(addr).await??),
+            None => None,
+        };
         let sent = publish_paced(&publisher, exchange, &paced).await?;
         let arrived = reader.finish().await.context("the latency phase")?;
+        let inside = match (daemon, inside_before) {
+            (Some((_, addr)), Some(before)) => Some(scrape(addr).await??.since(&before)),
+            _ => None,
+        };
         let mut latencies = paced
             .iter()
             .zip(&sent)
@@ -605,6 +729,7 @@ impl Run<'_> {
             p50: percentile(&latencies, 0.50),
             p99: percentile(&latencies, 0.99),
             cores,
+            inside,
         })
     }
 }
@@ -1510,6 +1635,8 @@ impl Drop for Vhost {
 struct Daemon {
     child: Child,
     log: PathBuf,
+    /// Where it serves `/metrics`.
+    http: SocketAddr,
 }
 
 impl Daemon {
@@ -1541,7 +1668,7 @@ impl Daemon {
             .stderr(file)
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut daemon = Self { child, log };
+        let mut daemon = Self { child, log, http };
         let deadline = Instant::now() + ready_within;
         loop {
             let status = tokio::task::spawn_blocking(move || http_status(http, "/readyz")).await?;
@@ -1598,17 +1725,24 @@ impl Drop for Daemon {
 
 /// The status of a plain HTTP GET, or `None` when nothing answers.
 fn http_status(addr: SocketAddr, path: &str) -> Option<u16> {
+    http_get(addr, path).map(|(status, _)| status)
+}
+
+/// The status and body of a plain HTTP/1.0 GET (so that the body comes unchunked), or
+/// `None` when nothing answers.
+fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    Some((status, body))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -235,7 +235,7 @@ impl Worker {
             held: Mutex::new(Duration::ZERO),
         };
         let mut attempt = 0;
-        let (settled, received) = loop {
+        let (mut settled, received) = loop {
             let received = Utc::now();
             let rt = self.slot.runtime();
             let bound = super::watchdog::Watchdog::bound(&rt, self.shared.stuck_after);
@@ -266,17 +266,22 @@ impl Worker {
             }
         };
         m.store_connected.set(1);
-        self.log(&settled, received);
-        if let Err(e) = TenantQueue::ack(deliveries).await {
-            m.ack_failures_total.with_label_values(&[label]).inc();
-            tracing::warn!(tenant = %tenant, error = %e, "an acknowledgement was refused; the broker will redeliver (and the events are recognised as processed)");
-        }
-        let outbox: Vec<OutboxEntry> = settled.outbox.into_iter().map(|(_, e)| e).collect();
+        // The committed messages go to the relay first: their way to the broker does not
+        // wait for the acknowledgement of the inputs, which commit already made safe.
+        let outbox: Vec<OutboxEntry> = std::mem::take(&mut settled.outbox)
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
         if !outbox.is_empty() && self.relay.send(outbox).await.is_err() {
             return Err(TransportError::Session(
                 "the outbox relay has stopped".into(),
             ));
         }
+        if let Err(e) = TenantQueue::ack(deliveries).await {
+            m.ack_failures_total.with_label_values(&[label]).inc();
+            tracing::warn!(tenant = %tenant, error = %e, "an acknowledgement was refused; the broker will redeliver (and the events are recognised as processed)");
+        }
+        self.log(&settled, received);
         m.events_in_flight
             .with_label_values(&[label])
             .sub(deliveries.len() as i64);
