@@ -148,7 +148,7 @@ impl Copies {
             &mut commands,
             &mut ignore,
         )
-        .with_jobs(jobs)
+        .with_jobs(jobs)?
         .run(self.events.as_slice())?;
         Ok((self.lines as f64 / start.elapsed().as_secs_f64(), commands))
     }

@@ -532,7 +532,7 @@ impl RunReplay<'_> {
         if let Some(m) = &self.metrics {
             replay = replay.with_metrics(m.clone());
         }
-        replay.with_jobs(self.jobs).run(reader)
+        replay.with_jobs(self.jobs)?.run(reader)
     }
 }
 

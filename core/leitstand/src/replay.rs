@@ -274,6 +274,10 @@ pub struct Replay<'a, J: ReplayJournal = Store> {
     jobs: Vec<Pipeline<J>>,
     /// The job that runs each tenant.
     owner: BTreeMap<TenantId, usize>,
+    /// With several jobs, the threads that run all but the first job's part of every
+    /// batch (the calling thread runs the first): kept for the whole replay, so that a
+    /// batch starts no thread and each thread keeps its allocator's caches.
+    pool: Option<rayon::ThreadPool>,
     runtime: tokio::runtime::Handle,
     options: ReplayOptions,
     pending: Vec<Line>,
@@ -303,6 +307,7 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
             dispatcher,
             jobs: vec![pipeline],
             owner: BTreeMap::new(),
+            pool: None,
             runtime,
             options,
             pending: Vec::new(),
@@ -341,8 +346,18 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
     /// dead letters, notices and report are put back into the order one job gives, byte
     /// for byte. A day whose tenants differ in size gains as much as its largest tenant
     /// leaves. Call before [`Self::start`].
-    pub fn with_jobs(mut self, jobs: usize) -> Self {
+    pub fn with_jobs(mut self, jobs: usize) -> anyhow::Result<Self> {
         let journal = self.jobs[0].journal().clone();
+        self.pool = if jobs > 1 {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(jobs - 1)
+                .thread_name(|i| format!("replay-job-{}", i + 1))
+                .build()
+                .context("starting the replay's job threads")?;
+            Some(pool)
+        } else {
+            None
+        };
         self.jobs = (0..jobs.max(1))
             .map(|_| {
                 let p = job(self.dispatcher, journal.clone(), self.options);
@@ -352,7 +367,7 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
                 }
             })
             .collect();
-        self
+        Ok(self)
     }
 
     /// Reads every line of `input`, then fires the timers within the horizon.
@@ -617,23 +632,15 @@ impl<J: ReplayJournal> Replay<'_, J> {
                 .cloned()
         };
         let chunk = n.div_ceil(jobs).max(1);
-        let read: Vec<Intake> = std::thread::scope(|scope| {
-            let readers: Vec<_> = lines
-                .chunks(chunk)
-                .map(|part| {
-                    let served = &served;
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|l| intake(served, &Lines, l, limits, received))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            readers
-                .into_iter()
-                .flat_map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+        let pool = self.pool.as_ref();
+        let read: Vec<Intake> = at_once(pool, lines.chunks(chunk).collect(), |part| {
+            part.iter()
+                .map(|l| intake(&served, &Lines, l, limits, received))
+                .collect::<Vec<_>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect();
         // Each job's lines and their intake, and their places in the batch.
         let mut parts: Vec<(Vec<Line>, Vec<Intake>)> =
             (0..jobs).map(|_| Default::default()).collect();
@@ -648,27 +655,16 @@ impl<J: ReplayJournal> Replay<'_, J> {
             parts[job].1.push(entry);
             places[job].push(i);
         }
-        let results: Vec<Result<Settled, PipelineError>> = std::thread::scope(|scope| {
-            let running: Vec<_> = self
-                .jobs
-                .iter_mut()
-                .zip(parts)
-                .map(|(job, (lines, read))| {
-                    scope.spawn(move || {
-                        if lines.is_empty() && fire == Fire::EventTime {
-                            return Ok(Settled::default());
-                        }
-                        runtime.block_on(
-                            job.process_read(dispatcher, &Lines, &lines, read, fire, &InPlace),
-                        )
-                    })
-                })
-                .collect();
-            running
-                .into_iter()
-                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        });
+        let results: Vec<Result<Settled, PipelineError>> = at_once(
+            pool,
+            self.jobs.iter_mut().zip(parts).collect(),
+            |(job, (lines, read))| {
+                if lines.is_empty() && fire == Fire::EventTime {
+                    return Ok(Settled::default());
+                }
+                runtime.block_on(job.process_read(dispatcher, &Lines, &lines, read, fire, &InPlace))
+            },
+        );
         // Where a job's decision goes in the batch: at its line, or after the last line
         // by tenant.
         let place = |places: &[usize], at: usize, tenant: Option<&TenantId>| match places.get(at) {
@@ -709,6 +705,34 @@ impl<J: ReplayJournal> Replay<'_, J> {
         merged.failures = failures.into_iter().map(|(_, f)| f).collect();
         Ok(merged)
     }
+}
+
+/// Runs `work` on each of `parts` at once, the first on the calling thread and the others
+/// on `pool` (all on the calling thread without one); the results in the order of
+/// `parts`. A panic in any of them is the caller's.
+fn at_once<P: Send, T: Send>(
+    pool: Option<&rayon::ThreadPool>,
+    parts: Vec<P>,
+    work: impl Fn(P) -> T + Sync,
+) -> Vec<T> {
+    let mut results: Vec<Option<T>> = parts.iter().map(|_| None).collect();
+    let mut pairs = parts.into_iter().zip(results.iter_mut());
+    match pool {
+        None => pairs.for_each(|(part, slot)| *slot = Some(work(part))),
+        Some(pool) => pool.in_place_scope(|scope| {
+            let first = pairs.next();
+            for (part, slot) in pairs {
+                let work = &work;
+                scope.spawn(move |_| *slot = Some(work(part)));
+            }
+            if let Some((part, slot)) = first {
+                *slot = Some(work(part));
+            }
+        }),
+    }
+    // Every slot is filled: the scope returns only when all its work has, and a panic
+    // in it is raised here.
+    results.into_iter().flatten().collect()
 }
 
 /// A pipeline of a replay's job.
