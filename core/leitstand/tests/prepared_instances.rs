@@ -265,7 +265,7 @@ fn an_instance_that_failed_is_not_used_again() {
 }
 
 #[test]
-fn the_least_recently_used_instance_makes_room_and_the_operator_sees_it() {
+fn kept_instances_make_room_go_with_their_plugin_and_are_counted() {
     // Room for one: two plugins taking turns evict each other's instance every time.
     let lab = Lab::new(1);
     let other = lab.again();
@@ -290,6 +290,18 @@ fn the_least_recently_used_instance_makes_room_and_the_operator_sees_it() {
         assert_eq!(handled(out), 1 + i / 2);
     }
     assert_eq!(lab.scraped(), ([2.0, 2.0, 0.0], 2.0, 0.0));
+
+    // A plugin gone (its bundle reloaded) takes its kept instance with it.
+    drop(other);
+    assert_eq!(lab.scraped(), ([2.0, 2.0, 0.0], 1.0, 0.0));
+    let out = lab
+        .offer("e4", TIMES[0], json!({"call_id": "c"}))
+        .expect("the probe decides");
+    assert_eq!(
+        handled(out),
+        3,
+        "the remaining plugin's instance stayed warm"
+    );
 }
 
 #[test]

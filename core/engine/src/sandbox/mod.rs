@@ -58,7 +58,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -592,6 +592,18 @@ pub struct PreparedPlugin {
     endpoints: std::collections::BTreeSet<String>,
     caps: Caps,
     digest: WasmDigest,
+    /// The sandbox's kept instances, of which this plugin's go with it.
+    warm: Weak<WarmPool>,
+}
+
+impl Drop for PreparedPlugin {
+    /// A plugin gone (its bundle reloaded or removed) takes its kept instances with it,
+    /// instead of leaving them to be evicted.
+    fn drop(&mut self) {
+        if let Some(pool) = self.warm.upgrade() {
+            pool.forget(self.id);
+        }
+    }
 }
 
 impl fmt::Debug for PreparedPlugin {
@@ -641,9 +653,7 @@ pub struct Sandbox {
     metrics: Arc<CustomMetrics>,
     /// Instances of 0.3.0 plugins, prepared and kept for their plugins' next events; the
     /// most recently used last.
-    warm: Mutex<Vec<Warm>>,
-    /// How many may be kept: `warm_instances`, at most half the pool's slots.
-    warm_max: usize,
+    warm: Arc<WarmPool>,
     _ticker: Ticker,
 }
 
@@ -653,6 +663,67 @@ struct Warm {
     plugin: u64,
     store: Store<HostState>,
     instance: bindings::v0_3::Plugin,
+}
+
+/// Instances of 0.3.0 plugins, prepared and kept for their plugins' next events; the most
+/// recently used last. Counted for operators in `metrics` (kept, evicted).
+struct WarmPool {
+    kept: Mutex<Vec<Warm>>,
+    metrics: Arc<CustomMetrics>,
+    /// How many may be kept: `warm_instances`, at most half the pool's slots.
+    max: usize,
+}
+
+impl WarmPool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Warm>> {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The warm instance prepared for plugin `id`, if one is kept.
+    fn take(&self, id: u64) -> Option<Warm> {
+        if self.max == 0 {
+            return None;
+        }
+        let mut kept = self.lock();
+        let at = kept.iter().rposition(|w| w.plugin == id)?;
+        let taken = kept.remove(at);
+        self.metrics.instances().set_kept(kept.len());
+        Some(taken)
+    }
+
+    /// Keeps `warm` for its plugin's next event; the least recently used goes when more
+    /// than `max` are kept.
+    fn keep(&self, warm: Option<Warm>) {
+        let Some(warm) = warm.filter(|_| self.max > 0) else {
+            return;
+        };
+        let evicted = {
+            let mut kept = self.lock();
+            kept.push(warm);
+            let evicted = (kept.len() > self.max).then(|| kept.remove(0));
+            self.metrics.instances().set_kept(kept.len());
+            evicted
+        };
+        if evicted.is_some() {
+            self.metrics.instances().evicted_one();
+        }
+        // Dropped outside the lock: giving back its slot resets its memory.
+        drop(evicted);
+    }
+
+    /// Drops the instances kept for plugin `id`, which is gone.
+    fn forget(&self, id: u64) {
+        let gone: Vec<Warm> = {
+            let mut kept = self.lock();
+            let (gone, stay) = std::mem::take(&mut *kept)
+                .into_iter()
+                .partition(|w| w.plugin == id);
+            *kept = stay;
+            self.metrics.instances().set_kept(kept.len());
+            gone
+        };
+        drop(gone);
+    }
 }
 
 impl fmt::Debug for Sandbox {
@@ -756,10 +827,13 @@ impl Sandbox {
             engine,
             linker,
             components: Mutex::new(HashMap::new()),
-            warm: Mutex::new(Vec::new()),
-            warm_max: config
-                .warm_instances
-                .min(usize::try_from(slots / 2).unwrap_or(usize::MAX)),
+            warm: Arc::new(WarmPool {
+                kept: Mutex::new(Vec::new()),
+                metrics: metrics.clone(),
+                max: config
+                    .warm_instances
+                    .min(usize::try_from(slots / 2).unwrap_or(usize::MAX)),
+            }),
             config,
             metrics,
             _ticker: Ticker {
@@ -847,6 +921,7 @@ impl Sandbox {
             endpoints: spec.endpoints.keys().cloned().collect(),
             caps,
             digest: spec.digest,
+            warm: Arc::downgrade(&self.warm),
         };
         let scope = self.checking_scope(&plugin, tenant.clone(), Arc::from(timezone), calendars);
         let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
@@ -959,11 +1034,11 @@ impl Sandbox {
                 .handle(&mut store, &plugin.config_json, &event.event);
             return settle(plugin, tenant, &self.metrics, &mut store, &stderr, result);
         };
-        if let Some(warm) = self.take_warm(plugin.id) {
+        if let Some(warm) = self.warm.take(plugin.id) {
             self.metrics.instances().took(InstanceOutcome::Warm);
             match self.handle_warm(plugin, tenant, warm, scope(), seed, event) {
                 (Ok(out), warm) => {
-                    self.keep_warm(warm);
+                    self.warm.keep(warm);
                     return Ok(out);
                 }
                 // The plugin refused the event, or a quota or grant did: that is the
@@ -976,7 +1051,7 @@ impl Sandbox {
         }
         let warm = self.prepared_instance(pre, plugin, tenant)?;
         let (out, warm) = self.handle_warm(plugin, tenant, warm, scope(), seed, event);
-        self.keep_warm(warm);
+        self.warm.keep(warm);
         out
     }
 
@@ -1071,38 +1146,6 @@ impl Sandbox {
         let memory = &warm.store.data().memory;
         let keep = out.is_ok() && memory.grown <= memory.limit / 2;
         (out, keep.then_some(warm))
-    }
-
-    /// The warm instance prepared for plugin `id`, if one is kept.
-    fn take_warm(&self, id: u64) -> Option<Warm> {
-        if self.warm_max == 0 {
-            return None;
-        }
-        let mut warm = self.warm.lock().unwrap_or_else(|p| p.into_inner());
-        let at = warm.iter().rposition(|w| w.plugin == id)?;
-        let taken = warm.remove(at);
-        self.metrics.instances().set_kept(warm.len());
-        Some(taken)
-    }
-
-    /// Keeps `warm` for its plugin's next event; the least recently used goes when more
-    /// than `warm_max` are kept.
-    fn keep_warm(&self, warm: Option<Warm>) {
-        let Some(warm) = warm.filter(|_| self.warm_max > 0) else {
-            return;
-        };
-        let evicted = {
-            let mut kept = self.warm.lock().unwrap_or_else(|p| p.into_inner());
-            kept.push(warm);
-            let evicted = (kept.len() > self.warm_max).then(|| kept.remove(0));
-            self.metrics.instances().set_kept(kept.len());
-            evicted
-        };
-        if evicted.is_some() {
-            self.metrics.instances().evicted_one();
-        }
-        // Dropped outside the lock: giving back its slot resets its memory.
-        drop(evicted);
     }
 }
 
