@@ -140,7 +140,8 @@ impl ReplayReport {
 }
 
 /// Lines run through the pipeline at once: one transaction per tenant per batch. The same
-/// whatever the jobs: an event without a time happens at the clock its batch starts with.
+/// whatever the jobs: an event without a time happens at the clock its batch starts with
+/// (in the first batch, at the time of its first event that has one).
 const BATCH_LINES: usize = 1_024;
 
 /// One line of the input.
@@ -482,8 +483,12 @@ impl<'a, J: ReplayJournal> Replay<'a, J> {
         }
         let lines = std::mem::take(&mut self.pending);
         let numbers: Vec<u64> = lines.iter().map(|l| l.number).collect();
-        // An event without `time` happened when the replay's clock says.
-        let received = self.clock().unwrap_or_else(Utc::now);
+        // An event without `time` happened when the replay's clock says; before the first
+        // batch, at the time of its first event that has one.
+        let received = self
+            .clock()
+            .or_else(|| first_time(&lines, self.options.limits))
+            .unwrap_or_else(Utc::now);
         let settled = if self.jobs.len() == 1 {
             self.runtime.block_on(self.jobs[0].process(
                 self.dispatcher,
@@ -705,6 +710,17 @@ impl<J: ReplayJournal> Replay<'_, J> {
         merged.failures = failures.into_iter().map(|(_, f)| f).collect();
         Ok(merged)
     }
+}
+
+/// The time of the first of `lines` that carries one (an event whose time does not depend on
+/// when it was received), if any: where a replay's clock starts, so that an event without a
+/// time ahead of it is stamped alike in every run.
+fn first_time(lines: &[Line], limits: IntakeLimits) -> Option<DateTime<Utc>> {
+    let (early, late) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
+    lines.iter().find_map(|line| {
+        let time = Lines.envelope(line, limits, early).ok()?.time;
+        (Lines.envelope(line, limits, late).ok()?.time == time).then_some(time)
+    })
 }
 
 /// Runs `work` on each of `parts` at once, the first on the calling thread and the others

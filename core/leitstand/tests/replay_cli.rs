@@ -322,8 +322,8 @@ fn a_replay_on_several_jobs_writes_what_one_job_writes_byte_for_byte() {
         lines.push(offered("nobody", &format!("n-{i}")));
         lines.push("{\"specversion\": \"1.0\", \"id\": ".to_owned());
         lines.push(line.to_owned());
-        // An event without a time happens at the replay's clock when its batch starts;
-        // before the first batch there is none, and the wall clock's time is taken.
+        // An event without a time happens at the replay's clock when its batch starts (in
+        // the first batch, at its first event's time); kept out of the first batch here.
         if lines.len() > 1_100 {
             let mut timeless: Value =
                 serde_json::from_str(&offered("calm", &format!("t-{i}"))).expect("json");
@@ -503,4 +503,48 @@ fn unusable_arguments_exit_non_zero() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("/nonexistent/events.jsonl"));
+}
+
+#[test]
+fn an_event_without_a_time_ahead_of_all_others_takes_the_first_time_and_every_run_agrees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::write_bundle(dir.path(), "calm", "", &[router("default_target = \"kl\"")]);
+    let offered = |id: &str, time: &str| {
+        support::event(
+            "calm",
+            id,
+            "call.offered",
+            time,
+            json!({"call_id": id, "queue": "q"}),
+        )
+    };
+    let mut timeless: Value =
+        serde_json::from_str(&offered("t-1", "2026-11-19T00:00:00Z")).expect("json");
+    timeless.as_object_mut().expect("object").remove("time");
+    // The first event with a time is a recorded delivery, after a line that is no event.
+    let first: Value =
+        serde_json::from_str(&offered("good-1", "2026-11-19T09:00:00+01:00")).expect("json");
+    let lines = [
+        timeless.to_string(),
+        "{\"specversion\": \"1.0\", \"id\": ".to_owned(),
+        json!({"routing_key": "calm.call.offered", "event": first}).to_string(),
+        offered("good-2", "2026-11-19T09:05:00+01:00"),
+    ]
+    .join("\n");
+    let run = support::replay(dir.path(), &lines);
+    let time_of = |cause: &str| -> String {
+        run.commands
+            .iter()
+            .find(|c| c["causationid"] == json!(cause))
+            .and_then(|c| c["time"].as_str())
+            .unwrap_or_else(|| panic!("no command for {cause}: {:?}", run.commands))
+            .to_owned()
+    };
+    assert_eq!(time_of("t-1"), time_of("good-1"));
+    assert_eq!(time_of("t-1"), "2026-11-19T08:00:00.000Z");
+    // Byte for byte the same in a second run, whenever it runs.
+    assert_eq!(
+        support::replay(dir.path(), &lines).command_bytes,
+        run.command_bytes
+    );
 }
