@@ -481,9 +481,15 @@ impl Histograms {
                 continue;
             };
             let name = series.split('{').next().unwrap_or(series);
-            for (_, family) in INSIDE {
-                let entry = out.entry(family.to_owned()).or_default();
-                if name == format!("{family}_bucket") {
+            let Some((family, part)) = INSIDE
+                .iter()
+                .find_map(|(_, f)| Some((*f, name.strip_prefix(f)?)))
+            else {
+                continue;
+            };
+            let entry = out.entry(family.to_owned()).or_default();
+            match part {
+                "_bucket" => {
                     let le = series
                         .split("le=\"")
                         .nth(1)
@@ -495,11 +501,10 @@ impl Histograms {
                         Some((_, n)) => *n += value,
                         None => entry.buckets.push((le, value)),
                     }
-                } else if name == format!("{family}_sum") {
-                    entry.sum += value;
-                } else if name == format!("{family}_count") {
-                    entry.count += value;
                 }
+                "_sum" => entry.sum += value,
+                "_count" => entry.count += value,
+                _ => {}
             }
         }
         for h in out.values_mut() {

@@ -715,13 +715,11 @@ impl WarmPool {
     fn forget(&self, id: u64) {
         let gone: Vec<Warm> = {
             let mut kept = self.lock();
-            let (gone, stay) = std::mem::take(&mut *kept)
-                .into_iter()
-                .partition(|w| w.plugin == id);
-            *kept = stay;
+            let gone = kept.extract_if(.., |w| w.plugin == id).collect();
             self.metrics.instances().set_kept(kept.len());
             gone
         };
+        // Dropped outside the lock, as in `keep`.
         drop(gone);
     }
 }
