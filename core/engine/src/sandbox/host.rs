@@ -50,10 +50,17 @@ pub(crate) enum Abort {
 
 /// The CPU and wall-clock budget of one call, checked on every epoch tick and at every
 /// host call.
+///
+/// The call's CPU time is counted from the first epoch tick that finds it running:
+/// reading a thread's CPU clock is a system call, which most calls, over long before a
+/// tick, would otherwise pay once each. So a call shorter than a tick is not charged,
+/// and a runaway call is stopped at most a tick later than if it were counted from its
+/// start (its wall-clock limit is counted from the start).
 pub(crate) struct Budget {
-    /// The thread's CPU time at the start (the call runs on one thread from start to end;
-    /// a `ThreadTime` itself may not leave its thread, so its reading is kept).
-    cpu_start: Duration,
+    /// The thread's CPU time at the call's first tick (the call runs on one thread from
+    /// start to end; a `ThreadTime` itself may not leave its thread, so its reading is
+    /// kept).
+    cpu_start: Option<Duration>,
     wall_start: Instant,
     cpu_limit: Duration,
     wall_limit: Duration,
@@ -62,7 +69,7 @@ pub(crate) struct Budget {
 impl Budget {
     pub(crate) fn start(cpu_limit: Duration, wall_limit: Duration) -> Self {
         Self {
-            cpu_start: cpu_time::ThreadTime::now().as_duration(),
+            cpu_start: None,
             wall_start: Instant::now(),
             cpu_limit,
             wall_limit,
@@ -75,14 +82,13 @@ impl Budget {
     }
 
     /// The limit this call is over, if any. Reading the thread's CPU time is a system
-    /// call, so this runs on epoch ticks only.
-    pub(crate) fn exceeded(&self) -> Option<Abort> {
+    /// call, so this runs on epoch ticks only; the first starts the CPU count.
+    pub(crate) fn exceeded(&mut self) -> Option<Abort> {
         if let Some(abort) = self.wall_exceeded() {
             return Some(abort);
         }
-        let cpu = cpu_time::ThreadTime::now()
-            .as_duration()
-            .saturating_sub(self.cpu_start);
+        let now = cpu_time::ThreadTime::now().as_duration();
+        let cpu = now.saturating_sub(*self.cpu_start.get_or_insert(now));
         if cpu > self.cpu_limit {
             return Some(Abort::Cpu(self.cpu_limit));
         }
@@ -670,5 +676,42 @@ impl wasmtime_wasi::HostMonotonicClock for FrozenMonotonic {
 
     fn now(&self) -> u64 {
         0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Spins on this thread until it has used `cpu` more of CPU time.
+    fn burn(cpu: Duration) {
+        let start = cpu_time::ThreadTime::now();
+        let mut x = 0u64;
+        while start.elapsed() < cpu {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+    }
+
+    #[test]
+    fn the_cpu_count_starts_at_the_first_tick_and_stops_a_call_over_its_limit_after_it() {
+        let mut budget = Budget::start(Duration::from_millis(20), Duration::from_secs(60));
+        // Before the first tick nothing is charged: no clock was read.
+        burn(Duration::from_millis(30));
+        assert!(budget.exceeded().is_none(), "charged before its first tick");
+        burn(Duration::from_millis(10));
+        assert!(budget.exceeded().is_none(), "10 ms is within 20 ms");
+        burn(Duration::from_millis(15));
+        match budget.exceeded() {
+            Some(Abort::Cpu(limit)) => assert_eq!(limit, Duration::from_millis(20)),
+            other => panic!("expected the CPU limit, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_wall_clock_limit_counts_from_the_start() {
+        let mut budget = Budget::start(Duration::from_secs(60), Duration::from_millis(5));
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(matches!(budget.wall_exceeded(), Some(Abort::Wall(_))));
+        assert!(matches!(budget.exceeded(), Some(Abort::Wall(_))));
     }
 }

@@ -947,7 +947,7 @@ impl Sandbox {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| match ctx.data().budget.exceeded() {
+        store.epoch_deadline_callback(|mut ctx| match ctx.data_mut().budget.exceeded() {
             Some(abort) => Err(wasmtime::Error::new(abort)),
             None => Ok(UpdateDeadline::Continue(1)),
         });
