@@ -6,11 +6,15 @@
 //! generates per contract version (`leitstand:plugin@0.1.0`, `@0.2.0`, `@0.3.0`) only hand
 //! over to those methods, so every version gets the same checks, quotas and denials.
 
-use std::sync::Arc;
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate};
 use leitstand_calendar::{Calendar, Calendars, Change, DayKind};
+use rand::rngs::StdRng;
+use rand::{Rng as _, SeedableRng as _, TryRng};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
@@ -18,6 +22,7 @@ use super::Caps;
 use super::bindings::v0_1::leitstand::plugin::types;
 use super::bindings::{v0_1, v0_2, v0_3};
 use super::quota::{StateDelta, TenantQuota};
+use super::stdio::BoundedOutput;
 use crate::state::{MAX_KEY_BYTES, MAX_VALUE_BYTES, StateError, StateStore, StateWrites};
 use crate::tenants::Capability;
 use leitstand_contract::envelope::TenantId;
@@ -653,8 +658,9 @@ macro_rules! calendar_imports {
 calendar_imports!(v0_2);
 calendar_imports!(v0_3);
 
-/// The WASI wall clock a plugin sees: frozen at the event's time.
-pub(crate) struct EventClock(pub(crate) i64);
+/// The WASI wall clock a plugin sees: frozen at the event's time, which its
+/// [`CallWorld`] sets for every call.
+pub(crate) struct EventClock(Arc<AtomicI64>);
 
 impl wasmtime_wasi::HostWallClock for EventClock {
     fn resolution(&self) -> Duration {
@@ -662,7 +668,89 @@ impl wasmtime_wasi::HostWallClock for EventClock {
     }
 
     fn now(&self) -> Duration {
-        Duration::from_millis(u64::try_from(self.0).unwrap_or(0))
+        Duration::from_millis(u64::try_from(self.0.load(Ordering::Relaxed)).unwrap_or(0))
+    }
+}
+
+/// A WASI random generator seeded anew for every call by its [`CallWorld`].
+struct CallRng(Arc<Mutex<StdRng>>);
+
+impl CallRng {
+    fn new(seed: [u8; 32]) -> Self {
+        Self(Arc::new(Mutex::new(StdRng::from_seed(seed))))
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StdRng> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl TryRng for CallRng {
+    type Error = Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok(self.lock().next_u32())
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        Ok(self.lock().next_u64())
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        self.lock().fill_bytes(dst);
+        Ok(())
+    }
+}
+
+/// What of a WASI context is one call's own: the event clock, the secure and the insecure
+/// random generators (both seeded by the event) and the bounded stdout and stderr. The
+/// context holds handles to these, so that an instance kept for its plugin's next event
+/// keeps its context and gets a call's world by [`Self::begin`] instead of a context
+/// built anew. `insecure-seed`, which the context answers by value, stays what it was
+/// when the context was built: for a prepared instance, its preparation's.
+pub(crate) struct CallWorld {
+    clock: Arc<AtomicI64>,
+    secure: CallRng,
+    insecure: CallRng,
+    stdout: BoundedOutput,
+    pub(crate) stderr: BoundedOutput,
+}
+
+impl CallWorld {
+    /// A world at `now_ms`, seeded by `seed`, with empty outputs of `stdio_bytes` each;
+    /// and the WASI context that reaches it (no network, no files, no environment).
+    pub(crate) fn new(now_ms: i64, seed: [u8; 32], stdio_bytes: usize) -> (Self, WasiCtx) {
+        let world = Self {
+            clock: Arc::new(AtomicI64::new(now_ms)),
+            secure: CallRng::new(seed),
+            insecure: CallRng::new(seed),
+            stdout: BoundedOutput::new(stdio_bytes),
+            stderr: BoundedOutput::new(stdio_bytes),
+        };
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(world.stdout.clone())
+            .stderr(world.stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .wall_clock(EventClock(world.clock.clone()))
+            .monotonic_clock(FrozenMonotonic)
+            .secure_random(CallRng(world.secure.0.clone()))
+            .insecure_random(CallRng(world.insecure.0.clone()))
+            .insecure_random_seed(u128::from_le_bytes(
+                seed[..16].try_into().unwrap_or_default(),
+            ));
+        (world, wasi.build())
+    }
+
+    /// Sets the world for the next call: the clock at `now_ms`, both generators seeded by
+    /// `seed` (as a context built for the call would seed them), empty outputs.
+    pub(crate) fn begin(&self, now_ms: i64, seed: [u8; 32]) {
+        self.clock.store(now_ms, Ordering::Relaxed);
+        *self.secure.lock() = StdRng::from_seed(seed);
+        *self.insecure.lock() = StdRng::from_seed(seed);
+        self.stdout.clear();
+        self.stderr.clear();
     }
 }
 
@@ -705,6 +793,38 @@ mod tests {
             Some(Abort::Cpu(limit)) => assert_eq!(limit, Duration::from_millis(20)),
             other => panic!("expected the CPU limit, got {other:?}"),
         }
+    }
+
+    /// What a call sees through `wasi`: the wall clock (ms), 32 secure and 32 insecure
+    /// random bytes.
+    fn seen(wasi: &mut WasiCtx) -> (u64, Vec<u8>, Vec<u8>) {
+        use wasmtime_wasi::p2::bindings::clocks::wall_clock::Host as _;
+        use wasmtime_wasi::p2::bindings::random::{insecure::Host as _, random::Host as _};
+        let mut table = ResourceTable::new();
+        let now = wasmtime_wasi::clocks::WasiClocksCtxView {
+            ctx: wasi.clocks(),
+            table: &mut table,
+        }
+        .now()
+        .expect("clock");
+        let secure = wasi.random().get_random_bytes(32).expect("random");
+        let insecure = wasi.random().get_insecure_random_bytes(32).expect("random");
+        (now.seconds * 1000, secure, insecure)
+    }
+
+    #[test]
+    fn a_kept_context_sees_each_call_as_a_context_built_for_it_would() {
+        let (first, second) = ([1; 32], [2; 32]);
+        let (world, mut kept) = CallWorld::new(0, first, 64);
+        seen(&mut kept);
+        world.stderr.push(b"left over from the last call");
+        world.begin(1_700_000_000_000, second);
+        let (_, mut built) = CallWorld::new(1_700_000_000_000, second, 64);
+        let (now, secure, insecure) = seen(&mut kept);
+        assert_eq!(now, 1_700_000_000_000);
+        assert_eq!((now, secure.clone(), insecure), seen(&mut built));
+        assert_ne!(secure, seen(&mut CallWorld::new(0, first, 64).1).1);
+        assert_eq!(world.stderr.take(), (String::new(), 0));
     }
 
     #[test]

@@ -62,15 +62,13 @@ use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rand::SeedableRng;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
 
 use self::bindings::v0_1::leitstand::plugin::types as wit;
-use self::host::{Abort, Budget, EventClock, FrozenMonotonic, HostState, MemoryLimit, Scope};
+use self::host::{Abort, Budget, CallWorld, HostState, MemoryLimit, Scope};
 use self::stdio::BoundedOutput;
 use crate::state::{StateError, StateStore, StateWrites};
 use crate::tenants::{Calendars, Capability, PluginLimits, PluginSpec, WasmDigest};
@@ -663,6 +661,8 @@ struct Warm {
     plugin: u64,
     store: Store<HostState>,
     instance: bindings::v0_3::Plugin,
+    /// What of its WASI context is one call's own, set for each call.
+    world: CallWorld,
 }
 
 /// Instances of 0.3.0 plugins, prepared and kept for their plugins' next events; the most
@@ -922,7 +922,7 @@ impl Sandbox {
             warm: Arc::downgrade(&self.warm),
         };
         let scope = self.checking_scope(&plugin, tenant.clone(), Arc::from(timezone), calendars);
-        let (mut store, stderr) = self.store(&plugin, scope, [0; 32]);
+        let (mut store, world) = self.store(&plugin, scope, [0; 32]);
         let checked = plugin.pre.check_config(&mut store, &plugin.config_json);
         match checked {
             Ok(Ok(())) => Ok(plugin),
@@ -932,7 +932,7 @@ impl Sandbox {
             ))),
             Err(e) => Err(PrepareError::Config(format!(
                 "the configuration check failed: {}",
-                classify(&store, &stderr, e)
+                classify(&store, &world.stderr, e)
             ))),
         }
     }
@@ -942,8 +942,8 @@ impl Sandbox {
         plugin: &PreparedPlugin,
         scope: Scope,
         seed: [u8; 32],
-    ) -> (Store<HostState>, BoundedOutput) {
-        let (state, stderr) = Self::host_state(plugin, scope, seed);
+    ) -> (Store<HostState>, CallWorld) {
+        let (state, world) = Self::host_state(plugin, scope, seed);
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.memory);
         store.set_epoch_deadline(1);
@@ -951,44 +951,24 @@ impl Sandbox {
             Some(abort) => Err(wasmtime::Error::new(abort)),
             None => Ok(UpdateDeadline::Continue(1)),
         });
-        (store, stderr)
+        (store, world)
     }
 
     /// What one call sees: its WASI context (event clock, seeded randomness, bounded
-    /// output), its budget, its scope and empty buffers; with the stderr it writes to.
-    fn host_state(
-        plugin: &PreparedPlugin,
-        scope: Scope,
-        seed: [u8; 32],
-    ) -> (HostState, BoundedOutput) {
-        let stdout = BoundedOutput::new(plugin.limits.stdio_bytes);
-        let stderr = BoundedOutput::new(plugin.limits.stdio_bytes);
-        let mut wasi = WasiCtx::builder();
-        wasi.stdout(stdout)
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .wall_clock(EventClock(scope.now_ms))
-            .monotonic_clock(FrozenMonotonic)
-            .secure_random(rand::rngs::StdRng::from_seed(seed))
-            .insecure_random(rand::rngs::StdRng::from_seed(seed))
-            .insecure_random_seed(u128::from_le_bytes(
-                seed[..16].try_into().unwrap_or_default(),
-            ));
+    /// output), its budget, its scope and empty buffers; with the world the context
+    /// reaches (whose stderr tells why a call trapped).
+    fn host_state(plugin: &PreparedPlugin, scope: Scope, seed: [u8; 32]) -> (HostState, CallWorld) {
+        let (world, wasi) = CallWorld::new(scope.now_ms, seed, plugin.limits.stdio_bytes);
         let limits = plugin.limits;
         let state = HostState {
-            wasi: wasi.build(),
+            wasi,
             table: ResourceTable::new(),
             memory: MemoryLimit {
                 limit: usize::try_from(limits.memory_mib * 1024 * 1024).unwrap_or(usize::MAX),
                 hit: None,
                 grown: 0,
             },
-            budget: Budget::start(
-                Duration::from_millis(limits.cpu_ms),
-                Duration::from_millis(limits.wall_ms),
-            ),
+            budget: Self::budget(plugin),
             scope,
             writes: StateWrites::new(),
             log_used: 0,
@@ -997,7 +977,15 @@ impl Sandbox {
             quota_hit: None,
             denied: None,
         };
-        (state, stderr)
+        (state, world)
+    }
+
+    /// A call's budget of `plugin`'s CPU and wall-clock time, from now.
+    fn budget(plugin: &PreparedPlugin) -> Budget {
+        Budget::start(
+            Duration::from_millis(plugin.limits.cpu_ms),
+            Duration::from_millis(plugin.limits.wall_ms),
+        )
     }
 
     /// Runs `plugin` on one event and checks what it decided: in a fresh instance, or, for
@@ -1026,11 +1014,18 @@ impl Sandbox {
         };
         let Pre::V0_3(pre) = &plugin.pre else {
             self.metrics.instances().took(InstanceOutcome::Fresh);
-            let (mut store, stderr) = self.store(plugin, scope(), seed);
+            let (mut store, world) = self.store(plugin, scope(), seed);
             let result = plugin
                 .pre
                 .handle(&mut store, &plugin.config_json, &event.event);
-            return settle(plugin, tenant, &self.metrics, &mut store, &stderr, result);
+            return settle(
+                plugin,
+                tenant,
+                &self.metrics,
+                &mut store,
+                &world.stderr,
+                result,
+            );
         };
         if let Some(warm) = self.warm.take(plugin.id) {
             self.metrics.instances().took(InstanceOutcome::Warm);
@@ -1096,24 +1091,28 @@ impl Sandbox {
             tenant.timezone.clone(),
             tenant.calendars.clone(),
         );
-        let (mut store, stderr) = self.store(plugin, scope, [0; 32]);
+        let (mut store, world) = self.store(plugin, scope, [0; 32]);
         self.metrics.instances().took(InstanceOutcome::Prepared);
         let instance = pre
             .instantiate(&mut store)
-            .map_err(|e| classify(&store, &stderr, e))?;
+            .map_err(|e| classify(&store, &world.stderr, e))?;
         match instance.call_prepare(&mut store, &plugin.config_json) {
             Ok(Ok(())) => Ok(Warm {
                 plugin: plugin.id,
                 store,
                 instance,
+                world,
             }),
             Ok(Err(e)) => Err(PluginFailure::Refused(e.into())),
-            Err(e) => Err(classify(&store, &stderr, e)),
+            Err(e) => Err(classify(&store, &world.stderr, e)),
         }
     }
 
     /// Runs one event in a prepared instance, set up as a fresh one would be (event clock,
-    /// randomness seeded by the event, budget, empty buffers); hands the instance back
+    /// randomness seeded by the event, budget, empty buffers) without building its WASI
+    /// context again: the context it was prepared with reaches the call's world, which is
+    /// set for this call. The resources the instance holds, and the memory it has, stay
+    /// with it. Hands the instance back
     /// when it may take the plugin's next event: the call succeeded and its memory stayed
     /// within half the plugin's limit.
     fn handle_warm(
@@ -1125,12 +1124,17 @@ impl Sandbox {
         seed: [u8; 32],
         event: &EventView,
     ) -> (Result<PluginOutput, PluginFailure>, Option<Warm>) {
-        let (state, stderr) = Self::host_state(plugin, scope, seed);
-        let before = std::mem::replace(warm.store.data_mut(), state);
+        warm.world.begin(scope.now_ms, seed);
         let data = warm.store.data_mut();
-        // The resources the instance holds, and the memory it has, stay with it.
-        data.table = before.table;
-        data.memory.grown = before.memory.grown;
+        data.memory.hit = None;
+        data.budget = Self::budget(plugin);
+        data.scope = scope;
+        data.writes = StateWrites::new();
+        data.log_used = 0;
+        data.log_dropped = 0;
+        data.state_delta = quota::StateDelta::default();
+        data.quota_hit = None;
+        data.denied = None;
         warm.store.set_epoch_deadline(1);
         let result = warm.instance.call_handle(&mut warm.store, &event.event);
         let out = settle(
@@ -1138,7 +1142,7 @@ impl Sandbox {
             tenant,
             &self.metrics,
             &mut warm.store,
-            &stderr,
+            &warm.world.stderr,
             result,
         );
         let memory = &warm.store.data().memory;

@@ -33,7 +33,7 @@ impl BoundedOutput {
         }
     }
 
-    fn push(&self, bytes: &[u8]) {
+    pub(crate) fn push(&self, bytes: &[u8]) {
         // A poisoned lock only means another writer panicked mid-copy; the bytes are
         // diagnostics, so keep going with what is there.
         let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -41,6 +41,13 @@ impl BoundedOutput {
         let take = room.min(bytes.len());
         c.kept.extend_from_slice(&bytes[..take]);
         c.dropped += bytes.len() - take;
+    }
+
+    /// Empties it for the next call.
+    pub(crate) fn clear(&self) {
+        let mut c = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        c.kept.clear();
+        c.dropped = 0;
     }
 
     /// What was kept (lossy UTF-8) and how many bytes were dropped.
