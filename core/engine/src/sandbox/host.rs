@@ -177,6 +177,35 @@ pub(crate) struct HostState {
 }
 
 impl HostState {
+    /// Sets this state for a new call of the instance it belongs to: `budget` and `scope`,
+    /// empty buffers and counters, no limit hit. The WASI context (reaching the call's
+    /// [`CallWorld`]), the resources the instance holds and the memory it has grown to stay.
+    pub(crate) fn begin_call(&mut self, budget: Budget, scope: Scope) {
+        // Every field named, so that one added is decided here too.
+        let Self {
+            wasi: _,
+            table: _,
+            memory,
+            budget: call_budget,
+            scope: call_scope,
+            writes,
+            log_used,
+            log_dropped,
+            state_delta,
+            quota_hit,
+            denied,
+        } = self;
+        memory.hit = None;
+        *call_budget = budget;
+        *call_scope = scope;
+        *writes = StateWrites::new();
+        *log_used = 0;
+        *log_dropped = 0;
+        *state_delta = StateDelta::default();
+        *quota_hit = None;
+        *denied = None;
+    }
+
     /// Refuses a call that needs `cap` when the bundle does not grant it; counts it.
     fn require(&mut self, cap: Capability) -> Result<(), types::Error> {
         if self.scope.caps.has(cap) {
@@ -672,7 +701,9 @@ impl wasmtime_wasi::HostWallClock for EventClock {
     }
 }
 
-/// A WASI random generator seeded anew for every call by its [`CallWorld`].
+/// A WASI random generator seeded anew for every call by its [`CallWorld`]; clones share
+/// it.
+#[derive(Clone)]
 struct CallRng(Arc<Mutex<StdRng>>);
 
 impl CallRng {
@@ -735,8 +766,8 @@ impl CallWorld {
             .allow_ip_name_lookup(false)
             .wall_clock(EventClock(world.clock.clone()))
             .monotonic_clock(FrozenMonotonic)
-            .secure_random(CallRng(world.secure.0.clone()))
-            .insecure_random(CallRng(world.insecure.0.clone()))
+            .secure_random(world.secure.clone())
+            .insecure_random(world.insecure.clone())
             .insecure_random_seed(u128::from_le_bytes(
                 seed[..16].try_into().unwrap_or_default(),
             ));

@@ -1112,9 +1112,8 @@ impl Sandbox {
     /// randomness seeded by the event, budget, empty buffers) without building its WASI
     /// context again: the context it was prepared with reaches the call's world, which is
     /// set for this call. The resources the instance holds, and the memory it has, stay
-    /// with it. Hands the instance back
-    /// when it may take the plugin's next event: the call succeeded and its memory stayed
-    /// within half the plugin's limit.
+    /// with it. Hands the instance back when it may take the plugin's next event: the call
+    /// succeeded and its memory stayed within half the plugin's limit.
     fn handle_warm(
         &self,
         plugin: &PreparedPlugin,
@@ -1125,16 +1124,9 @@ impl Sandbox {
         event: &EventView,
     ) -> (Result<PluginOutput, PluginFailure>, Option<Warm>) {
         warm.world.begin(scope.now_ms, seed);
-        let data = warm.store.data_mut();
-        data.memory.hit = None;
-        data.budget = Self::budget(plugin);
-        data.scope = scope;
-        data.writes = StateWrites::new();
-        data.log_used = 0;
-        data.log_dropped = 0;
-        data.state_delta = quota::StateDelta::default();
-        data.quota_hit = None;
-        data.denied = None;
+        warm.store
+            .data_mut()
+            .begin_call(Self::budget(plugin), scope);
         warm.store.set_epoch_deadline(1);
         let result = warm.instance.call_handle(&mut warm.store, &event.event);
         let out = settle(
