@@ -127,18 +127,20 @@ impl Copies {
         })
     }
 
-    /// One pass on `jobs` jobs: events/s and the commands written.
+    /// One pass on `jobs` jobs: events/s, the commands written, and the pass's wall-clock
+    /// and CPU seconds.
     fn pass(
         &self,
         sandbox: &Arc<Sandbox>,
         runtime: &tokio::runtime::Runtime,
         jobs: usize,
-    ) -> anyhow::Result<(f64, Vec<u8>)> {
+    ) -> anyhow::Result<(f64, Vec<u8>, Times)> {
         let state: Arc<dyn StateStore> = Arc::new(MemoryStore::new());
         let dispatcher = Dispatcher::load(self.bundles.path(), sandbox.clone(), state)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         let mut commands = Vec::new();
         let mut ignore = |_| {};
+        let cpu = cpu_seconds()?;
         let start = Instant::now();
         Replay::new(
             &dispatcher,
@@ -150,20 +152,29 @@ impl Copies {
         )
         .with_jobs(jobs)?
         .run(self.events.as_slice())?;
-        Ok((self.lines as f64 / start.elapsed().as_secs_f64(), commands))
+        let wall = start.elapsed().as_secs_f64();
+        let times = Times {
+            wall,
+            cpu: cpu_seconds()? - cpu,
+        };
+        Ok((self.lines as f64 / wall, commands, times))
     }
 
     /// Alternating passes on one job and on `cores` jobs, the first of each not counted.
+    /// The gain is the median of each round's ratio (its two passes run back to back, so
+    /// that a machine whose speed drifts between rounds slows both alike); the ratio of the
+    /// two medians is printed beside it.
     fn compare(
         &self,
         sandbox: &Arc<Sandbox>,
         runtime: &tokio::runtime::Runtime,
         cores: usize,
     ) -> anyhow::Result<()> {
-        let (mut one, mut all) = (Vec::new(), Vec::new());
-        for round in 0..8 {
-            let (a, first) = self.pass(sandbox, runtime, 1)?;
-            let (b, spread) = self.pass(sandbox, runtime, cores)?;
+        let (mut one, mut all, mut gains) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut one_times, mut all_times) = (Times::default(), Times::default());
+        for round in 0..=ROUNDS {
+            let (a, first, a_times) = self.pass(sandbox, runtime, 1)?;
+            let (b, spread, b_times) = self.pass(sandbox, runtime, cores)?;
             anyhow::ensure!(
                 first == spread,
                 "the commands of {cores} jobs differ from those of one"
@@ -171,6 +182,9 @@ impl Copies {
             if round > 0 {
                 one.push(a);
                 all.push(b);
+                gains.push(b / a);
+                one_times.add(a_times);
+                all_times.add(b_times);
             }
         }
         let median = |v: &mut Vec<f64>| {
@@ -178,16 +192,65 @@ impl Copies {
             v[v.len() / 2]
         };
         let (a, b) = (median(&mut one), median(&mut all));
+        let gain = median(&mut gains);
         println!(
-            "replay of {} tenants ({} events, the same commands byte for byte): one job {a:.0} events/s, {cores} jobs {b:.0} events/s, gain {:.2}x (medians of {} passes)",
+            "replay of {} tenants ({} events, the same commands byte for byte): one job {a:.0} events/s, {cores} jobs {b:.0} events/s, gain {gain:.2}x (median of {} rounds' ratios, {:.2}x to {:.2}x; ratio of the medians {:.2}x)",
             self.tenants,
             self.lines,
+            gains.len(),
+            gains[0],
+            gains[gains.len() - 1],
             b / a,
-            one.len()
+        );
+        // The gain is the cores kept busy divided by the work grown: what the jobs' waits
+        // and the serial steps cost, and what running side by side costs each core.
+        println!(
+            "replay of {} tenants, CPU seconds per wall-clock second over all rounds: one job {:.2}, {cores} jobs {:.2}; CPU seconds of {cores} jobs per one job's {:.2}",
+            self.tenants,
+            one_times.cpu / one_times.wall,
+            all_times.cpu / all_times.wall,
+            all_times.cpu / one_times.cpu,
         );
         Ok(())
     }
 }
+
+/// Wall-clock and CPU seconds of passes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Times {
+    wall: f64,
+    cpu: f64,
+}
+
+impl Times {
+    fn add(&mut self, other: Self) {
+        self.wall += other.wall;
+        self.cpu += other.cpu;
+    }
+}
+
+/// The CPU seconds this process has used so far, its exited threads included: user and
+/// system time from `/proc/self/stat`, in the kernel's clock ticks of 1/100 s.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th here.
+    let rest = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| anyhow::anyhow!("/proc/self/stat has no command name"))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> anyhow::Result<f64> {
+        Ok(fields
+            .get(i)
+            .ok_or_else(|| anyhow::anyhow!("/proc/self/stat has no field {}", i + 3))?
+            .parse::<u64>()? as f64)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// Rounds of one pass on one job and one on all cores that count (after one that does not).
+const ROUNDS: usize = 11;
 
 fn main() -> anyhow::Result<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
