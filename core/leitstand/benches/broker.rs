@@ -1760,29 +1760,15 @@ struct CpuSample {
     daemon: Option<(u32, f64)>,
 }
 
-/// Kernel clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`, 100 on Linux).
-const TICKS: f64 = 100.0;
-
-/// User plus system CPU seconds of process `pid` (`self` for this one).
-fn cpu_seconds(pid: &str) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which is in parentheses and may contain spaces.
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: f64 = fields.get(11)?.parse().ok()?;
-    let stime: f64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) / TICKS)
-}
-
 impl CpuSample {
     fn take(broker: Option<u32>, daemon: Option<u32>) -> Self {
         let of = |pid: Option<u32>| {
             let pid = pid?;
-            Some((pid, cpu_seconds(&pid.to_string())?))
+            Some((pid, support::cpu_seconds(&pid.to_string())?))
         };
         Self {
             broker: of(broker),
-            bench: cpu_seconds("self").unwrap_or_default(),
+            bench: support::cpu_seconds("self").unwrap_or_default(),
             daemon: of(daemon),
         }
     }

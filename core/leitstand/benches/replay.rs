@@ -229,24 +229,9 @@ impl Times {
     }
 }
 
-/// The CPU seconds this process has used so far, its exited threads included: user and
-/// system time from `/proc/self/stat`, in the kernel's clock ticks of 1/100 s.
+/// The CPU seconds this process has used so far, its exited threads included.
 fn cpu_seconds() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // The fields after the command name, which is in parentheses and may hold spaces:
-    // utime and stime are the 14th and 15th fields of the line, the 12th and 13th here.
-    let rest = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest)
-        .ok_or_else(|| anyhow::anyhow!("/proc/self/stat has no command name"))?;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields
-            .get(i)
-            .ok_or_else(|| anyhow::anyhow!("/proc/self/stat has no field {}", i + 3))?
-            .parse::<u64>()? as f64)
-    };
-    Ok((ticks(11)? + ticks(12)?) / 100.0)
+    support::cpu_seconds("self").ok_or_else(|| anyhow::anyhow!("/proc/self/stat has no CPU times"))
 }
 
 /// Rounds of one pass on one job and one on all cores that count (after one that does not).
