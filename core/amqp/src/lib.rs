@@ -49,7 +49,7 @@ use serde::{Deserialize, Serialize};
 pub use carrier::Amqp;
 pub use intake::envelope_of;
 pub use publish::{Confirms, Message, PublishFailure, Publisher, dead_letter_headers};
-pub use queue::{Delivery, Next, TenantQueue};
+pub use queue::{Acknowledger, Delivery, Next, TenantQueue};
 pub use session::{Session, Watch, declare_topology};
 pub use topology::{Topology, tenant_queue};
 

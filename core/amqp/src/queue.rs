@@ -9,9 +9,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{Channel, Consumer};
+use lapin::{Acker, Channel, Consumer};
 use leitstand_contract::envelope::TenantId;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{TransportError, tenant_queue};
 
@@ -30,6 +30,98 @@ pub enum Next {
     /// The driver is to stop.
     Stop,
 }
+
+/// Acknowledges `acker`'s delivery and every earlier one of its channel.
+async fn ack(acker: &Acker) -> Result<(), TransportError> {
+    acker
+        .ack(BasicAckOptions { multiple: true })
+        .await
+        .map(|_| ())
+        .map_err(TransportError::amqp("acknowledging a batch"))
+}
+
+/// Hands `acker`'s delivery and every earlier unacknowledged one of its channel back to
+/// the queue.
+async fn give_back(acker: &Acker) {
+    let _ = acker
+        .nack(BasicNackOptions {
+            multiple: true,
+            requeue: true,
+        })
+        .await;
+}
+
+/// What becomes of a settled batch.
+enum Settle {
+    Ack(Acker),
+    GiveBack(Acker),
+}
+
+/// Settles a tenant's batches with the broker in the order its worker settled them, on a
+/// task of its own: the worker goes on to its next batch while an acknowledgement is
+/// written, instead of waiting for it. Acknowledgements cover every earlier delivery
+/// (`multiple`), so their order is kept; [`Self::finish`] waits until all are sent, before
+/// the channel closes.
+pub struct Acknowledger {
+    tx: mpsc::Sender<Settle>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Acknowledger {
+    /// Starts the task; `failed` is told of each acknowledgement that could not be sent
+    /// (the broker will deliver its batch again).
+    pub fn start(failed: impl Fn(&TransportError) + Send + 'static) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Settle>(ACKS_IN_FLIGHT);
+        let task = tokio::spawn(async move {
+            while let Some(settle) = rx.recv().await {
+                match settle {
+                    Settle::Ack(acker) => {
+                        if let Err(e) = ack(&acker).await {
+                            failed(&e);
+                        }
+                    }
+                    Settle::GiveBack(acker) => give_back(&acker).await,
+                }
+            }
+        });
+        Self { tx, task }
+    }
+
+    /// Acknowledges `deliveries` (all up to the last) after the ones settled before.
+    pub async fn ack(&self, deliveries: &[Delivery]) {
+        if let Some(last) = deliveries.last() {
+            self.settle(Settle::Ack(last.acker.clone())).await;
+        }
+    }
+
+    /// Hands `deliveries` back to the queue after the ones settled before.
+    pub async fn give_back(&self, deliveries: &[Delivery]) {
+        if let Some(last) = deliveries.last() {
+            self.settle(Settle::GiveBack(last.acker.clone())).await;
+        }
+    }
+
+    async fn settle(&self, settle: Settle) {
+        if let Err(mpsc::error::SendError(settle)) = self.tx.send(settle).await {
+            // The task is gone (it never ends before `finish`): settle here instead.
+            match settle {
+                Settle::Ack(acker) => {
+                    let _ = ack(&acker).await;
+                }
+                Settle::GiveBack(acker) => give_back(&acker).await,
+            }
+        }
+    }
+
+    /// Waits until everything settled so far has been sent to the broker.
+    pub async fn finish(self) {
+        drop(self.tx);
+        let _ = self.task.await;
+    }
+}
+
+/// Settled batches on their way to the broker before a worker waits.
+const ACKS_IN_FLIGHT: usize = 64;
 
 /// The consumer of one tenant's quorum queue.
 pub struct TenantQueue {
@@ -141,32 +233,6 @@ impl TenantQueue {
                 self.queue
             )))?;
         Ok(q.message_count() == 0)
-    }
-
-    /// Acknowledges `deliveries` (all up to the last). An error means the broker will
-    /// deliver them again.
-    pub async fn ack(deliveries: &[Delivery]) -> Result<(), TransportError> {
-        let Some(last) = deliveries.last() else {
-            return Ok(());
-        };
-        last.acker
-            .ack(BasicAckOptions { multiple: true })
-            .await
-            .map(|_| ())
-            .map_err(TransportError::amqp("acknowledging a batch"))
-    }
-
-    /// Hands `deliveries` back to the queue.
-    pub async fn give_back(deliveries: &[Delivery]) {
-        if let Some(last) = deliveries.last() {
-            let _ = last
-                .acker
-                .nack(BasicNackOptions {
-                    multiple: true,
-                    requeue: true,
-                })
-                .await;
-        }
     }
 
     /// How many of `deliveries` the broker marked as delivered before.

@@ -5,7 +5,9 @@
 mod support;
 
 use leitstand_contract::envelope::{TenantId, event_key};
-use leitstand_store::{Commit, OutboxEntry, Store, StoreConfig, StoreError, TimerChange};
+use leitstand_store::{
+    BoardChange, Commit, OutboxEntry, Store, StoreConfig, StoreError, TimerChange,
+};
 
 use support::database::{backends, unique_tenant};
 
@@ -155,6 +157,129 @@ async fn both_backends_keep_state_timers_processed_ids_and_the_outbox() {
         // Opening again (a restart) keeps everything and the schema as it is.
         let again = Store::open(&config).await.expect("reopen");
         again.ping().await.expect("ping");
+    }
+}
+
+/// A batch of the size a backlog brings: every kind of row, several multi-row statements of
+/// each (`ROWS_PER_STATEMENT` is 200), in one transaction. On SQLite its statements reach the
+/// writer as one text whose arguments bind across them in order, so a value bound to the
+/// wrong statement would show here as a wrong value, a missing row or a refused commit.
+#[tokio::test]
+async fn a_large_batch_of_every_kind_of_row_commits_each_value_where_it_belongs() {
+    for (name, config) in backends("large") {
+        let store = Store::open(&config)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let tenant = unique_tenant("l");
+        let n = 450;
+        let mut first = Commit {
+            at_ms: 1_000,
+            ..Commit::default()
+        };
+        for i in 0..n {
+            first.writes.insert(
+                ("p".into(), format!("k{i}")),
+                Some(format!("v{i}").into_bytes()),
+            );
+            first.timers.insert(
+                ("p".into(), format!("t{i}")),
+                TimerChange::Set {
+                    due_ms: 10_000 + i,
+                    payload: format!("{{\"i\":{i}}}"),
+                    seq: i + 1,
+                },
+            );
+        }
+        first.processed = (0..n).map(|i| event_key("s", &format!("e{i}"))).collect();
+        first.outbox = (1..=n).map(entry).collect();
+        first.board = Some(BoardChange {
+            summary: b"s1".to_vec(),
+            calls: (0..n)
+                .map(|i| (format!("c{i}"), Some(format!("w{i}").into_bytes())))
+                .collect(),
+        });
+        store.commit(&tenant, &first, None).await.expect("commit");
+
+        // The next batch deletes, cancels, fires and overwrites among them.
+        let mut second = Commit {
+            at_ms: 2_000,
+            ..Commit::default()
+        };
+        for i in 0..n {
+            let change = match i % 3 {
+                0 => Some(format!("w{i}").into_bytes()),
+                1 => None,
+                _ => continue,
+            };
+            second.writes.insert(("p".into(), format!("k{i}")), change);
+            let timer = if i % 3 == 0 {
+                TimerChange::Cancel
+            } else {
+                TimerChange::Fired {
+                    seq: i + 1,
+                    at_ms: 2_000,
+                }
+            };
+            second.timers.insert(("p".into(), format!("t{i}")), timer);
+        }
+        second.processed = (n..2 * n)
+            .map(|i| event_key("s", &format!("e{i}")))
+            .collect();
+        second.board = Some(BoardChange {
+            summary: b"s2".to_vec(),
+            calls: (0..n)
+                .filter(|i| i % 2 == 0)
+                .map(|i| (format!("c{i}"), None))
+                .collect(),
+        });
+        store.commit(&tenant, &second, None).await.expect("commit");
+
+        for i in 0..n {
+            let want = match i % 3 {
+                0 => Some(format!("w{i}").into_bytes()),
+                1 => None,
+                _ => Some(format!("v{i}").into_bytes()),
+            };
+            let got = store
+                .get(&tenant, "p", &format!("k{i}"))
+                .await
+                .expect("get");
+            assert_eq!(got, want, "{name}: k{i}");
+        }
+        let pending = store.pending_timers(&tenant).await.expect("timers");
+        let want: Vec<(String, i64, String, i64)> = (0..n)
+            .filter(|i| i % 3 == 2)
+            .map(|i| (format!("t{i}"), 10_000 + i, format!("{{\"i\":{i}}}"), i + 1))
+            .collect();
+        let got: Vec<(String, i64, String, i64)> = pending
+            .into_iter()
+            .map(|t| (t.name, t.due_ms, t.payload, t.seq))
+            .collect();
+        assert_eq!(got, want, "{name}: the timers left pending, earliest first");
+        let keys: Vec<String> = (0..2 * n + 10)
+            .map(|i| event_key("s", &format!("e{i}")))
+            .collect();
+        let seen = store.processed_among(&tenant, &keys).await.expect("ids");
+        assert_eq!(
+            seen.len(),
+            2 * n as usize,
+            "{name}: every processed id, no other"
+        );
+        assert_eq!(
+            store.outbox(&tenant).await.expect("outbox"),
+            (1..=n).map(entry).collect::<Vec<_>>(),
+            "{name}: the outbox in order"
+        );
+        let board = store.board(&tenant).await.expect("board").expect("kept");
+        assert_eq!(board.summary, b"s2", "{name}: the last summary");
+        let mut calls = board.calls;
+        calls.sort();
+        let mut want: Vec<(String, Vec<u8>)> = (0..n)
+            .filter(|i| i % 2 == 1)
+            .map(|i| (format!("c{i}"), format!("w{i}").into_bytes()))
+            .collect();
+        want.sort();
+        assert_eq!(calls, want, "{name}: the calls still waiting");
     }
 }
 

@@ -114,6 +114,66 @@ fn db(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
 /// The most rows one multi-row statement carries.
 const ROWS_PER_STATEMENT: usize = 200;
 
+/// The longest text of statements sent to SQLite's writer at once (SQLite refuses texts
+/// over 1,000,000 bytes; a batch of ordinary size needs a few thousand).
+const TEXT_BYTES: usize = 256 * 1024;
+
+/// A value bound to a statement of a batch's commit.
+enum Arg<'a> {
+    Text(&'a str),
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// The statements of one commit, in order, each with its `$1, $2, …` arguments.
+#[derive(Default)]
+struct Statements<'a> {
+    list: Vec<(String, Vec<Arg<'a>>)>,
+}
+
+impl<'a> Statements<'a> {
+    /// Adds `sql`, whose parameters must be `$1, $2, …` in the order they appear: on
+    /// SQLite they become anonymous parameters bound in that order.
+    fn push(&mut self, sql: String, args: Vec<Arg<'a>>) {
+        debug_assert!(
+            numbered_in_order(&sql, args.len()),
+            "parameters out of order: {sql}"
+        );
+        self.list.push((sql, args));
+    }
+}
+
+/// Whether the `$N` parameters of `sql` are `$1` to `$count`, each once, in that order.
+fn numbered_in_order(sql: &str, count: usize) -> bool {
+    let mut next = 1;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if rest[..digits].parse::<usize>().ok() != Some(next) {
+            return false;
+        }
+        next += 1;
+        rest = &rest[digits..];
+    }
+    next == count + 1
+}
+
+/// `query` with `args` bound in order.
+fn bound<'q>(
+    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for arg in args {
+        query = match *arg {
+            Arg::Text(v) => query.bind(v),
+            Arg::Int(v) => query.bind(v),
+            Arg::Bytes(v) => query.bind(v),
+        };
+    }
+    query
+}
+
 /// The durable store.
 #[derive(Clone)]
 pub struct Store {
@@ -177,6 +237,10 @@ impl Store {
             AnyPoolOptions::new()
                 .max_connections(connections)
                 .acquire_timeout(wait)
+                // A SQLite connection lives in this process and cannot be lost under way:
+                // pinging it before every use would cost each statement a second round trip
+                // to its thread. A PostgreSQL connection may have been cut by the server.
+                .test_before_acquire(backend == Backend::Postgres)
                 // An in-memory database must never lose its connection to idleness or age.
                 .idle_timeout((!memory).then(|| Duration::from_secs(600)))
                 .max_lifetime((!memory).then(|| Duration::from_secs(1800)))
@@ -469,6 +533,44 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `statements` in `tx`. On SQLite they go to the writer as few texts as
+    /// [`TEXT_BYTES`] allows — one for any batch of ordinary size — each in one round trip
+    /// to the connection's thread, its arguments bound across its statements in order;
+    /// PostgreSQL takes them one by one.
+    async fn execute(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        statements: Statements<'_>,
+    ) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            for (sql, args) in &statements.list {
+                bound(sqlx::query(sql), args).execute(&mut **tx).await?;
+            }
+            return Ok(());
+        }
+        let mut rest = statements.list.as_slice();
+        while !rest.is_empty() {
+            let mut text = String::new();
+            let mut taken = 0;
+            for (sql, _) in rest {
+                if taken > 0 && text.len() + sql.len() > TEXT_BYTES {
+                    break;
+                }
+                text.push_str(&self.sql(sql.clone()));
+                text.push_str(";\n");
+                taken += 1;
+            }
+            let (group, later) = rest.split_at(taken);
+            let mut query = sqlx::query(&text);
+            for (_, args) in group {
+                query = bound(query, args);
+            }
+            query.execute(&mut **tx).await?;
+            rest = later;
+        }
+        Ok(())
+    }
+
     /// Writes everything `batch` changes for `tenant` in one transaction. With a `fence`
     /// (cluster mode) the transaction first checks that the lease is still this daemon's
     /// and refuses with [`StoreError::LeaseLost`] when it is not.
@@ -500,6 +602,7 @@ impl Store {
                 return Err(StoreError::LeaseLost(t.to_owned()));
             }
         }
+        let mut s = Statements::default();
         // Key-value: upserts in multi-row statements, deletes one by one (they are rare).
         let sets: Vec<_> = batch
             .writes
@@ -507,29 +610,26 @@ impl Store {
             .filter_map(|((p, k), v)| v.as_ref().map(|v| (p, k, v)))
             .collect();
         for chunk in sets.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO leitstand_kv (tenant, plugin, key, value) VALUES {} \
-                 ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value",
-                values(chunk.len(), 4)
-            );
-            let sql = self.sql(sql);
-            let mut q = sqlx::query(&sql);
+            let mut args = Vec::with_capacity(chunk.len() * 4);
             for (p, k, v) in chunk {
-                q = q.bind(t).bind(p.as_str()).bind(k.as_str()).bind(v.to_vec());
+                args.extend([Arg::Text(t), Arg::Text(p), Arg::Text(k), Arg::Bytes(v)]);
             }
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            s.push(
+                format!(
+                    "INSERT INTO leitstand_kv (tenant, plugin, key, value) VALUES {} \
+                     ON CONFLICT (tenant, plugin, key) DO UPDATE SET value = excluded.value",
+                    values(chunk.len(), 4)
+                ),
+                args,
+            );
         }
         for ((p, k), v) in &batch.writes {
             if v.is_none() {
-                sqlx::query(
-                    "DELETE FROM leitstand_kv WHERE tenant = $1 AND plugin = $2 AND key = $3",
-                )
-                .bind(t)
-                .bind(p.as_str())
-                .bind(k.as_str())
-                .execute(&mut *tx)
-                .await
-                .map_err(db(ctx()))?;
+                s.push(
+                    "DELETE FROM leitstand_kv WHERE tenant = $1 AND plugin = $2 AND key = $3"
+                        .into(),
+                    vec![Arg::Text(t), Arg::Text(p), Arg::Text(k)],
+                );
             }
         }
         // Timers: settings in multi-row upserts (every offered call may set one), cancels
@@ -547,24 +647,26 @@ impl Store {
             })
             .collect();
         for chunk in sets.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO leitstand_timers (tenant, plugin, name, due_ms, payload, seq) VALUES {} \
-                 ON CONFLICT (tenant, plugin, name) DO UPDATE SET due_ms = excluded.due_ms, \
-                 payload = excluded.payload, seq = excluded.seq, fired_ms = NULL",
-                values(chunk.len(), 6)
-            );
-            let sql = self.sql(sql);
-            let mut q = sqlx::query(&sql);
+            let mut args = Vec::with_capacity(chunk.len() * 6);
             for (plugin, name, due_ms, payload, seq) in chunk {
-                q = q
-                    .bind(t)
-                    .bind(plugin.as_str())
-                    .bind(name.as_str())
-                    .bind(*due_ms)
-                    .bind(payload.as_str())
-                    .bind(*seq);
+                args.extend([
+                    Arg::Text(t),
+                    Arg::Text(plugin),
+                    Arg::Text(name),
+                    Arg::Int(*due_ms),
+                    Arg::Text(payload),
+                    Arg::Int(*seq),
+                ]);
             }
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            s.push(
+                format!(
+                    "INSERT INTO leitstand_timers (tenant, plugin, name, due_ms, payload, seq) VALUES {} \
+                     ON CONFLICT (tenant, plugin, name) DO UPDATE SET due_ms = excluded.due_ms, \
+                     payload = excluded.payload, seq = excluded.seq, fired_ms = NULL",
+                    values(chunk.len(), 6)
+                ),
+                args,
+            );
         }
         // Cancels (every answered call may cancel one) in multi-row deletes.
         let cancels: Vec<_> = batch
@@ -578,89 +680,98 @@ impl Store {
                 .map(|i| format!("(${}, ${})", 2 * i + 2, 2 * i + 3))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let sql = self.sql(format!(
-                "DELETE FROM leitstand_timers WHERE tenant = $1 AND fired_ms IS NULL \
-                 AND (plugin, name) IN (VALUES {pairs})"
-            ));
-            let mut q = sqlx::query(&sql).bind(t);
+            let mut args = Vec::with_capacity(1 + chunk.len() * 2);
+            args.push(Arg::Text(t));
             for (plugin, name) in chunk {
-                q = q.bind(plugin.as_str()).bind(name.as_str());
+                args.extend([Arg::Text(plugin), Arg::Text(name)]);
             }
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            s.push(
+                format!(
+                    "DELETE FROM leitstand_timers WHERE tenant = $1 AND fired_ms IS NULL \
+                     AND (plugin, name) IN (VALUES {pairs})"
+                ),
+                args,
+            );
         }
         for ((plugin, name), change) in &batch.timers {
-            let q = match change {
-                TimerChange::Set { .. } | TimerChange::Cancel => continue,
-                TimerChange::Fired { seq, at_ms } => sqlx::query(
-                    "UPDATE leitstand_timers SET fired_ms = $5 \
-                     WHERE tenant = $1 AND plugin = $2 AND name = $3 AND seq = $4",
-                )
-                .bind(t)
-                .bind(plugin.as_str())
-                .bind(name.as_str())
-                .bind(*seq)
-                .bind(*at_ms),
-            };
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            if let TimerChange::Fired { seq, at_ms } = change {
+                s.push(
+                    "UPDATE leitstand_timers SET fired_ms = $1 \
+                     WHERE tenant = $2 AND plugin = $3 AND name = $4 AND seq = $5"
+                        .into(),
+                    vec![
+                        Arg::Int(*at_ms),
+                        Arg::Text(t),
+                        Arg::Text(plugin),
+                        Arg::Text(name),
+                        Arg::Int(*seq),
+                    ],
+                );
+            }
         }
         for chunk in batch.processed.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO leitstand_processed (tenant, event_key, at_ms) VALUES {}",
-                values(chunk.len(), 3)
-            );
-            let sql = self.sql(sql);
-            let mut q = sqlx::query(&sql);
+            let mut args = Vec::with_capacity(chunk.len() * 3);
             for k in chunk {
-                q = q.bind(t).bind(k.as_str()).bind(batch.at_ms);
+                args.extend([Arg::Text(t), Arg::Text(k), Arg::Int(batch.at_ms)]);
             }
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            s.push(
+                format!(
+                    "INSERT INTO leitstand_processed (tenant, event_key, at_ms) VALUES {}",
+                    values(chunk.len(), 3)
+                ),
+                args,
+            );
         }
         for chunk in batch.outbox.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "INSERT INTO leitstand_outbox (tenant, seq, exchange, routing_key, properties, body) \
-                 VALUES {}",
-                values(chunk.len(), 6)
-            );
-            let sql = self.sql(sql);
-            let mut q = sqlx::query(&sql);
+            let mut args = Vec::with_capacity(chunk.len() * 6);
             for e in chunk {
-                q = q
-                    .bind(t)
-                    .bind(e.seq)
-                    .bind(e.exchange.as_str())
-                    .bind(e.routing_key.as_str())
-                    .bind(e.properties.as_str())
-                    .bind(e.body.clone());
+                args.extend([
+                    Arg::Text(t),
+                    Arg::Int(e.seq),
+                    Arg::Text(&e.exchange),
+                    Arg::Text(&e.routing_key),
+                    Arg::Text(&e.properties),
+                    Arg::Bytes(&e.body),
+                ]);
             }
-            q.execute(&mut *tx).await.map_err(db(ctx()))?;
+            s.push(
+                format!(
+                    "INSERT INTO leitstand_outbox (tenant, seq, exchange, routing_key, properties, body) \
+                     VALUES {}",
+                    values(chunk.len(), 6)
+                ),
+                args,
+            );
         }
         if let Some(board) = &batch.board {
-            sqlx::query(
+            s.push(
                 "INSERT INTO leitstand_boards (tenant, value, at_ms) VALUES ($1, $2, $3) \
-                 ON CONFLICT (tenant) DO UPDATE SET value = excluded.value, at_ms = excluded.at_ms",
-            )
-            .bind(t)
-            .bind(board.summary.clone())
-            .bind(batch.at_ms)
-            .execute(&mut *tx)
-            .await
-            .map_err(db(ctx()))?;
+                 ON CONFLICT (tenant) DO UPDATE SET value = excluded.value, at_ms = excluded.at_ms"
+                    .into(),
+                vec![
+                    Arg::Text(t),
+                    Arg::Bytes(&board.summary),
+                    Arg::Int(batch.at_ms),
+                ],
+            );
             let started: Vec<_> = board
                 .calls
                 .iter()
                 .filter_map(|(call, v)| v.as_ref().map(|v| (call, v)))
                 .collect();
             for chunk in started.chunks(ROWS_PER_STATEMENT) {
-                let sql = self.sql(format!(
-                    "INSERT INTO leitstand_board_calls (tenant, call, value) VALUES {} \
-                     ON CONFLICT (tenant, call) DO UPDATE SET value = excluded.value",
-                    values(chunk.len(), 3)
-                ));
-                let mut q = sqlx::query(&sql);
+                let mut args = Vec::with_capacity(chunk.len() * 3);
                 for (call, v) in chunk {
-                    q = q.bind(t).bind(call.as_str()).bind(v.to_vec());
+                    args.extend([Arg::Text(t), Arg::Text(call), Arg::Bytes(v)]);
                 }
-                q.execute(&mut *tx).await.map_err(db(ctx()))?;
+                s.push(
+                    format!(
+                        "INSERT INTO leitstand_board_calls (tenant, call, value) VALUES {} \
+                         ON CONFLICT (tenant, call) DO UPDATE SET value = excluded.value",
+                        values(chunk.len(), 3)
+                    ),
+                    args,
+                );
             }
             let ended: Vec<&String> = board
                 .calls
@@ -673,16 +784,18 @@ impl Store {
                     .map(|i| format!("${}", i + 2))
                     .collect::<Vec<_>>()
                     .join(", ");
-                let sql = self.sql(format!(
-                    "DELETE FROM leitstand_board_calls WHERE tenant = $1 AND call IN ({list})"
-                ));
-                let mut q = sqlx::query(&sql).bind(t);
-                for call in chunk {
-                    q = q.bind(call.as_str());
-                }
-                q.execute(&mut *tx).await.map_err(db(ctx()))?;
+                let mut args = Vec::with_capacity(1 + chunk.len());
+                args.push(Arg::Text(t));
+                args.extend(chunk.iter().map(|call| Arg::Text(call)));
+                s.push(
+                    format!(
+                        "DELETE FROM leitstand_board_calls WHERE tenant = $1 AND call IN ({list})"
+                    ),
+                    args,
+                );
             }
         }
+        self.execute(&mut tx, s).await.map_err(db(ctx()))?;
         tx.commit().await.map_err(db(ctx()))
     }
 
@@ -819,5 +932,21 @@ pub fn redact(url: &str) -> String {
             format!("{}{user}:…{}", &url[..scheme + 3], &url[at..])
         }
         _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_must_be_numbered_in_the_order_they_appear() {
+        assert!(numbered_in_order("UPDATE t SET a = $1 WHERE b = $2", 2));
+        assert!(numbered_in_order(&format!("VALUES {}", values(2, 3)), 6));
+        assert!(numbered_in_order("SELECT 1", 0));
+        assert!(!numbered_in_order("UPDATE t SET a = $2 WHERE b = $1", 2));
+        assert!(!numbered_in_order("WHERE a = $1 AND b = $3", 2));
+        assert!(!numbered_in_order("WHERE a = $1 AND b = $2", 3));
+        assert!(!numbered_in_order("WHERE a = $1 AND b = $", 2));
     }
 }

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use leitstand_amqp::relay::{self, Outbox, RELAY_DEPTH};
-use leitstand_amqp::{Amqp, Delivery, Next, Publisher, Session, TenantQueue, TransportError};
+use leitstand_amqp::{
+    Acknowledger, Amqp, Delivery, Next, Publisher, Session, TenantQueue, TransportError,
+};
 use leitstand_contract::envelope::TenantId;
 use leitstand_engine::pipeline::{
     Fence, Fire, JournalError, OutboxEntry, Pipeline, PipelineError, PipelineOptions, Runner,
@@ -98,6 +100,17 @@ pub async fn run(
         tracing::info!(tenant = %tenant, messages = leftovers.len(), "publishing the outbox left by an earlier run");
         let _ = relay_tx.send(leftovers).await;
     }
+    let acks = {
+        let metrics = shared.context.metrics.clone();
+        let tenant = tenant.clone();
+        Acknowledger::start(move |e| {
+            metrics
+                .ack_failures_total
+                .with_label_values(&[tenant.as_str()])
+                .inc();
+            tracing::warn!(tenant = %tenant, error = %e, "an acknowledgement was refused; the broker will redeliver (and the events are recognised as processed)");
+        })
+    };
     let mut worker = Worker {
         shared: shared.clone(),
         slot,
@@ -105,8 +118,11 @@ pub async fn run(
         fence,
         slice: leitstand_engine::fair::Slice::new(shared.slice),
         relay: relay_tx,
+        acks,
     };
     let result = worker.consume(&mut queue, &mut stop).await;
+    // What the worker settled reaches the broker before the channel closes.
+    worker.acks.finish().await;
     queue.close().await;
     drop(worker.relay);
     // The relay ends when everything committed is confirmed (or its channel is gone).
@@ -136,6 +152,8 @@ struct Worker {
     /// How many events fit into one slice of sandbox time.
     slice: leitstand_engine::fair::Slice,
     relay: mpsc::Sender<Vec<OutboxEntry>>,
+    /// Settles batches with the broker, in order, while the next one runs.
+    acks: Acknowledger,
 }
 
 /// How a batch went.
@@ -251,7 +269,7 @@ impl Worker {
                 Ok(settled) => break (settled, received),
                 Err(PipelineError::Journal(JournalError::LeaseLost(t))) => {
                     tracing::warn!(tenant = %t, "the tenant's lease is lost: its batch goes back to the queue");
-                    TenantQueue::give_back(deliveries).await;
+                    self.acks.give_back(deliveries).await;
                     return Ok(match self.fence.clone() {
                         Some(fence) => Batch::LeaseLost(fence),
                         None => Batch::Stopped,
@@ -277,10 +295,7 @@ impl Worker {
                 "the outbox relay has stopped".into(),
             ));
         }
-        if let Err(e) = TenantQueue::ack(deliveries).await {
-            m.ack_failures_total.with_label_values(&[label]).inc();
-            tracing::warn!(tenant = %tenant, error = %e, "an acknowledgement was refused; the broker will redeliver (and the events are recognised as processed)");
-        }
+        self.acks.ack(deliveries).await;
         self.log(&settled, received);
         m.events_in_flight
             .with_label_values(&[label])
