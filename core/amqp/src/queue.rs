@@ -31,30 +31,35 @@ pub enum Next {
     Stop,
 }
 
-/// Acknowledges `acker`'s delivery and every earlier one of its channel.
-async fn ack(acker: &Acker) -> Result<(), TransportError> {
-    acker
-        .ack(BasicAckOptions { multiple: true })
-        .await
-        .map(|_| ())
-        .map_err(TransportError::amqp("acknowledging a batch"))
-}
-
-/// Hands `acker`'s delivery and every earlier unacknowledged one of its channel back to
-/// the queue.
-async fn give_back(acker: &Acker) {
-    let _ = acker
-        .nack(BasicNackOptions {
-            multiple: true,
-            requeue: true,
-        })
-        .await;
-}
-
-/// What becomes of a settled batch.
+/// What becomes of a settled batch, named by its last delivery.
 enum Settle {
+    /// Acknowledged, with every earlier delivery of its channel.
     Ack(Acker),
+    /// Handed back to the queue, with every earlier unacknowledged delivery of its channel.
     GiveBack(Acker),
+}
+
+impl Settle {
+    /// Sends it to the broker. An acknowledgement's error means the broker will deliver
+    /// the batch again; a give-back's is of no consequence (the batch goes back anyway).
+    async fn send(self) -> Result<(), TransportError> {
+        match self {
+            Self::Ack(acker) => acker
+                .ack(BasicAckOptions { multiple: true })
+                .await
+                .map(|_| ())
+                .map_err(TransportError::amqp("acknowledging a batch")),
+            Self::GiveBack(acker) => {
+                let _ = acker
+                    .nack(BasicNackOptions {
+                        multiple: true,
+                        requeue: true,
+                    })
+                    .await;
+                Ok(())
+            }
+        }
+    }
 }
 
 /// Settles a tenant's batches with the broker in the order its worker settled them, on a
@@ -74,13 +79,8 @@ impl Acknowledger {
         let (tx, mut rx) = mpsc::channel::<Settle>(ACKS_IN_FLIGHT);
         let task = tokio::spawn(async move {
             while let Some(settle) = rx.recv().await {
-                match settle {
-                    Settle::Ack(acker) => {
-                        if let Err(e) = ack(&acker).await {
-                            failed(&e);
-                        }
-                    }
-                    Settle::GiveBack(acker) => give_back(&acker).await,
+                if let Err(e) = settle.send().await {
+                    failed(&e);
                 }
             }
         });
@@ -104,12 +104,7 @@ impl Acknowledger {
     async fn settle(&self, settle: Settle) {
         if let Err(mpsc::error::SendError(settle)) = self.tx.send(settle).await {
             // The task is gone (it never ends before `finish`): settle here instead.
-            match settle {
-                Settle::Ack(acker) => {
-                    let _ = ack(&acker).await;
-                }
-                Settle::GiveBack(acker) => give_back(&acker).await,
-            }
+            let _ = settle.send().await;
         }
     }
 
