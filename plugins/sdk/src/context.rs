@@ -107,11 +107,19 @@ impl Context {
                 .map(|c| types::Command {
                     type_: c.command_type,
                     subject: c.subject,
-                    data: serde_json::Value::Object(c.data).to_string(),
+                    data: object_text(c.data),
                 })
                 .collect(),
             set_timers: self.set_timers,
             cancel_timers: self.cancel_timers,
         }
     }
+}
+
+/// A command's `data` as JSON text, written straight into one string (the `Display` of a
+/// `Value` goes through the formatter a piece at a time, for the same text).
+fn object_text(data: serde_json::Map<String, serde_json::Value>) -> String {
+    let value = serde_json::Value::Object(data);
+    // Writing a `Value` cannot fail: its keys are strings and its numbers finite.
+    serde_json::to_string(&value).unwrap_or_else(|_| value.to_string())
 }

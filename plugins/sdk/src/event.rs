@@ -299,6 +299,12 @@ impl Kind {
     /// naming the type and field.
     pub fn parse(event_type: &str, data: &str) -> Result<Self, Error> {
         fn typed<T: DeserializeOwned>(event_type: &str, data: &str) -> Result<T, Error> {
+            // Read once without tracking where the reader is: an event is nearly always
+            // well formed, and the path costs on every field. Only a failure is read again
+            // with the path, to name the field.
+            if let Ok(parsed) = T::deserialize(&mut serde_json::Deserializer::from_str(data)) {
+                return Ok(parsed);
+            }
             let mut de = serde_json::Deserializer::from_str(data);
             serde_path_to_error::deserialize(&mut de).map_err(|e| {
                 let path = e.path().to_string();
