@@ -154,9 +154,10 @@ impl Calendar {
     /// Whether the calendar is open at `at`.
     pub fn is_open(&self, at: DateTime<Utc>) -> bool {
         let date = at.with_timezone(&self.timezone).date_naive();
-        // A day's spans stay within its own local day; the neighbours are asked too so that
-        // a zone whose clocks jump across midnight cannot hide a span.
-        [date.pred_opt(), Some(date), date.succ_opt()]
+        // A day's spans stay within its own local day; the neighbours are asked too (after
+        // the day itself, which nearly always answers) so that a zone whose clocks jump
+        // across midnight cannot hide a span.
+        [Some(date), date.pred_opt(), date.succ_opt()]
             .into_iter()
             .flatten()
             .flat_map(|date| self.open_intervals(date))

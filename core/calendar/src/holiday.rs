@@ -222,9 +222,30 @@ impl PublicHolidays {
 
     /// The holiday on `date`, if there is one (the first, should two coincide).
     pub fn on(&self, date: NaiveDate) -> Option<Holiday> {
-        self.in_year(date.year())
+        // The year's list without its sort: its sort is stable, so among the holidays on
+        // one date the first of the law's order is the first found here too.
+        let year = date.year();
+        let easter = easter_sunday(year)?;
+        let recurring = statewide(self.state, year)
             .into_iter()
-            .find(|holiday| holiday.date == date)
+            .chain(self.local.iter().map(|local| local.feast()))
+            .find(|feast| feast.date(year, easter) == Some(date))
+            .map(|feast| Holiday {
+                date,
+                label: feast.label(),
+            });
+        recurring.or_else(|| {
+            ONE_OFF
+                .iter()
+                .find(|day| {
+                    day.state == self.state
+                        && NaiveDate::from_ymd_opt(day.year, day.month, day.day) == Some(date)
+                })
+                .map(|day| Holiday {
+                    date,
+                    label: day.label,
+                })
+        })
     }
 }
 
@@ -561,12 +582,17 @@ mod tests {
         assert_eq!(holiday(State::Brandenburg, date("2025-05-08")), None);
     }
 
-    #[test]
-    fn local_holidays_are_added_only_where_the_law_provides_them() {
-        let augsburg = PublicHolidays::new(State::Bayern)
+    /// Bavaria's holidays with Augsburg's two local ones.
+    fn augsburg() -> PublicHolidays {
+        PublicHolidays::new(State::Bayern)
             .with_local(LocalHoliday::AugsburgPeaceFestival)
             .and_then(|h| h.with_local(LocalHoliday::Assumption))
-            .expect("both are Bavarian");
+            .expect("both are Bavarian")
+    }
+
+    #[test]
+    fn local_holidays_are_added_only_where_the_law_provides_them() {
+        let augsburg = augsburg();
         assert_eq!(
             augsburg.on(date("2026-08-08")).map(|h| h.label),
             Some("Augsburger Hohes Friedensfest")
@@ -594,6 +620,28 @@ mod tests {
             err.to_string(),
             "\"Fronleichnam\" is not a local public holiday in DE-BE (it has none)"
         );
+    }
+
+    #[test]
+    fn the_holiday_on_a_date_is_the_first_the_years_list_has_on_it() {
+        let calendars = State::ALL
+            .into_iter()
+            .map(PublicHolidays::new)
+            .chain([augsburg()]);
+        let mut found = 0;
+        for holidays in calendars {
+            for year in 2000..=2030 {
+                let list = holidays.in_year(year);
+                let mut day = NaiveDate::from_ymd_opt(year, 1, 1).expect("a date");
+                while day.year() == year {
+                    let first = list.iter().find(|h| h.date == day).cloned();
+                    found += usize::from(first.is_some());
+                    assert_eq!(holidays.on(day), first, "{:?} {day}", holidays.state());
+                    day = day.succ_opt().expect("a next day");
+                }
+            }
+        }
+        assert!(found > 16 * 31 * 9, "only {found} holidays seen");
     }
 
     #[test]

@@ -416,8 +416,9 @@ fn check_size(len: usize, limits: IntakeLimits) -> Result<(), Rejection> {
     Ok(())
 }
 
-fn required_str(attrs: &Map<String, Value>, name: &str) -> Result<String, Rejection> {
-    match attrs.get(name) {
+/// Takes the attribute `name` out of `attrs`: a non-empty string, else the refusal.
+fn required_str(attrs: &mut Map<String, Value>, name: &str) -> Result<String, Rejection> {
+    match attrs.remove(name) {
         None | Some(Value::Null) => Err(Rejection::new(
             RejectReason::MissingAttribute,
             format!("attribute `{name}` is missing"),
@@ -426,16 +427,17 @@ fn required_str(attrs: &Map<String, Value>, name: &str) -> Result<String, Reject
             RejectReason::InvalidAttribute,
             format!("attribute `{name}` is empty"),
         )),
-        Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(not_a_string(name, other)),
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(not_a_string(name, &other)),
     }
 }
 
-fn optional_str(attrs: &Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
-    match attrs.get(name) {
+/// Takes the attribute `name` out of `attrs`, if it is there: a string, else the refusal.
+fn optional_str(attrs: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Rejection> {
+    match attrs.remove(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(other) => Err(not_a_string(name, other)),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(not_a_string(name, &other)),
     }
 }
 
@@ -452,20 +454,20 @@ fn from_attributes(
     mut attrs: Map<String, Value>,
     received: DateTime<Utc>,
 ) -> Result<Envelope, Rejection> {
-    let specversion = required_str(&attrs, "specversion")?;
+    let specversion = required_str(&mut attrs, "specversion")?;
     if specversion != "1.0" {
         return Err(Rejection::new(
             RejectReason::UnsupportedSpecversion,
             format!("specversion is {specversion:?}, Leitstand reads \"1.0\""),
         ));
     }
-    let id = required_str(&attrs, "id")?;
-    let source = required_str(&attrs, "source")?;
-    let event_type = required_str(&attrs, "type")?;
-    let tenant_raw = required_str(&attrs, "tenant")?;
+    let id = required_str(&mut attrs, "id")?;
+    let source = required_str(&mut attrs, "source")?;
+    let event_type = required_str(&mut attrs, "type")?;
+    let tenant_raw = required_str(&mut attrs, "tenant")?;
     let tenant = TenantId::parse(&tenant_raw)
         .map_err(|e| Rejection::new(RejectReason::InvalidAttribute, e))?;
-    let time = match optional_str(&attrs, "time")? {
+    let time = match optional_str(&mut attrs, "time")? {
         None => received,
         Some(raw) => DateTime::parse_from_rfc3339(&raw)
             .map_err(|e| {
@@ -476,8 +478,8 @@ fn from_attributes(
             })?
             .with_timezone(&Utc),
     };
-    let subject = optional_str(&attrs, "subject")?;
-    if let Some(ct) = optional_str(&attrs, "datacontenttype")? {
+    let subject = optional_str(&mut attrs, "subject")?;
+    if let Some(ct) = optional_str(&mut attrs, "datacontenttype")? {
         let essence = ct.split(';').next().unwrap_or_default().trim();
         if !essence.eq_ignore_ascii_case("application/json") {
             return Err(Rejection::new(

@@ -226,7 +226,10 @@ impl Line {
 /// an object at all).
 fn record_key(raw: &[u8]) -> Option<String> {
     const KEY: &[u8] = b"\"routing_key\"";
-    if !raw.windows(KEY.len()).any(|w| w == KEY) {
+    // Compared only where a string starts: a line has a few dozen quotes, against hundreds
+    // of places a window could start.
+    let quoted = |(i, b): (usize, &u8)| *b == b'"' && raw[i..].starts_with(KEY);
+    if !raw.iter().enumerate().any(quoted) {
         return None;
     }
     let Ok(Value::Object(record)) = serde_json::from_slice::<Value>(raw) else {

@@ -189,15 +189,21 @@ impl SlaBook {
         book.tally(parts, env.time);
         let Some(queue) = domain.queue() else { return };
         let tz = book.timezone;
-        let q = book
-            .queues
-            .entry(queue.to_owned())
-            .or_insert_with(|| QueueBook {
-                display_name: queue.to_owned(),
-                sla: bundle.sla_for(queue),
-                total: Counts::default(),
-                intervals: BTreeMap::new(),
-            });
+        // Looked up before it is inserted: the queue's name is copied only for a new line.
+        if !book.queues.contains_key(queue) {
+            book.queues.insert(
+                queue.to_owned(),
+                QueueBook {
+                    display_name: queue.to_owned(),
+                    sla: bundle.sla_for(queue),
+                    total: Counts::default(),
+                    intervals: BTreeMap::new(),
+                },
+            );
+        }
+        let Some(q) = book.queues.get_mut(queue) else {
+            return;
+        };
         let sla = q.sla;
         q.total.add(domain, &sla);
         q.intervals

@@ -2,7 +2,9 @@
 //! the concern its offer named and the department it was handed on to, with bounded
 //! memory of offers and names.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};

@@ -20,7 +20,9 @@
 //! It neither reads bundles nor knows a transport: the loader validates the declaration
 //! ([`Providers`]), the pipeline hands over the routes.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use foldhash::HashMap;
 
 use chrono::{DateTime, Utc};
 use leitstand_contract::command::Command;

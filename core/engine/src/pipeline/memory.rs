@@ -6,6 +6,8 @@
 //! thread hop of every statement.
 
 use std::collections::{BTreeMap, HashSet};
+
+use foldhash::HashSet as FastSet;
 use std::sync::{Arc, Mutex};
 
 use leitstand_contract::envelope::TenantId;
@@ -17,7 +19,7 @@ use leitstand_contract::wire::OutboxEntry;
 #[derive(Debug, Default)]
 struct Kept {
     state: BTreeMap<(String, String), Vec<u8>>,
-    processed: HashSet<String>,
+    processed: FastSet<String>,
     /// Timers by (plugin, name), with the time they fired, if they did.
     timers: BTreeMap<(String, String), (StoredTimer, Option<i64>)>,
     outbox: BTreeMap<i64, OutboxEntry>,
@@ -27,10 +29,11 @@ struct Kept {
 /// The board's summary and its calls waiting by call id.
 type Board = (Vec<u8>, BTreeMap<String, Vec<u8>>);
 
-/// A journal kept in memory; clones share it.
+/// A journal kept in memory; clones share it. Each tenant's part has a lock of its own, so
+/// that jobs running different tenants (a replay's) do not wait for each other's commits.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryJournal {
-    tenants: Arc<Mutex<BTreeMap<TenantId, Kept>>>,
+    tenants: Arc<Mutex<BTreeMap<TenantId, Arc<Mutex<Kept>>>>>,
 }
 
 impl MemoryJournal {
@@ -40,8 +43,15 @@ impl MemoryJournal {
     }
 
     fn with<R>(&self, tenant: &TenantId, f: impl FnOnce(&mut Kept) -> R) -> R {
-        let mut all = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-        f(all.entry(tenant.clone()).or_default())
+        let kept = {
+            let mut all = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+            match all.get(tenant) {
+                Some(kept) => kept.clone(),
+                None => all.entry(tenant.clone()).or_default().clone(),
+            }
+        };
+        let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut kept)
     }
 
     /// Clears `seqs` from `tenant`'s outbox: those messages went out.

@@ -857,7 +857,7 @@ impl<J: Journal, C: Carrier> Builder<'_, J, C> {
         }
         // Processed ids are the tenant's (as the journal keeps them): the same `source` and
         // `id` under another tenant in the same batch is not a duplicate.
-        let mut in_batch: HashSet<(&TenantId, &str)> = HashSet::new();
+        let mut in_batch: foldhash::HashSet<(&TenantId, &str)> = foldhash::HashSet::default();
         for (i, (delivery, entry)) in deliveries.iter().zip(entries).enumerate() {
             let verdict = match entry {
                 Entry::Refused { home, rejection } => {

@@ -2,7 +2,9 @@
 //! already committed (kept in memory), then the journal. Reads go to the journal only on a
 //! miss; writes are buffered until the batch commits in one transaction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -33,7 +35,7 @@ impl<J: Journal> Cache<J> {
         Arc::new(Self {
             tenant,
             journal,
-            values: Mutex::new(HashMap::new()),
+            values: Mutex::new(HashMap::default()),
             complete: AtomicBool::new(complete),
         })
     }
