@@ -190,31 +190,7 @@ impl PublicHolidays {
 
     /// The holidays in `year`, by date.
     pub fn in_year(&self, year: i32) -> Vec<Holiday> {
-        let Some(easter) = easter_sunday(year) else {
-            return Vec::new();
-        };
-        let mut feasts = statewide(self.state, year);
-        feasts.extend(self.local.iter().map(|local| local.feast()));
-        let mut list: Vec<Holiday> = feasts
-            .into_iter()
-            .filter_map(|feast| {
-                Some(Holiday {
-                    date: feast.date(year, easter)?,
-                    label: feast.label(),
-                })
-            })
-            .chain(
-                ONE_OFF
-                    .iter()
-                    .filter(|day| day.state == self.state && day.year == year)
-                    .filter_map(|day| {
-                        Some(Holiday {
-                            date: NaiveDate::from_ymd_opt(day.year, day.month, day.day)?,
-                            label: day.label,
-                        })
-                    }),
-            )
-            .collect();
+        let mut list: Vec<Holiday> = self.in_law_order(year).collect();
         // Stable: two holidays on one date keep the order of the law's list.
         list.sort_by_key(|holiday| holiday.date);
         list
@@ -222,29 +198,36 @@ impl PublicHolidays {
 
     /// The holiday on `date`, if there is one (the first, should two coincide).
     pub fn on(&self, date: NaiveDate) -> Option<Holiday> {
-        // The year's list without its sort: its sort is stable, so among the holidays on
-        // one date the first of the law's order is the first found here too.
-        let year = date.year();
-        let easter = easter_sunday(year)?;
-        let recurring = statewide(self.state, year)
-            .into_iter()
-            .chain(self.local.iter().map(|local| local.feast()))
-            .find(|feast| feast.date(year, easter) == Some(date))
-            .map(|feast| Holiday {
-                date,
-                label: feast.label(),
-            });
-        recurring.or_else(|| {
-            ONE_OFF
-                .iter()
-                .find(|day| {
-                    day.state == self.state
-                        && NaiveDate::from_ymd_opt(day.year, day.month, day.day) == Some(date)
+        // The year's list is sorted stably, so its first holiday on a date is the first in
+        // the law's order: no list to build and sort.
+        self.in_law_order(date.year())
+            .find(|holiday| holiday.date == date)
+    }
+
+    /// The holidays in `year` in the order of the law's list (the state's, the local ones,
+    /// then the one-off days); none for a year without an Easter date.
+    fn in_law_order(&self, year: i32) -> impl Iterator<Item = Holiday> + '_ {
+        easter_sunday(year).into_iter().flat_map(move |easter| {
+            statewide(self.state, year)
+                .into_iter()
+                .chain(self.local.iter().map(|local| local.feast()))
+                .filter_map(move |feast| {
+                    Some(Holiday {
+                        date: feast.date(year, easter)?,
+                        label: feast.label(),
+                    })
                 })
-                .map(|day| Holiday {
-                    date,
-                    label: day.label,
-                })
+                .chain(
+                    ONE_OFF
+                        .iter()
+                        .filter(move |day| day.state == self.state && day.year == year)
+                        .filter_map(|day| {
+                            Some(Holiday {
+                                date: NaiveDate::from_ymd_opt(day.year, day.month, day.day)?,
+                                label: day.label,
+                            })
+                        }),
+                )
         })
     }
 }

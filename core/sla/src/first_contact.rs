@@ -3,11 +3,10 @@
 //! memory of offers and names.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use foldhash::HashMap;
 use sha2::{Digest, Sha256};
 
 use leitstand_contract::domain::DomainEvent;

@@ -22,9 +22,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use foldhash::HashMap;
-
 use chrono::{DateTime, Utc};
+use foldhash::HashMap;
 use leitstand_contract::command::Command;
 use leitstand_contract::domain::DomainEvent;
 use serde::Serialize;

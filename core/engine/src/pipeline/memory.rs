@@ -6,10 +6,9 @@
 //! thread hop of every statement.
 
 use std::collections::{BTreeMap, HashSet};
-
-use foldhash::HashSet as FastSet;
 use std::sync::{Arc, Mutex};
 
+use foldhash::HashSet as FastSet;
 use leitstand_contract::envelope::TenantId;
 use leitstand_contract::journal::{
     Commit, Fence, Journal, JournalError, KeptBoard, Opening, StateUsage, StoredTimer, TimerChange,
@@ -45,10 +44,7 @@ impl MemoryJournal {
     fn with<R>(&self, tenant: &TenantId, f: impl FnOnce(&mut Kept) -> R) -> R {
         let kept = {
             let mut all = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
-            match all.get(tenant) {
-                Some(kept) => kept.clone(),
-                None => all.entry(tenant.clone()).or_default().clone(),
-            }
+            all.entry(tenant.clone()).or_default().clone()
         };
         let mut kept = kept.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut kept)

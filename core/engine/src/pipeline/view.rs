@@ -3,14 +3,14 @@
 //! miss; writes are buffered until the batch commits in one transaction.
 
 use std::collections::BTreeMap;
-
-use foldhash::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::state::{StateError, StateStore, StateUsage, StateWrites};
+use foldhash::HashMap;
 use leitstand_contract::envelope::TenantId;
 use leitstand_contract::journal::Journal;
+
+use crate::state::{StateError, StateStore, StateUsage, StateWrites};
 
 /// Committed values kept in memory before the cache starts over.
 const CACHE_LIMIT: usize = 100_000;
